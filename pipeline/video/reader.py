@@ -1,0 +1,128 @@
+"""Reading frames, one at a time, from a video file or a folder of numbered frame images.
+
+Frames are yielded as RGB ``uint8`` arrays of shape (height, width, 3) — what MediaPipe and
+TensorFlow expect — whatever the source holds (grayscale and BGRA sources are converted).
+Memory does not grow with the video's length: nothing is buffered.
+
+The container's frame count (``CAP_PROP_FRAME_COUNT``) is not trusted: it comes from metadata
+that is wrong for some codecs and for files that stop decoding part-way. :func:`probe` counts
+the frames that actually decode.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+class VideoError(ValueError):
+    """A video that cannot be opened or read; the message names the file (and frame)."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    fps: float
+    n_frames: int  # frames that decode
+    width: int
+    height: int
+    declared_frames: int  # what the container claims (-1 when unknown)
+
+
+def frame_files(folder: str | os.PathLike) -> list[Path]:
+    """The image files of a frame folder, in frame order (sorted by name)."""
+    folder = Path(folder)
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _to_rgb(frame: np.ndarray) -> np.ndarray:
+    if frame.ndim == 2:
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
+    if frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def _open_capture(path: Path) -> cv2.VideoCapture:
+    if not path.is_file():
+        raise VideoError(f"{path}: no such video file")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise VideoError(f"{path}: cannot be opened as a video (unknown format or corrupt file)")
+    return cap
+
+
+def iter_frames(source: str | os.PathLike, limit: int | None = None) -> Iterator[np.ndarray]:
+    """Yield RGB frames of a video file or frame folder, in order, at most ``limit`` of them.
+
+    Iteration simply stops where decoding stops; callers that know how many frames to expect
+    (the manifest's ``n_frames``) detect a short read by counting.
+    """
+    source = Path(source)
+    if source.is_dir():
+        for i, path in enumerate(frame_files(source)):
+            if limit is not None and i >= limit:
+                return
+            img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if img is None:
+                raise VideoError(f"{path}: frame {i} cannot be decoded as an image")
+            yield _to_rgb(img)
+        return
+    cap = _open_capture(source)
+    try:
+        i = 0
+        while limit is None or i < limit:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                return
+            yield _to_rgb(frame)
+            i += 1
+    finally:
+        cap.release()
+
+
+def probe(source: str | os.PathLike, default_fps: float = 25.0) -> VideoInfo:
+    """Frame rate, decodable frame count and size of a video file or frame folder.
+
+    Every frame is decoded once to count it; ``default_fps`` is used for frame folders and
+    for containers that declare no rate.
+    """
+    source = Path(source)
+    if source.is_dir():
+        files = frame_files(source)
+        if not files:
+            raise VideoError(f"{source}: frame folder holds no images")
+        first = cv2.imread(str(files[0]), cv2.IMREAD_UNCHANGED)
+        if first is None:
+            raise VideoError(f"{files[0]}: frame 0 cannot be decoded as an image")
+        h, w = first.shape[:2]
+        return VideoInfo(float(default_fps), len(files), int(w), int(h), len(files))
+
+    cap = _open_capture(source)
+    try:
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or -1)
+        width = height = 0
+        n = 0
+        # grab() demuxes and decodes without the colour conversion: the cheapest honest count.
+        while cap.grab():
+            if n == 0:
+                ok, frame = cap.retrieve()
+                if ok and frame is not None:
+                    height, width = frame.shape[:2]
+            n += 1
+    finally:
+        cap.release()
+    if n == 0:
+        raise VideoError(f"{source}: video holds no decodable frame")
+    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+        fps = default_fps
+    return VideoInfo(float(fps), n, int(width), int(height), declared)

@@ -1,0 +1,1 @@
+"""One thin module per DVC stage: parse params and paths, call ``pipeline``, write outputs."""

@@ -1,0 +1,45 @@
+"""DVC stage ``ingest``: a data set folder → manifest, labels, shipped landmarks, report."""
+
+from __future__ import annotations
+
+import click
+
+from stages._cli import friendly_errors
+
+
+@click.command()
+@click.option("--root", required=True, help="Data set folder (params data.root).")
+@click.option("--manifest", required=True, type=click.Path(dir_okay=False))
+@click.option("--labels", required=True, type=click.Path(dir_okay=False))
+@click.option("--source-landmarks", required=True, type=click.Path(dir_okay=False))
+@click.option("--report", required=True, type=click.Path(dir_okay=False))
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@friendly_errors
+def main(root, manifest, labels, source_landmarks, report, params_path):
+    from pipeline.config import load_params
+    from pipeline.datasets.ingest import ingest
+    from pipeline.io import write_json, write_parquet
+
+    params = load_params(params_path)
+    data = params.data.model_copy(update={"root": root})
+    result = ingest(data, params.split, params.ingest)
+    # Everything is computed (and every check passed) before the first file is written.
+    write_parquet(result.manifest, manifest)
+    write_parquet(result.labels, labels)
+    write_parquet(result.source_landmarks, source_landmarks)
+    write_json(result.report, report)
+
+    for name, s in result.report["splits"].items():
+        click.echo(
+            f"{name:>5}: {s['videos']:4d} videos {s['frames']:8d} frames "
+            f"({s['annotated_frames']} annotated)"
+        )
+    for key in ("skipped", "truncated"):
+        if result.report[key]:
+            click.echo(f"{len(result.report[key])} video(s) {key}: see {report}", err=True)
+    for line in result.report["warnings"] + result.report["notes"]:
+        click.echo(f"note: {line}", err=True)
+
+
+if __name__ == "__main__":
+    main()
