@@ -12,16 +12,14 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 
 
 class _Group(click.Group):
-    """Turns bad input (params, data sets, videos) into a message and exit status 1."""
+    """Turns bad input (:class:`InputError`) into a message and exit status 1."""
 
     def invoke(self, ctx):
-        from pipeline.config import ParamsError
-        from pipeline.datasets.errors import DataSetError
-        from pipeline.video.reader import VideoError
+        from pipeline.errors import InputError
 
         try:
             return super().invoke(ctx)
-        except (ParamsError, DataSetError, VideoError) as exc:
+        except InputError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
 

@@ -17,6 +17,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pipeline.errors import InputError
+
 DatasetFormat = Literal["affwild", "affwild2", "afewva"]
 
 
@@ -80,13 +82,124 @@ class DemoConfig(Section):
     # Share of frames in which part of the face is occluded.
     occlusion_fraction: float = Field(0.04, ge=0, lt=0.5)
     noise_std: float = Field(4.0, ge=0)
+    # Height of the subject's face (Face Mesh points, chin to forehead) at zoom 1, in frame
+    # pixels; drawn per video. MediaPipe's short-range detector wants roughly 60-150 px here.
+    face_height_min: float = Field(80.0, ge=32)
+    face_height_max: float = Field(110.0, ge=32)
+    # Per-video gain on the expression deformation (how much the face shows of the labels).
+    expressiveness_min: float = Field(0.6, ge=0)
+    expressiveness_max: float = Field(1.2, ge=0)
     n_jobs: int = Field(2, ge=1)
 
     @model_validator(mode="after")
-    def _frames_ordered(self) -> DemoConfig:
-        if self.max_frames < self.min_frames:
-            raise ValueError(f"max_frames ({self.max_frames}) < min_frames ({self.min_frames})")
+    def _ranges_ordered(self) -> DemoConfig:
+        for lo, hi in (
+            ("min_frames", "max_frames"),
+            ("face_height_min", "face_height_max"),
+            ("expressiveness_min", "expressiveness_max"),
+        ):
+            if getattr(self, hi) < getattr(self, lo):
+                raise ValueError(f"{hi} ({getattr(self, hi)}) < {lo} ({getattr(self, lo)})")
+        if self.face_height_max > 0.6 * min(self.width, self.height):
+            raise ValueError(
+                f"face_height_max ({self.face_height_max}) must be at most 0.6 x the smaller "
+                f"frame side ({min(self.width, self.height)} px), or the face cannot fit"
+            )
         return self
+
+
+class BalanceConfig(Section):
+    """Class balancing of the training split by duplication (paper, Section 2.1)."""
+
+    # duplicate: copy frames (sequences) of under-represented valence-arousal quadrants;
+    # none: keep the training set as recorded. Validation and test are never balanced.
+    method: Literal["duplicate", "none"] = "duplicate"
+    # Target shares of the quadrants V+A+, V-A+, V+A-, V-A- (the paper's 43/24/19/14 %).
+    targets: tuple[float, float, float, float] = (0.43, 0.24, 0.19, 0.14)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _targets_are_shares(self) -> BalanceConfig:
+        if any(t < 0 for t in self.targets) or abs(sum(self.targets) - 1) > 1e-6:
+            raise ValueError(f"targets {list(self.targets)} must be >= 0 and sum to 1")
+        return self
+
+
+class ShardConfig(Section):
+    """TFRecord shards: frame records for the CNN, sequence records for the CNN-RNN."""
+
+    shard_mb: float = Field(64.0, gt=0)
+    # Frames per sequence record (the paper found 100 best; the authors' release used 80).
+    seq_len: int = Field(100, ge=2)
+    # Step between training sequences (overlap allowed); validation and test sequences
+    # never overlap, so every frame is predicted exactly once.
+    train_stride: int = Field(10, ge=1)
+    seed: int = 0
+    n_jobs: int = Field(2, ge=1)
+
+
+class DetectConfig(Section):
+    """Face detection and following the labelled subject (``detect`` stage)."""
+
+    # MediaPipe detector: "short" (faces within ~2 m, 128 px input) or "full" (up to ~5 m,
+    # 192 px input; finds smaller faces, slower).
+    model: Literal["short", "full"] = "short"
+    min_confidence: float = Field(0.5, gt=0, lt=1)
+    # Frames looked at before choosing whom to follow: the most persistent face in them
+    # (for Aff-Wild2's left / right subjects, the persistent face on that side).
+    init_frames: int = Field(15, ge=1)
+    # Largest jump of the face centre from one frame to the next, in face sizes; the
+    # allowance grows with the square root of the frames the subject has been lost.
+    max_shift: float = Field(0.6, gt=0)
+    # Largest change of face size between matches (as a ratio, e.g. 0.5 = x1.5 or /1.5).
+    max_scale_change: float = Field(0.5, gt=0)
+    # A face far from where the subject was lost is taken as the subject again only if it
+    # looks like it (appearance correlation at least this, in [-1, 1]).
+    min_similarity: float = Field(0.6, ge=-1, le=1)
+    n_jobs: int = Field(2, ge=1)
+
+
+class LandmarksConfig(Section):
+    """68 iBUG 300-W landmarks from MediaPipe's face mesh (``landmarks`` stage)."""
+
+    # Minimum face-presence score of the mesh for a frame to count as a face.
+    min_presence: float = Field(0.5, gt=0, lt=1)
+    # Missing runs of at most this many frames between two faces are interpolated.
+    max_gap: int = Field(5, ge=0)
+    # Causal One-Euro smoothing of the landmarks over time ("none" to turn off).
+    smoothing: Literal["none", "one_euro"] = "none"
+    # One-Euro cut-off (Hz) at rest and its growth with speed (per face-size per second).
+    smooth_min_cutoff: float = Field(1.0, gt=0)
+    smooth_beta: float = Field(0.5, ge=0)
+    # Jaw points on the visible face outline ("contour") or on fixed mesh vertices ("fixed").
+    jaw: Literal["contour", "fixed"] = "contour"
+    # Use the landmarks a data set ships (AFEW-VA) instead of the mesh where there are any.
+    use_source_landmarks: bool = False
+    n_jobs: int = Field(2, ge=1)
+
+
+class CropConfig(Section):
+    """Square face crops for the networks (``crop`` stage)."""
+
+    size: int = Field(224, ge=16, le=1024)  # 224 as in the paper
+    # Added on each side of the face's extent, as a fraction of it.
+    margin: float = Field(0.25, ge=0, le=2)
+    # Rotate so that the eyes are level (in-plane alignment).
+    align: bool = False
+    jpeg_quality: int = Field(95, ge=1, le=100)
+    # Outside the frame: "constant" (black) or "replicate" (edge pixels).
+    border: Literal["constant", "replicate"] = "constant"
+    n_jobs: int = Field(2, ge=1)
+
+
+class AugmentConfig(Section):
+    """Training-time augmentation in the input pipeline (never applied in evaluation)."""
+
+    flip: bool = True  # horizontal flip; landmarks are mirrored with the 68-point permutation
+    brightness: float = Field(0.1, ge=0, le=1)  # max brightness delta (images in [0, 1])
+    contrast: float = Field(0.1, ge=0, lt=1)  # contrast factor drawn from [1 - c, 1 + c]
+    saturation: float = Field(0.1, ge=0, lt=1)
+    shift: float = Field(0.05, ge=0, lt=0.5)  # max translation, fraction of the crop size
 
 
 class Params(Section):
@@ -94,9 +207,15 @@ class Params(Section):
     split: SplitConfig = SplitConfig()
     ingest: IngestConfig = IngestConfig()
     demo: DemoConfig = DemoConfig()
+    detect: DetectConfig = DetectConfig()
+    landmarks: LandmarksConfig = LandmarksConfig()
+    crop: CropConfig = CropConfig()
+    balance: BalanceConfig = BalanceConfig()
+    shard: ShardConfig = ShardConfig()
+    augment: AugmentConfig = AugmentConfig()
 
 
-class ParamsError(ValueError):
+class ParamsError(InputError):
     """A params.yaml value that is not allowed; the message lists every problem."""
 
 

@@ -11,21 +11,17 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-from pipeline.config import ParamsError  # noqa: E402
-from pipeline.datasets.errors import DataSetError  # noqa: E402
-from pipeline.video.reader import VideoError  # noqa: E402
-
-USER_ERRORS = (ParamsError, DataSetError, VideoError)
+from pipeline.errors import InputError  # noqa: E402
 
 
 def friendly_errors(fn):
-    """Report bad input as a message and exit status 1, not as a traceback."""
+    """Report bad input (:class:`InputError`) as a message and exit status 1, no traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except USER_ERRORS as exc:
+        except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(1)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.errors import InputError
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -27,7 +29,7 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-class DataSetError(ValueError):
+class DataSetError(InputError):
     """The data set has problems; the message lists every one of them."""
 
     def __init__(self, problems: list[Problem], root: str = "", limit: int = 50):

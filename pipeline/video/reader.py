@@ -19,11 +19,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pipeline.errors import InputError
+
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
-class VideoError(ValueError):
+class VideoError(InputError):
     """A video that cannot be opened or read; the message names the file (and frame)."""
 
 

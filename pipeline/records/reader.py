@@ -1,0 +1,184 @@
+"""Records → ``tf.data`` input pipelines, one function for training and evaluation.
+
+Interleaved reading of the shards, parallel parse + JPEG decode, optional augmentation
+(training only), per-backbone normalisation, batching and prefetch, all autotuned.
+
+Elements are ``(inputs, targets, weights)``:
+
+- frames:    inputs ``{"image": (B, H, W, 3), "landmarks": (B, 136)}``, targets (B, 2)
+  (valence, arousal), weights (B,) — all ones (frame records hold labelled faces only);
+- sequences: inputs ``{"image": (B, L, H, W, 3), "landmarks": (B, L, 136)}``, targets
+  (B, L, 2), weights (B, L) = the mask: masked steps never count in a loss or metric.
+
+With ``with_meta=True`` a fourth element carries ``video_id`` and ``frame`` (evaluation).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import tensorflow as tf
+
+from pipeline.config import AugmentConfig
+from pipeline.errors import InputError
+from pipeline.records import ops
+from pipeline.records.schema import features
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+class ShardError(InputError):
+    """A shard that is missing, truncated or corrupted; the message names the file."""
+
+
+def load_summary(records_dir: str | Path) -> dict:
+    path = Path(records_dir) / "summary.json"
+    if not path.is_file():
+        raise ShardError(f"{path}: no records summary (run the shard stage first)")
+    return json.loads(path.read_text())
+
+
+def shard_files(records_dir: str | Path, split: str, kind: str) -> list[Path]:
+    """The shard files of one split and kind, checked against the summary (fast: record
+    framing only, no payload read)."""
+    records_dir = Path(records_dir)
+    summary = load_summary(records_dir)
+    try:
+        expected = summary["splits"][split][kind]["shards"]
+    except KeyError:
+        raise ShardError(
+            f"{records_dir}/summary.json: no {kind} records for split {split!r}"
+        ) from None
+    files = []
+    for sh in expected:
+        path = records_dir / sh["file"]
+        if not path.is_file():
+            raise ShardError(f"{path}: shard listed in summary.json is missing")
+        n = count_records(path)
+        if n != sh["records"] or path.stat().st_size != sh["bytes"]:
+            raise ShardError(
+                f"{path}: holds {n} records / {path.stat().st_size} bytes, summary.json says "
+                f"{sh['records']} / {sh['bytes']} (incomplete or modified shard)"
+            )
+        files.append(path)
+    return files
+
+
+def count_records(path: str | Path) -> int:
+    """Walk a TFRecord file's framing (length headers) and count its records.
+
+    A file cut short or with a corrupted length header raises :class:`ShardError`.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    n = offset = 0
+    with open(path, "rb") as f:
+        while offset < size:
+            head = f.read(12)
+            if len(head) < 12:
+                raise ShardError(f"{path}: truncated record header at byte {offset} (record {n})")
+            (length,) = struct.unpack("<Q", head[:8])
+            offset += 12 + length + 4
+            if offset > size:
+                raise ShardError(
+                    f"{path}: record {n} at byte {offset - length - 16} claims {length} bytes, "
+                    f"past the end of the file ({size} bytes): truncated or corrupted"
+                )
+            f.seek(offset)
+            n += 1
+    return n
+
+
+def verify_payloads(path: str | Path) -> int:
+    """Read every record with its CRC checked (a full pass); return the record count."""
+    n = 0
+    try:
+        for _ in tf.data.TFRecordDataset(str(path)):
+            n += 1
+    except tf.errors.DataLossError as exc:
+        raise ShardError(f"{path}: corrupted record {n}: {exc.message}") from None
+    return n
+
+
+def _decode(parsed: dict, kind: str, image_size: int | None) -> dict:
+    """JPEG → uint8 (resized if the model takes another size than the records hold)."""
+
+    def one(jpeg):
+        img = tf.io.decode_jpeg(jpeg, channels=3, dct_method="INTEGER_FAST")
+        if image_size:
+            img = tf.image.resize(img, [image_size, image_size], antialias=True)
+            img = tf.cast(tf.round(tf.clip_by_value(img, 0, 255)), tf.uint8)
+        return img
+
+    if kind == "frames":
+        image = one(parsed["image"])
+    else:
+        image = tf.map_fn(one, parsed["image"], fn_output_signature=tf.uint8)
+    return {**parsed, "image": image}
+
+
+def make_dataset(
+    files: list[str | Path],
+    kind: str,
+    *,
+    batch_size: int,
+    training: bool,
+    seq_len: int | None = None,
+    image_size: int | None = None,
+    normalization: str = "unit",
+    augment: AugmentConfig | None = None,
+    seed: int = 0,
+    shuffle_buffer: int = 2048,
+    with_meta: bool = False,
+    drop_remainder: bool | None = None,
+    deterministic: bool = True,
+) -> tf.data.Dataset:
+    """The input pipeline for ``files`` (see the module docstring for its elements).
+
+    ``training`` shuffles (files and examples, seeded) and augments; evaluation reads in
+    file order and never augments. ``deterministic=False`` lets parallel stages hand out
+    elements as they finish (a little faster; the order then varies from run to run).
+    """
+    if not files:
+        raise ShardError(f"no {kind} shard files given")
+    spec = features(kind, seq_len)
+    names = tf.constant([str(f) for f in files])
+    ds = tf.data.Dataset.from_tensor_slices(names)
+    if training:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=deterministic,
+    )
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+
+    def decode(serialized):
+        ex = tf.io.parse_single_example(serialized, spec)
+        if kind == "sequences":
+            ex["landmarks"] = tf.reshape(ex["landmarks"], [seq_len, -1])
+        return _decode(ex, kind, image_size)
+
+    def finish(index, ex):
+        # Batch-level (vectorised) augmentation and normalisation.
+        ex = {**ex, "image": tf.cast(ex["image"], tf.float32) / 255.0}
+        if training and augment is not None:
+            ex = ops.random_augment(ex, augment, tf.stack([tf.cast(seed, tf.int64), index]))
+        inputs = {"image": ops.normalize(ex["image"], normalization), "landmarks": ex["landmarks"]}
+        targets = tf.stack([ex["valence"], ex["arousal"]], axis=-1)
+        # Frame records hold labelled faces only; sequence steps count where the mask says.
+        weights = (
+            tf.ones_like(ex["valence"]) if kind == "frames" else tf.cast(ex["mask"], tf.float32)
+        )
+        if with_meta:
+            return inputs, targets, weights, {"video_id": ex["video_id"], "frame": ex["frame"]}
+        return inputs, targets, weights
+
+    ds = ds.map(decode, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
+    ds = ds.enumerate().map(finish, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    return ds.prefetch(AUTOTUNE)
