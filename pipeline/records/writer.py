@@ -5,9 +5,10 @@ Memory stays bounded by one video plus one shard, whatever the data set size:
 1. **plan**: per split and record kind, the units (frames, or sequence windows) and how many
    copies of each the balanced set holds; every copy gets a seeded global position, and
    ``position % n_shards`` picks its shard;
-2. **route**: videos are read one at a time (in parallel), each unit is serialised once and
-   appended, with its position, to its shard's bucket file;
-3. **write**: each bucket is loaded, sorted by position and written as the final shard.
+2. **route**: videos are read one at a time, each unit is serialised once and appended, with
+   its position, to its shard's bucket file;
+3. **write**: each bucket is loaded, sorted by position and written as the final shard
+   (``n_jobs`` shards at a time).
 
 The output depends only on the inputs and the seeds, not on ``n_jobs``: the same seed gives
 byte-identical shards.
@@ -16,10 +17,9 @@ byte-identical shards.
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import struct
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,6 +208,9 @@ def _route_video(args) -> dict[tuple[str, str, int], list[tuple[int, bytes]]]:
     for f, pts in enumerate(lm_col):
         if pts is not None:
             landmarks[f] = pts
+    # A face cropped from its box alone has no landmarks (NaN, or null): the records carry
+    # zeros there, never NaN, which would poison a network (and its batch statistics).
+    landmarks[~np.isfinite(landmarks).all(axis=1)] = 0.0
     usable = video.usable
     size = next(
         (
@@ -268,15 +271,11 @@ def write_records(
     handles: dict = {}
     jobs = [(videos[i], units, shard_cfg.seq_len) for i, units in sorted(units_by_video.items())]
     bar = dict(total=len(jobs), desc="shard: serialise", unit="video", disable=None)
+    # Serialising is cheap (≈150 MB/s on one core here); worker processes cost more in
+    # start-up and in shipping records back than they save (measured: BENCHMARKS.md).
     try:
-        if shard_cfg.n_jobs > 1 and len(jobs) > 1:
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(min(shard_cfg.n_jobs, len(jobs)), mp_context=ctx) as pool:
-                for routed in tqdm(pool.map(_route_video, jobs), **bar):
-                    _append(routed, buckets_dir, handles)
-        else:
-            for job in tqdm(jobs, **bar):
-                _append(_route_video(job), buckets_dir, handles)
+        for job in tqdm(jobs, **bar):
+            _append(_route_video(job), buckets_dir, handles)
     finally:
         for h in handles.values():
             h.close()
@@ -304,6 +303,7 @@ def write_records(
     buckets_dir.rmdir()
 
     summary: dict = {
+        "crop_size": _crop_size(videos),
         "seq_len": shard_cfg.seq_len,
         "train_stride": shard_cfg.train_stride,
         "balance": bal.method,
@@ -322,6 +322,17 @@ def write_records(
             entry["videos"] = len(set(p.videos))
         summary["splits"].setdefault(p.split, {})[p.kind] = entry
     return summary
+
+
+def _crop_size(videos: list[Video]) -> int | None:
+    """Side of the (square) crops, read from the first valid JPEG."""
+    for v in videos:
+        valid = np.flatnonzero(v.valid)
+        if len(valid):
+            table = pq.read_table(v.crops, columns=["image"])
+            jpeg = table.column("image")[int(valid[0])].as_py()
+            return int(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_UNCHANGED).shape[0])
+    return None
 
 
 def _append(routed: dict, buckets_dir: Path, handles: dict) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
@@ -203,3 +204,24 @@ def test_unreachable_quadrant_is_reported():
     after = balance.shares(q, copies)["shares"]
     assert after["V-A-"] == 0
     assert abs(after["V+A+"] - 0.43 / 0.86) <= 0.01
+
+
+def test_crops_without_landmarks_get_zero_landmarks_never_nan(tmp_path):
+    manifest, labels, crops = make_interim(tmp_path / "i", {"x": ("test", 20)})
+    t = pq.read_table(crops / "x.parquet")
+    lm = t.column("landmarks").to_pylist()
+    valid = t.column("valid").to_numpy(zero_copy_only=False)
+    v = labels.column("valence").to_numpy(zero_copy_only=False)
+    first = int(np.flatnonzero(valid & np.isfinite(v))[0])
+    lm[first] = [float("nan")] * 136  # a face cropped from its box, no landmarks
+    t = t.set_column(t.schema.get_field_index("landmarks"), "landmarks",
+                     pa.array(lm, pa.list_(pa.float32())))
+    pq.write_table(t, crops / "x.parquet")
+    out = tmp_path / "r"
+    _write((manifest, labels, crops), out)
+    for kind in ("frames", "sequences"):
+        got = _read_all(out, "test", kind)
+        assert np.isfinite(got["landmarks"]).all()
+    frames = _read_all(out, "test", "frames")
+    row = list(frames["frame"]).index(first)  # the frame is still a frame record
+    assert (frames["landmarks"][row] == 0).all()

@@ -1,0 +1,1 @@
+"""The paper's first attempt: SIFT descriptors + Support Vector Regression."""

@@ -1,0 +1,1 @@
+"""Evaluation: metrics (numpy), predictions of every model on the test split, plots."""

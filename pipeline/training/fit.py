@@ -1,0 +1,195 @@
+"""Training one model: hardware set-up, optimiser, callbacks, resume, best-on-validation.
+
+What :func:`fit` guarantees:
+
+- **best on validation**: the model it returns is the epoch with the highest validation CCC
+  (mean of valence and arousal), not the last one; training stops early after
+  ``patience`` epochs without improvement;
+- **resume**: after an interruption (killed mid-epoch), running again continues from the last
+  completed epoch — weights, optimiser state, epoch counter, best-so-far and the learning
+  curves — using a checkpoint folder that lives outside the stage's cached outputs. A
+  checkpoint written for other params or other records is discarded, never resumed;
+- **hardware**: on the CPU deterministic for a seed; on a GPU mixed precision (and XLA where
+  Keras finds it valid); several GPUs via ``MirroredStrategy``, with the global batch growing
+  with the number of replicas.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+MONITOR = "val_ccc"
+
+
+def setup_hardware(mixed_precision: str, seed: int) -> tf.distribute.Strategy:
+    """Seeds, determinism, precision policy and distribution strategy for this machine."""
+    gpus = tf.config.list_physical_devices("GPU")
+    keras.utils.set_random_seed(seed)
+    if gpus:
+        for gpu in gpus:
+            tf.config.experimental.set_memory_growth(gpu, True)
+    else:
+        # Bit-for-bit repeatable CPU runs (Keras then keeps XLA off, which is no loss on CPU).
+        tf.config.experimental.enable_op_determinism()
+    use_mixed = mixed_precision == "on" or (mixed_precision == "auto" and bool(gpus))
+    keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed else "float32")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def fingerprint(*parts) -> str:
+    """A short hash of everything that defines a training run (params, records summary)."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class MeanCCC(keras.callbacks.Callback):
+    """Adds ``ccc`` / ``val_ccc``: the mean of the valence and arousal CCCs of the epoch."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for prefix in ("", "val_"):
+            v, a = logs.get(f"{prefix}ccc_valence"), logs.get(f"{prefix}ccc_arousal")
+            if v is not None and a is not None:
+                logs[f"{prefix}ccc"] = (float(v) + float(a)) / 2
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Saves the best model so far and stops after ``patience`` epochs without improvement.
+
+    Its state (best value, best epoch) is a file in the checkpoint folder, so a resumed run
+    neither forgets its best model nor restarts its patience.
+    """
+
+    def __init__(self, folder: Path, monitor: str, patience: int):
+        super().__init__()
+        self.folder, self.monitor, self.patience = folder, monitor, patience
+        self.state_path = folder / "best.json"
+        self.model_path = folder / "best.keras"
+        self.state = {"best": -math.inf, "epoch": -1}
+        if self.state_path.exists() and self.model_path.exists():
+            self.state = json.loads(self.state_path.read_text())
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(value):
+            return
+        if value > self.state["best"]:
+            self.model.save(self.folder / "best.tmp.keras")
+            (self.folder / "best.tmp.keras").replace(self.model_path)
+            self.state = {"best": float(value), "epoch": int(epoch)}
+            self.state_path.write_text(json.dumps(self.state))
+        elif self.patience and epoch - self.state["epoch"] >= self.patience:
+            self.model.stop_training = True
+
+
+class LiveLog(keras.callbacks.Callback):
+    """Per-epoch metrics into DVCLive (learning curves for ``dvc plots`` / ``dvc exp show``)."""
+
+    def __init__(self, live):
+        super().__init__()
+        self.live = live
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, value in sorted((logs or {}).items()):
+            if name == "learning_rate" or isinstance(value, int | float):
+                self.live.log_metric(name, float(value))
+        self.live.log_metric("epoch", epoch, plot=False)
+        self.live.next_step()
+
+
+def with_mask_targets(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """(x, y, w) → (x, y') with y' = (valence, arousal, mask): the losses and metrics read
+    the mask from the targets (a CCC needs it inside the batch statistics, not as a
+    per-sample weight)."""
+    return ds.map(
+        lambda x, y, w: (x, tf.concat([y, tf.expand_dims(w, -1)], axis=-1)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
+def fit(
+    build: Callable[[], keras.Model],
+    train_ds: tf.data.Dataset,
+    val_ds: tf.data.Dataset | None,
+    cfg,
+    *,
+    strategy: tf.distribute.Strategy,
+    checkpoint_dir: Path,
+    live_dir: Path,
+    run_id: str,
+    loss,
+    metrics: Callable[[], list],
+    log_params: dict | None = None,
+) -> tuple[keras.Model, dict]:
+    """Train the model ``build()`` returns (called inside the strategy's scope).
+
+    ``run_id`` (see :func:`fingerprint`) decides whether ``checkpoint_dir`` may be resumed.
+    Returns the best-on-validation model and a summary of the run.
+    """
+    from dvclive import Live
+
+    checkpoint_dir = Path(checkpoint_dir)
+    stamp = checkpoint_dir / "run_id"
+    if checkpoint_dir.exists() and (not stamp.exists() or stamp.read_text() != run_id):
+        shutil.rmtree(checkpoint_dir)  # written for other params or records: never resume it
+    resuming = stamp.exists()
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(run_id)
+    if not resuming and Path(live_dir).exists():
+        shutil.rmtree(live_dir)
+
+    with strategy.scope():
+        model = build()
+        schedule = keras.optimizers.schedules.ExponentialDecay(
+            cfg.learning_rate, cfg.decay_steps, cfg.decay_rate, staircase=True
+        )
+        if cfg.weight_decay > 0:
+            optimizer = keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay)
+        else:
+            optimizer = keras.optimizers.Adam(schedule)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics())
+
+    monitor = MONITOR if val_ds is not None else MONITOR.removeprefix("val_")
+    live = Live(dir=str(live_dir), resume=resuming, dvcyaml=False, save_dvc_exp=False)
+    if log_params and not resuming:
+        live.log_params(log_params)
+    keep = KeepBest(checkpoint_dir, monitor, cfg.patience)
+    callbacks = [
+        MeanCCC(),
+        keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup"), save_freq="epoch"),
+        keep,
+        LiveLog(live),
+    ]
+    history = model.fit(
+        with_mask_targets(train_ds),
+        validation_data=with_mask_targets(val_ds) if val_ds is not None else None,
+        epochs=cfg.epochs,
+        steps_per_epoch=cfg.steps_per_epoch,
+        callbacks=callbacks,
+        verbose=2,
+    )
+    live.end()
+    best = keras.saving.load_model(keep.model_path) if keep.model_path.exists() else model
+    summary = {
+        "epochs_run": int(len(history.history.get("loss", []))),
+        "best_epoch": keep.state["epoch"],
+        f"best_{monitor}": keep.state["best"],
+        "resumed": resuming,
+    }
+    return best, summary
+
+
+def finish_checkpoint(checkpoint_dir: Path) -> None:
+    """Remove the checkpoint once the stage's outputs are safely written."""
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)

@@ -1,0 +1,177 @@
+"""The ``train_cnn`` / ``train_rnn`` stages' core: records → a trained, self-describing model.
+
+A trained model folder holds ``model.keras`` and ``meta.json``: everything needed to use it
+later without the params (crop size, normalisation, landmarks, sequence length), which is
+what ``affwild predict`` and ``evaluate`` read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+
+from pipeline.config import Params
+from pipeline.errors import InputError
+from pipeline.io import atomic_dir, write_json
+from pipeline.records.reader import load_summary, make_dataset, shard_files
+from pipeline.training import fit as fitting
+
+MODEL_FILE = "model.keras"
+META_FILE = "meta.json"
+
+
+class ModelFolderError(InputError):
+    """A folder that is not a trained model of this project."""
+
+
+def load_trained(folder: str | Path) -> tuple[keras.Model, dict]:
+    """A trained model folder → (Keras model, its meta)."""
+    import pipeline.models  # noqa: F401  (registers the custom layers for deserialisation)
+
+    folder = Path(folder)
+    model_path, meta_path = folder / MODEL_FILE, folder / META_FILE
+    if not model_path.is_file() or not meta_path.is_file():
+        raise ModelFolderError(
+            f"{folder}: not a trained model folder (expected {MODEL_FILE} and {META_FILE}; "
+            "train one with `dvc repro train_cnn` / `train_rnn`)"
+        )
+    meta = json.loads(meta_path.read_text())
+    return keras.saving.load_model(model_path), meta
+
+
+def _records_meta(records_dir: Path) -> dict:
+    summary = load_summary(records_dir)
+    crop = summary.get("crop_size")
+    if not crop:
+        raise InputError(f"{records_dir}/summary.json: no crop_size (re-run the shard stage)")
+    return summary
+
+
+def datasets(params: Params, records_dir: Path, kind: str, image_size: int, normalization: str):
+    """Training and validation pipelines for a model kind ("cnn" frames, "cnn_rnn" sequences)."""
+    records_kind = "frames" if kind == "cnn" else "sequences"
+    cfg = params.train_cnn if kind == "cnn" else params.train_rnn
+    summary = load_summary(records_dir)
+    seq_len = summary["seq_len"]
+    common = dict(seq_len=seq_len, image_size=image_size, normalization=normalization)
+    train = make_dataset(
+        shard_files(records_dir, "train", records_kind),
+        records_kind,
+        batch_size=cfg.batch_size,
+        training=True,
+        augment=params.augment if cfg.augment else None,
+        seed=cfg.seed,
+        **common,
+    )
+    if cfg.steps_per_epoch:
+        train = train.repeat()
+    val = None
+    if summary["splits"].get("val", {}).get(records_kind, {}).get("records"):
+        val = make_dataset(
+            shard_files(records_dir, "val", records_kind),
+            records_kind,
+            batch_size=cfg.batch_size,
+            training=False,
+            **common,
+        )
+    return train, val
+
+
+def train_stage(
+    kind: str,
+    params: Params,
+    records_dir: Path,
+    out_dir: Path,
+    checkpoint_dir: Path,
+    live_dir: Path,
+    cnn_dir: Path | None = None,
+) -> dict:
+    """Train the CNN (``kind="cnn"``) or the CNN-RNN (``"cnn_rnn"``, initialised from the
+    trained CNN in ``cnn_dir``) and write the model folder ``out_dir`` atomically."""
+    from pipeline.models import (
+        create_model,
+        freeze_backbone,
+        normalization_for,
+        transfer_cnn_weights,
+    )
+    from pipeline.training.losses import make_loss, make_metrics
+
+    cfg = params.train_cnn if kind == "cnn" else params.train_rnn
+    summary = _records_meta(records_dir)
+    image_size = cfg.image_size or summary["crop_size"]
+    seq_len = summary["seq_len"] if kind == "cnn_rnn" else None
+    normalization = normalization_for(params.model.backbone)
+    cnn = None
+    if kind == "cnn_rnn":
+        cnn, cnn_meta = load_trained(cnn_dir)
+        if cnn_meta["image_size"] != image_size or cnn_meta["landmarks"] != params.model.landmarks:
+            raise InputError(
+                f"{cnn_dir}: the CNN was trained on {cnn_meta['image_size']} px crops with "
+                f"landmarks={cnn_meta['landmarks']}, the CNN-RNN is asked for {image_size} px "
+                f"with landmarks={params.model.landmarks}: retrain the CNN (dvc repro)"
+            )
+
+    strategy = fitting.setup_hardware(cfg.mixed_precision, cfg.seed)
+    replicas = strategy.num_replicas_in_sync
+    cfg_global = cfg.model_copy(update={"batch_size": cfg.batch_size * replicas})
+    train_ds, val_ds = datasets(
+        params.model_copy(update={("train_cnn" if kind == "cnn" else "train_rnn"): cfg_global}),
+        records_dir,
+        kind,
+        image_size,
+        normalization,
+    )
+    transfer_report: dict = {}
+
+    def build() -> keras.Model:
+        model = create_model(params.model, image_size, kind=kind, seq_len=seq_len)
+        if cnn is not None:
+            transfer_report.update(transfer_cnn_weights(cnn, model))
+            if params.train_rnn.freeze_cnn:
+                freeze_backbone(model, True)
+        return model
+
+    run_id = fitting.fingerprint(
+        kind,
+        params.model.model_dump(),
+        cfg.model_dump(),
+        params.augment.model_dump(),
+        {k: summary[k] for k in ("seq_len", "crop_size", "splits")},
+        (Path(cnn_dir) / META_FILE).read_text() if cnn_dir else "",
+    )
+    model, run = fitting.fit(
+        build,
+        train_ds,
+        val_ds,
+        cfg,
+        strategy=strategy,
+        checkpoint_dir=checkpoint_dir,
+        live_dir=live_dir,
+        run_id=run_id,
+        loss=make_loss(cfg.loss),
+        metrics=make_metrics,
+        log_params={
+            "model": params.model.model_dump(mode="json"),
+            "train": cfg.model_dump(mode="json"),
+        },
+    )
+    meta = {
+        "kind": kind,
+        "image_size": int(image_size),
+        "records_crop_size": int(summary["crop_size"]),
+        "normalization": normalization,
+        "landmarks": params.model.landmarks,
+        "seq_len": seq_len,
+        "model": params.model.model_dump(mode="json"),
+        "train": cfg.model_dump(mode="json"),
+        "replicas": replicas,
+        "run": run,
+        "transfer": transfer_report,
+    }
+    with atomic_dir(out_dir) as tmp:
+        model.save(tmp / MODEL_FILE)
+        write_json(meta, tmp / META_FILE)
+    fitting.finish_checkpoint(checkpoint_dir)
+    return meta

@@ -1,0 +1,49 @@
+"""DVC stage ``train_rnn``: sequence records + the trained CNN → the CNN-RNN, trained end
+to end (paper, Section 3.2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from stages._cli import friendly_errors
+
+
+@click.command()
+@click.option("--records", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--cnn",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="The trained CNN folder it is initialised from.",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Model folder.")
+@click.option(
+    "--checkpoints",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Resume state, kept outside the stage's outputs.",
+)
+@click.option("--live", required=True, type=click.Path(file_okay=False), help="DVCLive folder.")
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@friendly_errors
+def main(records, cnn, out, checkpoints, live, params_path):
+    from pipeline.config import load_params
+    from pipeline.training.run import train_stage
+
+    params = load_params(params_path)
+    meta = train_stage(
+        "cnn_rnn",
+        params,
+        Path(records),
+        Path(out),
+        Path(checkpoints),
+        Path(live),
+        cnn_dir=Path(cnn),
+    )
+    click.echo(f"cnn_rnn: {meta['run']}; transferred from the CNN: {meta['transfer']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""DVC stage ``train_svr``: the SIFT + SVR baseline on training frame records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from stages._cli import friendly_errors
+
+
+@click.command()
+@click.option("--records", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Model folder.")
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@friendly_errors
+def main(records, out, params_path):
+    import time
+
+    import joblib
+    import numpy as np
+
+    from pipeline.baseline.sift_svr import fit_svr, sift_features
+    from pipeline.config import load_params
+    from pipeline.errors import InputError
+    from pipeline.evaluation.evaluate import read_records
+    from pipeline.io import atomic_dir, write_json
+
+    cfg = load_params(params_path).svr
+    r = read_records(records, "train", "frames")
+    n = len(r.get("frame", []))
+    if n == 0:
+        raise InputError(f"{records}: no training frame records")
+    pick = np.sort(np.random.default_rng(cfg.seed).permutation(n)[: cfg.max_train])
+    t0 = time.perf_counter()
+    features = sift_features((r["image"][i] for i in pick), cfg.grid)
+    targets = np.stack([r["valence"][pick], r["arousal"][pick]], axis=1)
+    model = fit_svr(features, targets, cfg)
+    seconds = time.perf_counter() - t0
+    with atomic_dir(out) as tmp:
+        joblib.dump(model, Path(tmp) / "model.joblib")
+        write_json(
+            {
+                "kind": "svr",
+                "grid": cfg.grid,
+                "train_frames": len(pick),
+                "feature_dim": int(features.shape[1]),
+                "svr": cfg.model_dump(mode="json"),
+                "fit_seconds": round(seconds, 1),
+            },
+            Path(tmp) / "meta.json",
+        )
+    click.echo(
+        f"svr: {len(pick)} training frames, {features.shape[1]} SIFT features, {seconds:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
