@@ -180,7 +180,11 @@ def fit(
         verbose=2,
     )
     live.end()
-    best = keras.saving.load_model(keep.model_path) if keep.model_path.exists() else model
+    best = (
+        keras.saving.load_model(keep.model_path, compile=False)
+        if keep.model_path.exists()
+        else model
+    )
     summary = {
         "epochs_run": int(len(history.history.get("loss", []))),
         "best_epoch": keep.state["epoch"],

@@ -38,7 +38,8 @@ def load_trained(folder: str | Path) -> tuple[keras.Model, dict]:
             "train one with `dvc repro train_cnn` / `train_rnn`)"
         )
     meta = json.loads(meta_path.read_text())
-    return keras.saving.load_model(model_path), meta
+    # Inference only: no optimiser or loss is needed (nor restored).
+    return keras.saving.load_model(model_path, compile=False), meta
 
 
 def _records_meta(records_dir: Path) -> dict:

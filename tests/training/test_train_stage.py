@@ -1,0 +1,192 @@
+"""The training stages on tiny records: they learn, keep the best epoch, describe themselves,
+and resume after being killed mid-training."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from pipeline.config import BalanceConfig, Params, ShardConfig
+from pipeline.io import write_json
+from pipeline.records.writer import load_videos, write_records
+from pipeline.training.run import ModelFolderError, load_trained, train_stage
+from tests.conftest import REPO, tool_env
+from tests.records.conftest import CROP, make_interim
+
+SEQ = 8
+VIDEOS = {
+    "a": ("train", 60),
+    "b": ("train", 50),
+    "c": ("train", 40),
+    "v": ("val", 30),
+    "t": ("test", 30),
+}
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    manifest, labels, crops = make_interim(root / "interim", VIDEOS)
+    out = root / "records"
+    cfg = ShardConfig(seq_len=SEQ, train_stride=4, shard_mb=1, n_jobs=1)
+    write_json(
+        write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig()),
+        out / "summary.json",
+    )
+    return out
+
+
+def tiny_params(**train) -> Params:
+    common = {
+        "batch_size": 16,
+        "epochs": 3,
+        "patience": 0,
+        "learning_rate": 3e-3,
+        "seed": 0,
+        **train,
+    }
+    return Params.model_validate(
+        {
+            "model": {
+                "backbone": "small",
+                "small_width": 4,
+                "fc_units": [16, 8],
+                "rnn_units": 8,
+                "rnn_layers": 1,
+                "heads": "joint",
+                "dropout": 0.0,
+            },
+            "train_cnn": common,
+            "train_rnn": {**common, "batch_size": 4},
+            "augment": {
+                "flip": True,
+                "shift": 0.0,
+                "brightness": 0.0,
+                "contrast": 0.0,
+                "saturation": 0.0,
+            },
+        }
+    )
+
+
+def test_cnn_then_cnn_rnn(records, tmp_path):
+    params = tiny_params()
+    meta = train_stage("cnn", params, records, tmp_path / "cnn", tmp_path / "ck", tmp_path / "live")
+    model, saved = load_trained(tmp_path / "cnn")
+    assert saved == json.loads((tmp_path / "cnn" / "meta.json").read_text()) == meta
+    assert meta["image_size"] == CROP and meta["records_crop_size"] == CROP
+    assert meta["normalization"] == "symmetric" or meta["normalization"] in (
+        "unit",
+        "caffe_imagenet",
+        "caffe_vggface",
+    )
+    assert meta["run"]["epochs_run"] == 3 and 0 <= meta["run"]["best_epoch"] < 3
+    assert not (tmp_path / "ck").exists()  # the checkpoint is gone once the model is written
+    curve = (tmp_path / "live" / "plots" / "metrics" / "loss.tsv").read_text().splitlines()
+    assert len(curve) == 1 + 3  # header + one row per epoch
+    losses = [float(line.split("\t")[-1]) for line in curve[1:]]
+    assert losses[-1] < losses[0]  # it learns something
+
+    rnn = train_stage(
+        "cnn_rnn",
+        params,
+        records,
+        tmp_path / "rnn",
+        tmp_path / "ck2",
+        tmp_path / "live2",
+        cnn_dir=tmp_path / "cnn",
+    )
+    assert rnn["seq_len"] == SEQ
+    assert "backbone/conv1" in rnn["transfer"]["loaded"]
+    model, _ = load_trained(tmp_path / "rnn")
+    assert model.output_shape == (None, SEQ, 2)
+
+
+def test_not_a_model_folder(tmp_path):
+    with pytest.raises(ModelFolderError, match="not a trained model folder"):
+        load_trained(tmp_path)
+
+
+def _stage_cmd(records, tmp_path):
+    return [
+        sys.executable,
+        "-m",
+        "stages.train_cnn",
+        "--records",
+        str(records),
+        "--out",
+        str(tmp_path / "cnn"),
+        "--checkpoints",
+        str(tmp_path / "ck"),
+        "--live",
+        str(tmp_path / "live"),
+        "--params",
+        str(tmp_path / "params.yaml"),
+    ]
+
+
+@pytest.mark.slow
+def test_resume_after_being_killed_mid_training(records, tmp_path):
+    epochs = 6
+    params = tiny_params(epochs=epochs).model_dump(mode="json")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    metrics = tmp_path / "live" / "metrics.json"
+    proc = subprocess.Popen(
+        _stage_cmd(records, tmp_path),
+        cwd=REPO,
+        env=tool_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.exists() and json.loads(metrics.read_text() or "{}").get("step", 0) >= 1:
+            break  # two epochs are complete
+        time.sleep(0.05)
+    assert proc.poll() is None, "training finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len((tmp_path / "live/plots/metrics/loss.tsv").read_text().splitlines()) - 1
+    assert 2 <= done_before < epochs
+    assert not (tmp_path / "cnn").exists()  # nothing half-written
+
+    res = subprocess.run(
+        _stage_cmd(records, tmp_path), cwd=REPO, env=tool_env(), capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"Epoch {done_before + 1}/{epochs}" in res.stdout
+    assert "Epoch 1/" not in res.stdout  # not from scratch
+    rows = (tmp_path / "live/plots/metrics/loss.tsv").read_text().splitlines()[1:]
+    steps = [int(r.split("\t")[0]) for r in rows]
+    assert steps == list(range(epochs))  # one curve, no restart, no duplicate epochs
+    meta = json.loads((tmp_path / "cnn" / "meta.json").read_text())
+    assert meta["run"]["resumed"] is True
+
+
+@pytest.mark.slow
+def test_stale_checkpoint_of_other_params_is_not_resumed(records, tmp_path):
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump(tiny_params(epochs=2).model_dump(mode="json"))
+    )
+    first = subprocess.run(
+        _stage_cmd(records, tmp_path), cwd=REPO, env=tool_env(), capture_output=True, text=True
+    )
+    assert first.returncode == 0, first.stderr
+    # Leave a checkpoint behind as if a run had been killed, then change a param.
+    (tmp_path / "ck").mkdir()
+    (tmp_path / "ck" / "run_id").write_text("some other run")
+    (tmp_path / "ck" / "backup").mkdir()
+    res = subprocess.run(
+        _stage_cmd(records, tmp_path), cwd=REPO, env=tool_env(), capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr
+    assert "Epoch 1/2" in res.stdout
