@@ -12,10 +12,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pipeline.errors import InputError
 
@@ -153,9 +160,9 @@ class DetectConfig(Section):
     max_shift: float = Field(0.6, gt=0)
     # Largest change of face size between matches (as a ratio, e.g. 0.5 = x1.5 or /1.5).
     max_scale_change: float = Field(0.5, gt=0)
-    # A face far from where the subject was lost is taken as the subject again only if it
-    # looks like it (appearance correlation at least this, in [-1, 1]).
-    min_similarity: float = Field(0.6, ge=-1, le=1)
+    # Appearance similarity (mean of grey-patch and colour-histogram correlations) from which
+    # a face counts as the subject after the subject was unseen, or as a better match.
+    min_similarity: float = Field(0.5, ge=-1, le=1)
     n_jobs: int = Field(2, ge=1)
 
 
@@ -202,6 +209,101 @@ class AugmentConfig(Section):
     shift: float = Field(0.05, ge=0, lt=0.5)  # max translation, fraction of the crop size
 
 
+class ModelConfig(Section):
+    """The network (``pipeline.models``): backbone, head, recurrent part, initialisation.
+
+    The defaults are the paper's best CNN / CNN-RNN (VGG-Face with landmarks, one network
+    per dimension, 2 x 128 GRU); ``params.yaml`` sets a CPU-sized model for the demo.
+    """
+
+    # vgg_face | vgg16 (Table 2) | resnet50 (Table 1) | small (CPU-sized, for the demo)
+    backbone: Literal["vgg_face", "vgg16", "resnet50", "small"] = "vgg_face"
+    # Scenario 2: the 136 landmark values join the fully connected part (where: per backbone).
+    landmarks: bool = True
+    # joint: one network predicts (valence, arousal); separate: one network per dimension.
+    heads: Literal["joint", "separate"] = "separate"
+    # Hidden FC sizes of the CNN head; None = the paper's for the backbone and scenario.
+    fc_units: tuple[Annotated[int, Field(ge=1)], ...] | None = None
+    dropout: float = Field(0.5, ge=0, lt=1)
+    # CNN-RNN: recurrent cell (lstm = LSTM with peephole connections), layers and units.
+    rnn: Literal["gru", "lstm"] = "gru"
+    rnn_layers: int = Field(2, ge=1)
+    rnn_units: int = Field(128, ge=1)
+    # CNN-RNN: units of the FC layer before the RNN; None = the CNN head's first FC size.
+    rnn_fc_units: int | None = Field(None, ge=1)
+    # Channels of the first block of the "small" backbone (doubling per block, up to 8x).
+    small_width: int = Field(16, ge=4)
+    # random | imagenet (vgg16, resnet50; downloads) | path to a .h5 / .weights.h5 file
+    # whose layers are loaded by name (e.g. the public VGG-Face weights in Keras form).
+    init: str = "random"
+
+    @field_validator("init")
+    @classmethod
+    def _init_is_known(cls, value: str) -> str:
+        if value in ("random", "imagenet") or value.endswith(".h5"):
+            return value
+        raise ValueError("must be 'random', 'imagenet' or a path to a .h5 / .weights.h5 file")
+
+    @model_validator(mode="after")
+    def _imagenet_exists(self) -> ModelConfig:
+        if self.init == "imagenet" and self.backbone not in ("vgg16", "resnet50"):
+            raise ValueError(
+                f"init: imagenet weights exist for backbone vgg16 or resnet50, not "
+                f"{self.backbone!r} (use random, or a weights file)"
+            )
+        return self
+
+
+class TrainConfig(Section):
+    """Optimisation of one model (paper, Section 3: Adam, 1e-3 decayed x0.97 every 400 steps,
+    batch 80 for the CNN, dropout 0.5)."""
+
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(80, ge=1)  # per replica
+    learning_rate: float = Field(1e-3, gt=0)
+    decay_rate: float = Field(0.97, gt=0, le=1)
+    decay_steps: int = Field(400, ge=1)
+    weight_decay: float = Field(0.0, ge=0)  # > 0: AdamW
+    loss: Literal["ccc", "mse", "ccc+mse"] = "ccc"
+    patience: int = Field(5, ge=0)  # early stopping on validation CCC; 0 = never stop early
+    image_size: int | None = Field(None, ge=16)  # None: the crop size of the records
+    augment: bool = True  # the `augment` section, training only
+    steps_per_epoch: int | None = Field(None, ge=1)  # None: one pass over the records
+    mixed_precision: Literal["auto", "on", "off"] = "auto"  # auto: on when a GPU is present
+    seed: int = 0
+
+
+class TrainRnnConfig(TrainConfig):
+    """End-to-end fine-tuning of the CNN-RNN from the trained CNN (paper, Section 3.2)."""
+
+    batch_size: int = Field(4, ge=1)  # sequences of shard.seq_len frames, per replica
+    learning_rate: float = Field(1e-4, gt=0)
+    # true: keep the CNN's convolutional part fixed and train the rest (FC, RNN);
+    # false: fine-tune everything.
+    freeze_cnn: bool = False
+
+
+class SvrConfig(Section):
+    """SIFT + SVR baseline (paper, Section 3's first attempt)."""
+
+    max_train: int = Field(3000, ge=10)  # training frames used (SVR is quadratic in them)
+    grid: int = Field(4, ge=1)  # SIFT keypoints per side of the crop
+    kernel: Literal["rbf", "linear"] = "rbf"
+    C: float = Field(1.0, gt=0)
+    epsilon: float = Field(0.1, ge=0)
+    pca: int = Field(128, ge=0)  # components kept (0 = no PCA)
+    seed: int = 0
+
+
+class EvaluateConfig(Section):
+    """The ``evaluate`` stage: metrics over all test frames, plots."""
+
+    # Frames of the test split drawn in the prediction-vs-truth plots (the paper's Figs. 4-5
+    # show about 6,000).
+    trace_frames: int = Field(1000, ge=10)
+    batch_size: int = Field(64, ge=1)
+
+
 class Params(Section):
     data: DataConfig = DataConfig()
     split: SplitConfig = SplitConfig()
@@ -213,6 +315,11 @@ class Params(Section):
     balance: BalanceConfig = BalanceConfig()
     shard: ShardConfig = ShardConfig()
     augment: AugmentConfig = AugmentConfig()
+    train_cnn: TrainConfig = TrainConfig()
+    train_rnn: TrainRnnConfig = TrainRnnConfig()
+    svr: SvrConfig = SvrConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    model: ModelConfig = ModelConfig()
 
 
 class ParamsError(InputError):

@@ -1,0 +1,12 @@
+"""Face processing: the ``detect``, ``landmarks`` and ``crop`` stages' library.
+
+* ``mediapipe_models`` — MediaPipe's detector and ROI-seeded face mesh (the only MediaPipe user)
+* ``subject``   — following the labelled person among all faces (pure)
+* ``ibug68``    — the 68 iBUG 300-W points from the 468-point mesh (pure)
+* ``temporal``  — gap interpolation and One-Euro smoothing (pure, streaming)
+* ``crop``      — crop geometry, resampling, JPEG; the crop stage per video
+* ``detect`` / ``landmarks`` — the other two stages per video
+* ``tables``    — the per-video Parquet schemas, streaming writer and readers
+* ``jobs`` / ``runner`` — per-video job and report; running a stage over the manifest
+* ``reference`` — the mean 300-W shape and the NME measure used to check the mapping
+"""

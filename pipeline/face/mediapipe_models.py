@@ -1,0 +1,311 @@
+"""MediaPipe's face detector and face mesh, wrapped for one video at a time.
+
+* :class:`FaceDetector` runs MediaPipe's BlazeFace graph (short- or full-range model) on a
+  frame and returns every face: box, 6 key points and score, in source pixels.
+* :class:`FaceMesh` runs the 468-point face-mesh model on a region of interest (:class:`Roi`)
+  that the caller chooses. This is MediaPipe's own tracking scheme (``FaceLandmarkFrontCpu``)
+  with the detection step taken out of the graph: the caller seeds the ROI from the followed
+  subject's box, or — in tracking mode — from the previous frame's mesh, with MediaPipe's own
+  ROI rules (:func:`roi_from_detection`, :func:`roi_from_mesh`). It also returns the mesh
+  model's face-presence score, which the stock graph hides.
+
+Both hold MediaPipe graph state: make one per video, in the process that uses it, and close it
+(they are context managers). Import this module only where MediaPipe is needed: importing
+MediaPipe imports TensorFlow (several seconds). :func:`quiet` silences their C++ logging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+def quiet() -> None:
+    """Silence glog / TensorFlow / absl chatter; call before MediaPipe is first imported."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    try:
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+quiet()
+
+import mediapipe as mp  # noqa: E402
+from google.protobuf import text_format  # noqa: E402
+from mediapipe.calculators.tensor import tensors_to_detections_calculator_pb2  # noqa: E402
+from mediapipe.framework import calculator_pb2  # noqa: E402
+from mediapipe.framework.formats import rect_pb2  # noqa: E402
+from mediapipe.python import packet_creator, packet_getter  # noqa: E402
+from mediapipe.python._framework_bindings import (  # noqa: E402
+    calculator_graph,
+    image_frame,
+    resource_util,
+    validated_graph_config,
+)
+
+_MP_ROOT = str(Path(mp.__file__).resolve().parent.parent)
+_DETECTION_GRAPHS = {
+    "short": "mediapipe/modules/face_detection/face_detection_short_range_cpu.binarypb",
+    "full": "mediapipe/modules/face_detection/face_detection_full_range_cpu.binarypb",
+}
+MESH_INPUT = 192  # the face-mesh model's input side
+# MediaPipe's ROI rules for the mesh (FaceDetectionFrontDetectionToRoi /
+# FaceLandmarkLandmarksToRoi): a square 1.5x the face's extent, rotated so the eyes are level.
+ROI_SCALE = 1.5
+
+_MESH_GRAPH = f"""
+input_stream: "image"
+input_stream: "roi"
+output_stream: "raw"
+output_stream: "score"
+node {{
+  calculator: "ImageToTensorCalculator"
+  input_stream: "IMAGE:image"
+  input_stream: "NORM_RECT:roi"
+  output_stream: "TENSORS:input_tensors"
+  options {{
+    [mediapipe.ImageToTensorCalculatorOptions.ext] {{
+      output_tensor_width: {MESH_INPUT}
+      output_tensor_height: {MESH_INPUT}
+      keep_aspect_ratio: false
+      output_tensor_float_range {{ min: 0.0 max: 1.0 }}
+      border_mode: BORDER_REPLICATE
+    }}
+  }}
+}}
+node {{
+  calculator: "InferenceCalculator"
+  input_stream: "TENSORS:input_tensors"
+  output_stream: "TENSORS:output_tensors"
+  options {{
+    [mediapipe.InferenceCalculatorOptions.ext] {{
+      model_path: "mediapipe/modules/face_landmark/face_landmark.tflite"
+      delegate {{ xnnpack {{}} }}
+    }}
+  }}
+}}
+node {{
+  calculator: "SplitTensorVectorCalculator"
+  input_stream: "output_tensors"
+  output_stream: "landmark_tensors"
+  output_stream: "face_flag_tensor"
+  options {{
+    [mediapipe.SplitVectorCalculatorOptions.ext] {{
+      ranges: {{ begin: 0 end: 1 }}
+      ranges: {{ begin: 1 end: 2 }}
+    }}
+  }}
+}}
+node {{
+  calculator: "TensorsToFloatsCalculator"
+  input_stream: "TENSORS:face_flag_tensor"
+  output_stream: "FLOAT:score"
+  options {{ [mediapipe.TensorsToFloatsCalculatorOptions.ext] {{ activation: SIGMOID }} }}
+}}
+node {{
+  calculator: "TensorsToFloatsCalculator"
+  input_stream: "TENSORS:landmark_tensors"
+  output_stream: "FLOATS:raw"
+}}
+"""
+
+
+@dataclass(frozen=True)
+class Roi:
+    """A square region of a frame, in pixels: centre, side and rotation (radians)."""
+
+    cx: float
+    cy: float
+    size: float
+    angle: float = 0.0
+
+
+@dataclass
+class Detections:
+    """All faces the detector found in one frame, in source pixels."""
+
+    boxes: np.ndarray  # (n, 4) x, y, w, h
+    keypoints: np.ndarray  # (n, 6, 2): right eye, left eye, nose tip, mouth, right / left tragion
+    scores: np.ndarray  # (n,)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def _eye_angle(right_eye: np.ndarray, left_eye: np.ndarray) -> float:
+    """MediaPipe's ROI rotation: the angle that makes the eye line horizontal."""
+    d = left_eye - right_eye
+    return float(math.atan2(d[1], d[0]))
+
+
+def roi_from_detection(box: np.ndarray, keypoints: np.ndarray | None) -> Roi:
+    """MediaPipe's ROI for the mesh from a detector box (and its eye key points)."""
+    x, y, w, h = (float(v) for v in box)
+    angle = 0.0
+    if keypoints is not None and np.isfinite(keypoints[:2]).all():
+        angle = _eye_angle(keypoints[0], keypoints[1])
+    return Roi(x + w / 2, y + h / 2, max(w, h) * ROI_SCALE, angle)
+
+
+def roi_from_mesh(mesh: np.ndarray) -> Roi:
+    """MediaPipe's tracking ROI from the previous frame's 468 mesh points (pixels)."""
+    lo, hi = mesh[:, :2].min(axis=0), mesh[:, :2].max(axis=0)
+    c = (lo + hi) / 2
+    return Roi(
+        float(c[0]), float(c[1]), float((hi - lo).max()) * ROI_SCALE,
+        _eye_angle(mesh[33, :2], mesh[263, :2]),
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Silence the C++ side's stderr (absl/TFLite notes printed when a graph first runs).
+
+    MediaPipe 0.10's absl logging ignores GLOG_minloglevel and prints a warning and a TFLite
+    note per graph, i.e. per video; errors still surface as Python exceptions.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+class _Graph:
+    def __init__(self, config: calculator_pb2.CalculatorGraphConfig, outputs: list[str]):
+        resource_util.set_resource_dir(_MP_ROOT)
+        self._graph = calculator_graph.CalculatorGraph(graph_config=config)
+        self._out: dict = {}
+        for name in outputs:
+            self._graph.observe_output_stream(name, self._callback, True)
+        with _native_stderr_silenced():  # calculators open (and log) on executor threads
+            self._graph.start_run({})
+            self._graph.wait_until_idle()
+        self._ts = 0
+
+    def _callback(self, stream: str, packet) -> None:
+        self._out[stream] = packet
+
+    def run(self, inputs: dict) -> dict:
+        self._out.clear()
+        self._ts += 1
+        for name, pkt in inputs.items():
+            self._graph.add_packet_to_input_stream(stream=name, packet=pkt.at(self._ts))
+        self._graph.wait_until_idle()
+        return self._out
+
+    def close(self) -> None:
+        if self._graph is not None:
+            self._graph.close()
+            self._graph = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _image_packet(rgb: np.ndarray):
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an RGB uint8 frame (h, w, 3), got {rgb.dtype} {rgb.shape}")
+    return packet_creator.create_image_frame(
+        np.ascontiguousarray(rgb), image_format=image_frame.ImageFormat.SRGB
+    )
+
+
+class FaceDetector(_Graph):
+    """MediaPipe face detection (BlazeFace) on whole frames; see the module docstring."""
+
+    def __init__(self, model: str = "short", min_confidence: float = 0.5):
+        if model not in _DETECTION_GRAPHS:
+            raise ValueError(f"detector model {model!r}: expected one of {list(_DETECTION_GRAPHS)}")
+        # Options reach the detector's subgraphs only through the expanded (validated) config.
+        resource_util.set_resource_dir(_MP_ROOT)
+        validated = validated_graph_config.ValidatedGraphConfig()
+        validated.initialize(binary_graph_path=str(Path(_MP_ROOT) / _DETECTION_GRAPHS[model]))
+        config = calculator_pb2.CalculatorGraphConfig()
+        config.ParseFromString(validated.binary_config)
+        # The expanded graph has the score threshold baked into its decoder node; set it there.
+        n_set = 0
+        for node in config.node:
+            if node.calculator != "TensorsToDetectionsCalculator":
+                continue
+            opts = tensors_to_detections_calculator_pb2.TensorsToDetectionsCalculatorOptions
+            if node.options.HasExtension(opts.ext):
+                node.options.Extensions[opts.ext].min_score_thresh = min_confidence
+                n_set += 1
+            for any_opt in node.node_options:
+                if any_opt.Is(opts.DESCRIPTOR):
+                    msg = opts()
+                    any_opt.Unpack(msg)
+                    msg.min_score_thresh = min_confidence
+                    any_opt.Pack(msg)
+                    n_set += 1
+        if n_set != 1:  # pragma: no cover - a MediaPipe release with a different graph
+            raise RuntimeError(f"{_DETECTION_GRAPHS[model]}: cannot set the score threshold")
+        super().__init__(config, ["detections"])
+
+    def __call__(self, rgb: np.ndarray) -> Detections:
+        h, w = rgb.shape[:2]
+        out = self.run({"image": _image_packet(rgb)})
+        pkt = out.get("detections")
+        dets = [] if pkt is None or pkt.is_empty() else packet_getter.get_proto_list(pkt)
+        n = len(dets)
+        boxes = np.empty((n, 4), np.float32)
+        kps = np.full((n, 6, 2), np.nan, np.float32)
+        scores = np.empty(n, np.float32)
+        for i, det in enumerate(dets):
+            bb = det.location_data.relative_bounding_box
+            boxes[i] = (bb.xmin * w, bb.ymin * h, bb.width * w, bb.height * h)
+            for k, kp in enumerate(det.location_data.relative_keypoints[:6]):
+                kps[i, k] = (kp.x * w, kp.y * h)
+            scores[i] = det.score[0] if det.score else np.nan
+        return Detections(boxes, kps, scores)
+
+
+class FaceMesh(_Graph):
+    """The 468-point face mesh run on a caller-chosen :class:`Roi`; see the module docstring."""
+
+    def __init__(self):
+        config = text_format.Parse(_MESH_GRAPH, calculator_pb2.CalculatorGraphConfig())
+        super().__init__(config, ["raw", "score"])
+
+    def __call__(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray | None, float]:
+        """(468, 3) mesh points in frame pixels (z in the same scale) and the presence score."""
+        h, w = rgb.shape[:2]
+        rect = rect_pb2.NormalizedRect(
+            x_center=roi.cx / w, y_center=roi.cy / h,
+            width=roi.size / w, height=roi.size / h, rotation=roi.angle,
+        )  # fmt: skip
+        out = self.run({"image": _image_packet(rgb), "roi": packet_creator.create_proto(rect)})
+        score_pkt, raw_pkt = out.get("score"), out.get("raw")
+        if score_pkt is None or raw_pkt is None:
+            return None, 0.0
+        score = float(packet_getter.get_float(score_pkt))
+        raw = np.asarray(packet_getter.get_float_list(raw_pkt), np.float64).reshape(-1, 3)
+        # Model input pixels -> frame pixels (MediaPipe's LandmarkProjectionCalculator).
+        u = raw[:, 0] / MESH_INPUT - 0.5
+        v = raw[:, 1] / MESH_INPUT - 0.5
+        c, s = math.cos(roi.angle), math.sin(roi.angle)
+        pts = np.empty_like(raw)
+        pts[:, 0] = roi.cx + (c * u - s * v) * roi.size
+        pts[:, 1] = roi.cy + (s * u + c * v) * roi.size
+        pts[:, 2] = raw[:, 2] / MESH_INPUT * roi.size
+        return pts, score

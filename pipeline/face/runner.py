@@ -1,0 +1,266 @@
+"""Running a face stage over every video of the manifest: in parallel, with progress, summarised.
+
+Videos are independent: with ``n_jobs > 1`` they go to that many worker processes (``spawn``,
+so each worker owns its own MediaPipe graphs and nothing is shared); with ``n_jobs == 1``
+they run in this process. A worker that dies (a crash inside a native library) does not stop
+the others: the pool is restarted and the unfinished videos are tried once more; a video that
+fails again gets an all-"no face" table and is listed in the summary with the reason.
+
+A tqdm bar (frames, frames/s, ETA) is shown on a terminal only (``disable=None``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing as mp
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from pipeline.datasets.schema import MANIFEST
+from pipeline.errors import InputError
+from pipeline.face.jobs import Progress, VideoJob, VideoReport
+from pipeline.io import atomic_dir, write_json
+
+log = logging.getLogger(__name__)
+
+_COUNTER = None
+
+# stage -> (module, its per-video function, the function writing an all-"no face" table)
+STAGES = {
+    "detect": ("pipeline.face.detect", "detect_video", "empty_boxes"),
+    "landmarks": ("pipeline.face.landmarks", "landmarks_video", "empty_landmarks"),
+    "crop": ("pipeline.face.crop", "crop_video", "empty_crops"),
+}
+
+
+def _stage_functions(stage: str):
+    module, fn, empty = STAGES[stage]
+    mod = importlib.import_module(module)
+    return getattr(mod, fn), getattr(mod, empty)
+
+
+def run_job(stage: str, job: VideoJob, cfg, progress: Progress | None = None) -> dict:
+    """Run one stage on one video; never raises: a failure writes "no face" rows and is reported."""
+    fn, empty = _stage_functions(stage)
+    t0 = time.perf_counter()
+    try:
+        return fn(job, cfg, progress).as_dict()
+    except Exception as exc:  # noqa: BLE001 - one bad video must not stop the others
+        msg = f"{job.video_id} ({job.source}): {type(exc).__name__}: {exc}"
+        log.error("%s failed: %s", stage, msg)
+        try:
+            empty(job)
+        except Exception as exc2:  # noqa: BLE001
+            msg += f"; writing its empty table failed too: {exc2}"
+        report = VideoReport(job.video_id, job.n_frames, missing=job.n_frames, error=msg)
+        report.seconds = time.perf_counter() - t0
+        return report.as_dict()
+
+
+def _init_worker(counter) -> None:
+    global _COUNTER
+    _COUNTER = counter
+    for key in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL"):
+        os.environ.setdefault(key, "2")
+    import cv2
+
+    cv2.setNumThreads(1)  # one core per worker: n_jobs workers use n_jobs cores
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _worker(stage: str, job: VideoJob, cfg) -> dict:
+    pending = 0
+
+    def progress(n: int) -> None:
+        nonlocal pending
+        pending += n
+        if pending >= 16:
+            with _COUNTER.get_lock():
+                _COUNTER.value += pending
+            pending = 0
+
+    out = run_job(stage, job, cfg, progress)
+    with _COUNTER.get_lock():
+        _COUNTER.value += pending
+    return out
+
+
+def read_manifest(path: str | os.PathLike) -> list[dict]:
+    """Manifest rows (checked against the manifest schema), in manifest order."""
+    try:
+        table = pq.read_table(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable manifest ({exc})") from None
+    missing = [n for n in MANIFEST.names if n not in table.column_names]
+    if missing:
+        raise InputError(f"{path}: manifest lacks columns {missing} (expected {MANIFEST.names})")
+    return table.select(MANIFEST.names).to_pylist()
+
+
+def make_jobs(
+    manifest: list[dict], out_dir: str | os.PathLike, boxes: str = "", landmarks: str = "",
+    source_landmarks: str = "",
+) -> list[VideoJob]:  # fmt: skip
+    """One :class:`VideoJob` per manifest row; inputs / output named ``<video_id>.parquet``."""
+    jobs = []
+    for row in manifest:
+        vid = row["video_id"]
+        jobs.append(
+            VideoJob(
+                video_id=vid,
+                source=row["source"],
+                n_frames=int(row["n_frames"]),
+                fps=float(row["fps"] or 25.0),
+                subject=row["subject"] or "",
+                out=str(Path(out_dir) / f"{vid}.parquet"),
+                boxes=str(Path(boxes) / f"{vid}.parquet") if boxes else "",
+                landmarks=str(Path(landmarks) / f"{vid}.parquet") if landmarks else "",
+                source_landmarks=source_landmarks,
+            )
+        )
+    return jobs
+
+
+def _retarget(job: VideoJob, out_dir: Path) -> VideoJob:
+    d = dict(job.__dict__)
+    d["out"] = str(out_dir / Path(job.out).name)
+    return VideoJob(**d)
+
+
+def run_stage(
+    stage: str, jobs: list[VideoJob], cfg, out_dir: str | os.PathLike, n_jobs: int = 1
+) -> dict:
+    """Run ``stage`` on every job into ``out_dir`` (replaced atomically); return the summary."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown face stage {stage!r}")
+    ids = [j.video_id for j in jobs]
+    dup = sorted({v for v in ids if ids.count(v) > 1})
+    if dup:
+        raise InputError(f"manifest: video_id not unique: {dup[:5]}")
+    total = sum(j.n_frames for j in jobs)
+    t0 = time.perf_counter()
+    reports: list[dict] = []
+    with (
+        atomic_dir(out_dir) as tmp,
+        tqdm(total=total, unit="frame", desc=stage, disable=None) as bar,
+    ):
+        todo = [_retarget(j, tmp) for j in jobs]
+        n_jobs = max(1, min(n_jobs, len(todo)))
+        if n_jobs == 1:
+            for job in todo:
+                reports.append(run_job(stage, job, cfg, bar.update))
+        else:
+            reports = _run_parallel(stage, todo, cfg, n_jobs, bar)
+    wall = time.perf_counter() - t0
+    return summarise(stage, reports, wall, n_jobs)
+
+
+def _run_parallel(stage: str, todo: list[VideoJob], cfg, n_jobs: int, bar) -> list[dict]:
+    ctx = mp.get_context("spawn")
+    counter = ctx.Value("q", 0)
+    reports: dict[str, dict] = {}
+    attempts = dict.fromkeys((j.video_id for j in todo), 0)
+    remaining = list(todo)
+    while remaining:
+        with ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(counter,)) as pool:  # fmt: skip
+            futures = {pool.submit(_worker, stage, job, cfg): job for job in remaining}
+            for job in remaining:
+                attempts[job.video_id] += 1
+            broken = False
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                bar.update(counter.value - bar.n)
+                for fut in done:
+                    job = futures[fut]
+                    try:
+                        reports[job.video_id] = fut.result()
+                    except BrokenProcessPool:
+                        broken = True
+                    except Exception as exc:  # noqa: BLE001 - pickling errors and the like
+                        reports[job.video_id] = _failed(stage, job, f"{type(exc).__name__}: {exc}")
+        remaining = [j for j in remaining if j.video_id not in reports]
+        if broken:
+            log.warning("%s: a worker process died; retrying %d videos", stage, len(remaining))
+        for job in [j for j in remaining if attempts[j.video_id] >= 2]:
+            reports[job.video_id] = _failed(stage, job, "worker process died (twice)")
+        remaining = [j for j in remaining if j.video_id not in reports]
+    bar.update(bar.total - bar.n)
+    return [reports[j.video_id] for j in todo]
+
+
+def _failed(stage: str, job: VideoJob, why: str) -> dict:
+    _, empty = _stage_functions(stage)
+    try:
+        empty(job)
+    except Exception as exc:  # noqa: BLE001
+        why += f"; writing its empty table failed too: {exc}"
+    return {"video_id": job.video_id, "frames": job.n_frames, "decoded": 0, "faces": 0,
+            "missing": job.n_frames, "seconds": 0.0, "statuses": {}, "multi_face_frames": 0,
+            "error": f"{job.video_id} ({job.source}): {why}", "warnings": [], "extra": {},
+            "frames_per_s": None}  # fmt: skip
+
+
+def summarise(stage: str, reports: list[dict], wall: float, n_jobs: int) -> dict:
+    frames = sum(r["frames"] for r in reports)
+    busy = sum(r["seconds"] for r in reports)
+    statuses: dict[str, int] = {}
+    for r in reports:
+        for k, v in (r.get("statuses") or {}).items():
+            statuses[k] = statuses.get(k, 0) + v
+    out = {
+        "stage": stage,
+        "videos": len(reports),
+        "frames": frames,
+        "frames_with_face": sum(r["faces"] for r in reports),
+        "frames_missing": sum(r["missing"] for r in reports),
+        "frames_not_decoded": sum(r["frames"] - r["decoded"] for r in reports if not r["error"]),
+        "frames_with_several_faces": sum(r["multi_face_frames"] for r in reports),
+        "n_jobs": n_jobs,
+        "wall_seconds": round(wall, 2),
+        "frames_per_s": round(frames / wall, 1) if wall > 0 else None,
+        "frames_per_s_per_process": round(frames / busy, 1) if busy > 0 else None,
+        "failed": [{"video_id": r["video_id"], "why": r["error"]} for r in reports if r["error"]],
+        "warnings": [w for r in reports for w in r["warnings"]],
+        "videos_detail": reports,
+    }
+    if statuses:
+        out["statuses"] = statuses
+    return out
+
+
+def run_from_cli(
+    stage: str, params_path: str, manifest: str, out: str, summary: str, **inputs: str
+) -> dict:
+    """What the stage modules do: params first, then every video, then the summary file."""
+    import click
+
+    from pipeline.config import load_params
+
+    params = load_params(params_path)
+    cfg = getattr(params, stage)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name, path in inputs.items():
+        if name != "source_landmarks" and not Path(path).is_dir():
+            raise InputError(f"{path}: no such folder (run the stage that writes it first)")
+    jobs = make_jobs(read_manifest(manifest), out, **inputs)
+    result = run_stage(stage, jobs, cfg, out, cfg.n_jobs)
+    write_json(result, summary)
+    click.echo(
+        f"{stage}: {result['videos']} videos, {result['frames']} frames, "
+        f"{result['frames_with_face']} with a face, {result['frames_missing']} without; "
+        f"{result['frames_per_s']} frames/s ({result['frames_per_s_per_process']} per process)"
+    )
+    for f in result["failed"]:
+        click.echo(f"failed: {f['why']}", err=True)
+    if result["warnings"]:
+        click.echo(f"{len(result['warnings'])} warning(s): see {summary}", err=True)
+    return result

@@ -1,0 +1,234 @@
+"""Schemas of the per-video face tables, and streaming writers / readers for them.
+
+One definition each, used by the stage that writes a table and by every stage that reads it.
+Every table has exactly one row per source frame (the manifest's ``n_frames``), in order.
+
+* ``boxes/<video_id>.parquet`` (:data:`BOXES`) — the followed subject's face box in source
+  pixels (NaN where the subject is not seen), the detector's score, how many faces the frame
+  had (-1 where the frame did not decode), and the detector's 6 key points (right eye, left
+  eye, nose tip, mouth centre, right ear tragion, left ear tragion; x, y in source pixels).
+* ``landmarks/<video_id>.parquet`` (:data:`LANDMARKS`) — 68 iBUG 300-W points as 136 values
+  x0, y0, x1, y1, ... in source pixels, a score and a status.
+* ``crops/<video_id>.parquet`` (:data:`CROPS`) — a JPEG square crop, the landmarks normalised
+  to it ([0, 1]), and whether the frame has a face crop at all (image null where not).
+
+Where a frame has no box / landmarks, the fixed-size lists hold NaN (see :func:`_fixed_list`
+for why not null) and the float columns NaN. Readers here turn them into NaN rows of numpy
+arrays either way.
+
+Writers stream row groups to a temporary file that is renamed into place when the video is
+complete (``pipeline.io.atomic_path``); readers stream row groups too, so memory stays flat
+however long the video is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.datasets.schema import LANDMARK_VALUES
+from pipeline.errors import InputError
+from pipeline.io import atomic_path
+
+N_KEYPOINT_VALUES = 12
+
+STATUSES = ("detected", "tracked", "interpolated", "missing")
+
+BOXES = pa.schema(
+    [
+        ("frame", pa.int32()),
+        ("x", pa.float32()),
+        ("y", pa.float32()),
+        ("w", pa.float32()),
+        ("h", pa.float32()),
+        ("score", pa.float32()),
+        ("n_faces", pa.int16()),
+        ("keypoints", pa.list_(pa.float32(), N_KEYPOINT_VALUES)),
+    ]
+)
+
+LANDMARKS = pa.schema(
+    [
+        ("frame", pa.int32()),
+        ("landmarks", pa.list_(pa.float32(), LANDMARK_VALUES)),
+        ("score", pa.float32()),
+        ("status", pa.string()),
+    ]
+)
+
+CROPS = pa.schema(
+    [
+        ("frame", pa.int32()),
+        ("image", pa.binary()),
+        ("landmarks", pa.list_(pa.float32(), LANDMARK_VALUES)),
+        ("valid", pa.bool_()),
+    ]
+)
+
+_LIST_SIZES = {"keypoints": N_KEYPOINT_VALUES, "landmarks": LANDMARK_VALUES}
+
+
+class TableError(InputError):
+    """A face table that does not match its schema or its video; the message names the file."""
+
+
+def _fixed_list(values: np.ndarray, size: int) -> pa.Array:
+    """(n, size) float array -> FixedSizeList array; rows without values stay all-NaN.
+
+    Not nulls: pyarrow (25 and earlier) writes a null fixed-size list to Parquet but cannot
+    read it back ("Expected all lists to be of size=136 but index i had size=0"), so "no
+    landmarks" is a list of NaN — any Parquet reader can load these tables.
+    """
+    flat = np.asarray(values, np.float32).reshape(-1, size).ravel()
+    return pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), size)
+
+
+def fixed_list_to_numpy(arr: pa.Array, size: int) -> np.ndarray:
+    """FixedSizeList array -> (n, size) float32 array, NaN rows where the list is null."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    n = len(arr)
+    start = arr.offset * size
+    out = np.asarray(arr.values.to_numpy(zero_copy_only=False)[start : start + n * size])
+    out = out.astype(np.float32, copy=True).reshape(n, size)
+    if arr.null_count:
+        out[np.asarray(arr.is_null().to_numpy(zero_copy_only=False))] = np.nan
+    return out
+
+
+class TableWriter:
+    """Streams rows of one schema to ``path`` in row groups; atomic (see module docstring).
+
+    Use as a context manager; call :meth:`add` with one frame's values (NaN / None for
+    missing), then the file appears at ``path`` when the block exits without an error.
+    """
+
+    def __init__(self, path: str | os.PathLike, schema: pa.Schema, rows_per_group: int = 2048):
+        self.path = Path(path)
+        self.schema = schema
+        self.rows_per_group = rows_per_group
+        self.n_rows = 0
+        self._buf: dict[str, list] = {name: [] for name in schema.names}
+        self._ctx = None
+        self._writer: pq.ParquetWriter | None = None
+
+    def __enter__(self) -> TableWriter:
+        self._ctx = atomic_path(self.path)
+        tmp = self._ctx.__enter__()
+        self._writer = pq.ParquetWriter(tmp, self.schema, compression="zstd")
+        return self
+
+    def add(self, **row) -> None:
+        for name in self.schema.names:
+            self._buf[name].append(row[name])
+        self.n_rows += 1
+        if len(self._buf["frame"]) >= self.rows_per_group:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buf["frame"]:
+            return
+        arrays = []
+        for field in self.schema:
+            col = self._buf[field.name]
+            if field.name in _LIST_SIZES:
+                size = _LIST_SIZES[field.name]
+                vals = np.stack(
+                    [np.full(size, np.nan, np.float32) if v is None else v for v in col]
+                )
+                arrays.append(_fixed_list(vals, size))
+            elif pa.types.is_floating(field.type):
+                arrays.append(pa.array(np.asarray(col, np.float32), field.type))
+            else:
+                arrays.append(pa.array(col, field.type))
+        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+        self._buf = {name: [] for name in self.schema.names}
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        try:
+            if exc_type is None:
+                self._flush()
+            self._writer.close()
+        finally:
+            self._ctx.__exit__(exc_type, exc, tb)
+        return False
+
+
+def check_table(path: str | os.PathLike, schema: pa.Schema, n_frames: int | None = None) -> None:
+    """Raise :class:`TableError` unless ``path`` has ``schema``'s columns and ``n_frames`` rows."""
+    path = Path(path)
+    if not path.is_file():
+        raise TableError(f"{path}: no such table (did the previous stage run on this video?)")
+    try:
+        meta = pq.ParquetFile(path)
+    except Exception as exc:
+        raise TableError(f"{path}: not a readable Parquet file ({exc})") from None
+    have = meta.schema_arrow
+    for field in schema:
+        if field.name not in have.names:
+            raise TableError(f"{path}: column {field.name!r} missing (expected {schema.names})")
+        if not have.field(field.name).type.equals(field.type):
+            raise TableError(
+                f"{path}: column {field.name!r} is {have.field(field.name).type}, "
+                f"expected {field.type}"
+            )
+    if n_frames is not None and meta.metadata.num_rows != n_frames:
+        raise TableError(
+            f"{path}: {meta.metadata.num_rows} rows, expected one per frame ({n_frames})"
+        )
+
+
+def iter_table(
+    path: str | os.PathLike,
+    schema: pa.Schema,
+    columns: list[str] | None = None,
+    batch_size: int = 1024,
+) -> Iterator[dict[str, np.ndarray | list]]:
+    """Stream a face table as batches: dict column -> numpy array (lists as (n, k) arrays).
+
+    Binary columns come back as Python lists (None where null).
+    """
+    check_table(path, schema)
+    columns = columns or schema.names
+    pf = pq.ParquetFile(path)
+    for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
+        yield _to_numpy(batch, columns)
+
+
+def _to_numpy(batch: pa.RecordBatch | pa.Table, columns: list[str]) -> dict:
+    out: dict[str, np.ndarray | list] = {}
+    for name in columns:
+        col = batch.column(name)
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks()
+        if name in _LIST_SIZES:
+            out[name] = fixed_list_to_numpy(col, _LIST_SIZES[name])
+        elif pa.types.is_binary(col.type) or pa.types.is_string(col.type):
+            out[name] = col.to_pylist()
+        elif pa.types.is_floating(col.type):
+            out[name] = col.to_numpy(zero_copy_only=False).astype(np.float32)
+        else:
+            out[name] = col.to_numpy(zero_copy_only=False)
+    return out
+
+
+def iter_rows(
+    path: str | os.PathLike, schema: pa.Schema, columns: list[str] | None = None
+) -> Iterator[dict]:
+    """Stream a face table row by row (each a dict column -> value), flat in memory."""
+    for batch in iter_table(path, schema, columns):
+        names = list(batch)
+        n = len(batch[names[0]])
+        for i in range(n):
+            yield {name: batch[name][i] for name in names}
+
+
+def read_table(path: str | os.PathLike, schema: pa.Schema) -> dict[str, np.ndarray | list]:
+    """A whole (small) face table in memory, as one batch dict — for tests and tools."""
+    check_table(path, schema)
+    return _to_numpy(pq.read_table(path, columns=schema.names), schema.names)

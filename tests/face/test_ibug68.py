@@ -1,0 +1,92 @@
+"""The 468 -> 68 mapping on real meshes of real faces (MediaPipe run on the photographs)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.face import ibug68
+from pipeline.face.reference import MEAN_SHAPE_68, interocular, nme
+
+from .test_stages import assert_jaw_ordered
+
+
+@pytest.fixture(scope="module")
+def meshes(faces):
+    """468-point meshes (pixels, with z) of both photographs, ROI seeded by the detector."""
+    from pipeline.face.mediapipe_models import FaceDetector, FaceMesh, roi_from_detection
+
+    out = {}
+    with FaceDetector() as det, FaceMesh() as mesh:
+        for name, img in faces.items():
+            d = det(img)
+            assert len(d) == 1, name
+            m, score = mesh(img, roi_from_detection(d.boxes[0], d.keypoints[0]))
+            assert m is not None and score > 0.9, name
+            out[name] = m
+    return out
+
+
+def yawed(mesh: np.ndarray, degrees: float) -> np.ndarray:
+    """The same real mesh turned about the vertical axis and projected (orthographic)."""
+    t = np.radians(degrees)
+    c = mesh.mean(axis=0)
+    p = mesh - c
+    x = p[:, 0] * np.cos(t) + p[:, 2] * np.sin(t)
+    z = -p[:, 0] * np.sin(t) + p[:, 2] * np.cos(t)
+    return np.stack([x, p[:, 1], z], axis=1) + c
+
+
+def test_resample_arc_length():
+    line = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 3.0]])
+    got = ibug68.resample(line, [0, 0.25, 0.5, 1])
+    np.testing.assert_allclose(got, [[0, 0], [1, 0], [1, 1], [1, 3]])
+
+
+def test_fixed_mapping_has_68_distinct_vertices():
+    assert len(ibug68.FIXED_INDICES) == 68
+    assert len(set(ibug68.FIXED_INDICES.tolist())) == 68
+    assert ibug68.FIXED_INDICES.max() < ibug68.N_MESH
+
+
+def test_geometry_on_real_faces(meshes):
+    for name, m in meshes.items():
+        p = ibug68.mesh_to_ibug68(m)
+        assert p.shape == (68, 2) and np.isfinite(p).all(), name
+        assert p[36:42, 0].max() < p[42:48, 0].min(), name
+        assert p[17:22, 0].max() < p[22:27, 0].min(), name  # brows likewise
+        assert p[17:27, 1].max() < p[36:48, 1].mean(), name  # brows above the eyes
+        assert p[48:68, 1].min() > p[31:36, 1].mean(), name  # mouth below the nose
+        assert p[8, 1] > p[57, 1] > p[51, 1] > p[33, 1] > p[30, 1] > p[27, 1], name  # midline
+        assert p[62, 1] <= p[66, 1] + 0.5, name  # inner upper lip above inner lower lip
+        assert_jaw_ordered(p)
+
+
+def test_agrees_with_mean_300w_shape_better_than_fixed(meshes):
+    for name, m in meshes.items():
+        ours = nme(ibug68.mesh_to_ibug68(m), MEAN_SHAPE_68, align=True)
+        fixed = nme(ibug68.mesh_to_ibug68_fixed(m), MEAN_SHAPE_68, align=True)
+        assert ours["all"] < 0.05, (name, ours)
+        assert ours["all"] < fixed["all"], (name, ours, fixed)
+        assert ours["jaw"] < fixed["jaw"], (name, ours, fixed)
+
+
+def _inside_depth(points: np.ndarray, hull_pts: np.ndarray) -> np.ndarray:
+    """Signed distance of points to the convex hull's boundary (+ inside, - outside)."""
+    hull = cv2.convexHull(hull_pts.astype(np.float32))
+    return np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), True) for x, y in points])
+
+
+@pytest.mark.parametrize("degrees", [-30, 30])
+def test_jaw_stays_on_visible_contour_when_head_turns(meshes, degrees):
+    m = yawed(meshes["hopper"], degrees)
+    outline = m[ibug68._HULL_VERTICES, :2]
+    scale = interocular(ibug68.mesh_to_ibug68(m))
+    contour = ibug68.mesh_to_ibug68(m, jaw="contour")[:17]
+    fixed = ibug68.mesh_to_ibug68(m, jaw="fixed")[:17]
+    # ours: on the outline (within 1 % of the inter-ocular distance)
+    assert np.abs(_inside_depth(contour, outline)).max() < 0.01 * scale
+    # fixed vertices: the far side's slide inside the cheek
+    assert _inside_depth(fixed, outline).max() > 0.05 * scale
+    assert_jaw_ordered(np.vstack([contour, ibug68.mesh_to_ibug68(m)[17:]]))
