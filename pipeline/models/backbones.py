@@ -1,0 +1,205 @@
+"""Backbone registry: the convolutional part of each network, keyed by name.
+
+Every backbone is a Keras functional model named ``backbone`` that maps an image
+``(H, W, 3)`` — already normalised the way :func:`normalization_for` says — to a feature
+vector. It declares what the head needs to follow the paper's tables:
+
+| name       | conv part (paper)                          | features      | head (scenario 2)        |
+|------------|--------------------------------------------|---------------|--------------------------|
+| `vgg_face` | Table 2: 13 conv 3x3 + 5 max-pools          | flatten 25088 | fc6 4096, fc7 4096, fc8 2622 |
+| `vgg16`    | Table 2 (Keras applications' layer names)   | flatten 25088 | fc1 4096, fc2 4096, fc3 2622 |
+| `resnet50` | Table 1: Keras applications ResNet-50 + avg | 2048          | fc1 1500, fc2 256        |
+| `small`    | 5 x (conv 3x3 + BN + ReLU + max-pool)       | 8 x width     | fc1 256, fc2 64          |
+
+(features at 224 px; the landmarks join before fc7 / fc2 for VGG, before the first FC
+otherwise; scenario 1 drops the last hidden FC.)
+
+``vgg_face`` names its layers ``conv1_1 … conv5_3`` and its head ``fc6 … fc8`` like the public
+VGG-Face weights in Keras form, and ``vgg16`` / ``resnet50`` are Keras applications models
+with their own names, so weights files load by layer name (:mod:`pipeline.models.weights`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+from pipeline.records.ops import NORMALIZATIONS
+
+BACKBONE_NAME = "backbone"
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """What the factory needs to know about one backbone."""
+
+    name: str
+    # build(image_size, weights, width) -> functional model named "backbone"
+    build: Callable[..., keras.Model]
+    # Input normalisation of images in [0, 1] (see pipeline.records.ops.normalize).
+    normalization: str
+    # Hidden FC sizes of the head in scenario 2 (landmarks); scenario 1 drops the last one.
+    fc_units: tuple[int, ...]
+    # Index of the hidden FC whose input the landmarks join (0 = the first FC).
+    landmarks_before: int
+    # Names of the head's FC layers: fc{fc_start}, fc{fc_start + 1}, ...
+    fc_start: int
+    # Keras applications ImageNet weights exist for this backbone.
+    imagenet: bool
+    description: str
+
+
+_REGISTRY: dict[str, BackboneSpec] = {}
+
+
+def register(spec: BackboneSpec) -> BackboneSpec:
+    if spec.normalization not in NORMALIZATIONS:
+        raise ValueError(f"{spec.name}: unknown normalisation {spec.normalization!r}")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_backbone(name: str) -> BackboneSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown backbone {name!r} (allowed: {', '.join(sorted(_REGISTRY))})"
+        ) from None
+
+
+def list_backbones() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def normalization_for(backbone: str) -> str:
+    """Input normalisation name of a backbone: ``unit``, ``symmetric``, ``caffe_imagenet``
+    or ``caffe_vggface`` (pass it to :func:`pipeline.records.reader.make_dataset`)."""
+    return get_backbone(backbone).normalization
+
+
+def build_backbone(
+    name: str, image_size: int, *, weights: str | None = None, width: int = 16
+) -> keras.Model:
+    """The convolutional part of backbone ``name`` for square ``image_size`` crops."""
+    return get_backbone(name).build(image_size=image_size, weights=weights, width=width)
+
+
+# --------------------------------------------------------------------------------------
+# VGG (Table 2)
+
+VGG_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+
+
+def _vgg_face(image_size: int, weights: str | None = None, width: int = 16) -> keras.Model:
+    if weights not in (None, "random"):
+        raise ValueError("vgg_face: no built-in pre-trained weights (use a weights file)")
+    image = keras.Input((image_size, image_size, 3), name="image")
+    x = image
+    for b, (filters, n) in enumerate(VGG_BLOCKS, start=1):
+        for i in range(1, n + 1):
+            x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{b}_{i}")(x)
+        x = layers.MaxPooling2D(2, strides=2, name=f"pool{b}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    return keras.Model(image, x, name=BACKBONE_NAME)
+
+
+def _vgg16(image_size: int, weights: str | None = None, width: int = 16) -> keras.Model:
+    app = keras.applications.VGG16(
+        include_top=False,
+        weights=None if weights in (None, "random") else weights,
+        input_shape=(image_size, image_size, 3),
+    )
+    x = layers.Flatten(name="flatten")(app.output)
+    return keras.Model(app.input, x, name=BACKBONE_NAME)
+
+
+# --------------------------------------------------------------------------------------
+# ResNet-50 (Table 1)
+
+
+def _resnet50(image_size: int, weights: str | None = None, width: int = 16) -> keras.Model:
+    app = keras.applications.ResNet50(
+        include_top=False,
+        weights=None if weights in (None, "random") else weights,
+        input_shape=(image_size, image_size, 3),
+        pooling="avg",
+    )
+    return keras.Model(app.input, app.output, name=BACKBONE_NAME)
+
+
+# --------------------------------------------------------------------------------------
+# small: a CPU-sized backbone for the demo and the tests
+
+SMALL_MULTIPLIERS = (1, 2, 4, 8, 8)
+
+
+def _small(image_size: int, weights: str | None = None, width: int = 16) -> keras.Model:
+    """5 blocks of conv 3x3 (no bias) + BN + ReLU + 2x2 max-pool, widths w, 2w, 4w, 8w, 8w,
+    then global average pooling (about 0.25 M parameters at w = 16). At 64 px the last
+    block sees 4 x 4, at 96 px 6 x 6."""
+    if weights not in (None, "random"):
+        raise ValueError("small: no built-in pre-trained weights (use a weights file)")
+    image = keras.Input((image_size, image_size, 3), name="image")
+    x = image
+    for b, mult in enumerate(SMALL_MULTIPLIERS, start=1):
+        x = layers.Conv2D(width * mult, 3, padding="same", use_bias=False, name=f"conv{b}")(x)
+        x = layers.BatchNormalization(name=f"bn{b}")(x)
+        x = layers.ReLU(name=f"relu{b}")(x)
+        if image_size >= 2**b:
+            x = layers.MaxPooling2D(2, strides=2, name=f"pool{b}")(x)
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    return keras.Model(image, x, name=BACKBONE_NAME)
+
+
+register(
+    BackboneSpec(
+        name="vgg_face",
+        build=_vgg_face,
+        normalization="caffe_vggface",
+        fc_units=(4096, 4096, 2622),
+        landmarks_before=1,
+        fc_start=6,
+        imagenet=False,
+        description="VGG-Face (Table 2); layer names of the public VGG-Face weights",
+    )
+)
+register(
+    BackboneSpec(
+        name="vgg16",
+        build=_vgg16,
+        normalization="caffe_imagenet",
+        fc_units=(4096, 4096, 2622),
+        landmarks_before=1,
+        fc_start=1,
+        imagenet=True,
+        description="VGG-16 (Table 2); Keras applications layer names",
+    )
+)
+register(
+    BackboneSpec(
+        name="resnet50",
+        build=_resnet50,
+        normalization="caffe_imagenet",
+        fc_units=(1500, 256),
+        landmarks_before=0,
+        fc_start=1,
+        imagenet=True,
+        description="ResNet-50 (Table 1); Keras applications, average pooling",
+    )
+)
+register(
+    BackboneSpec(
+        name="small",
+        build=_small,
+        normalization="symmetric",
+        fc_units=(256, 64),
+        landmarks_before=0,
+        fc_start=1,
+        imagenet=False,
+        description="CPU-sized 5-block conv net for the demo (48-96 px crops)",
+    )
+)
