@@ -97,5 +97,191 @@ def check_data(root, fmt, params_path):
     click.echo("ok")
 
 
+@main.command()
+@click.argument("videos", nargs=-1, required=True)
+@click.option(
+    "--model",
+    "model_dir",
+    default="models/cnn_rnn",
+    show_default=True,
+    type=click.Path(),
+    help="Trained model folder (model.keras + meta.json): models/cnn or models/cnn_rnn.",
+)
+@click.option(
+    "--out",
+    default=".",
+    show_default=True,
+    help="Rows per frame: FILE.csv / FILE.parquet (one video), a folder (<stem>.csv per "
+    "video), or a pattern with {stem} (preds/{stem}.parquet).",
+)
+@click.option(
+    "--overlay",
+    default=None,
+    help="Also write the video with box, landmarks, gauge and trace drawn: FILE.mp4 / .avi "
+    "(one video), a folder, or a pattern with {stem}.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "gpu"]),
+    default="auto",
+    show_default=True,
+    help="Where the model runs (cpu hides every GPU; gpu fails if there is none).",
+)
+@click.option("--batch-size", default=64, show_default=True, help="Frames per model call.")
+@click.option(
+    "--subject",
+    type=click.Choice(["", "left", "right"]),
+    default="",
+    help="Whom to follow when several people are in view (default: the most persistent face).",
+)
+def predict(videos, model_dir, out, overlay, device, batch_size, subject):
+    """Valence and arousal for every frame of VIDEOS (files, folders, globs).
+
+    Runs the pipeline's own detection, landmark and crop code (with the face params the
+    model was trained with, from its meta.json) in one streaming pass, then the model: the
+    CNN on batches of face crops, or the CNN-RNN on consecutive non-overlapping windows of
+    its sequence length (last one padded), every frame predicted once. Writes one row per
+    frame: frame, time_s, valence, arousal, face — NaN where no face is found.
+
+    Each video's rows are written atomically (never a partial file). Exit status: 0 all
+    done; 1 bad input (a file that is not a video, a folder that is not a trained model):
+    nothing written for that video, the others still run; 2 some video has no face in any
+    frame (its all-NaN rows are written, with a warning).
+    """
+    import logging
+
+    from pipeline.errors import InputError
+    from pipeline.inference.inputs import (
+        OVERLAY_SUFFIXES,
+        TABLE_SUFFIXES,
+        expand_videos,
+        output_paths,
+    )
+    from pipeline.inference.model import load_model, setup_device
+    from pipeline.inference.predict import predict_video
+
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    files = expand_videos(videos)
+    outs = output_paths(files, out, TABLE_SUFFIXES, "--out")
+    overlays = output_paths(files, overlay, OVERLAY_SUFFIXES, "--overlay") if overlay else None
+    used = setup_device(device)
+    tm = load_model(model_dir)
+    click.echo(f"model {model_dir} ({tm.kind}, {tm.image_size} px, {used})", err=True)
+    status = 0
+    for k, (video, dst) in enumerate(zip(files, outs, strict=True)):
+        ov = overlays[k] if overlays else None
+        try:
+            r = predict_video(video, tm, dst, ov, batch_size=batch_size, subject=subject)
+        except InputError as exc:
+            click.echo(f"error: {exc}", err=True)
+            status = 1
+            continue
+        extra = f", overlay {r.overlay}" if r.overlay else ""
+        click.echo(
+            f"{video}: {r.frames} frames, {r.faces} with a face, "
+            f"{r.frames / max(r.seconds, 1e-9):.1f} frames/s -> {r.out}{extra}"
+        )
+        for w in r.warnings:
+            click.echo(f"warning: {w}", err=True)
+        if r.no_face and status == 0:
+            status = 2
+    if len(files) > 1 and status:
+        click.echo("some videos failed or had no face (see above)", err=True)
+    sys.exit(status)
+
+
+@main.command()
+@click.option(
+    "--model",
+    "model_dir",
+    default="models/cnn",
+    show_default=True,
+    type=click.Path(),
+    help="Trained model folder (model.keras + meta.json).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["savedmodel", "tflite"]),
+    default="tflite",
+    show_default=True,
+    help="savedmodel: a folder (TF Serving, tf.saved_model.load); tflite: one file.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(),
+    help="Where to write: a folder for savedmodel, FILE.tflite for tflite (its meta.json "
+    "goes beside it as FILE.meta.json).",
+)
+def export(model_dir, fmt, out):
+    """Export a trained model for deployment (SavedModel or TFLite, float32).
+
+    Inputs: `image` (crops resized to the model's image_size and normalised as its
+    meta.json says) and `landmarks` (136 values in [0, 1]); output: valence, arousal.
+    The CNN-RNN's TFLite model takes one window (batch 1, seq_len frames).
+    """
+    from pipeline.inference.export import export_model
+    from pipeline.inference.model import setup_device
+
+    setup_device("cpu")
+    info = export_model(model_dir, fmt, out)
+    click.echo(f"wrote {info['out']} ({info['kind']}, {fmt}; inputs {info['inputs']})")
+
+
+@main.group()
+def ablations():
+    """The paper's ablations (Tables 4-9) as DVC experiments."""
+
+
+@ablations.command("queue")
+@click.option(
+    "--tables",
+    default="5,7,8,9",
+    show_default=True,
+    help="Comma-separated table numbers (4 needs 224-px backbones: a GPU).",
+)
+@click.option(
+    "--set",
+    "extra",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra params.yaml override for every experiment (repeatable).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the commands, queue nothing.")
+def ablations_queue(tables, extra, dry_run):
+    """Queue one `dvc exp run` per table row; run them with `dvc queue start`."""
+    import shlex
+    import subprocess
+
+    from pipeline.evaluation.ablations import queue_commands
+
+    overrides = {}
+    for item in extra:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        overrides[key] = value
+    for cmd in queue_commands([t.strip() for t in tables.split(",")], overrides):
+        click.echo(shlex.join(cmd))
+        if not dry_run:
+            subprocess.run(cmd, check=True)
+    if not dry_run:
+        click.echo("queued: run them with `dvc queue start`, then `affwild ablations report`")
+
+
+@ablations.command("report")
+@click.option("--out", type=click.Path(dir_okay=False), default="ablations.md", show_default=True)
+def ablations_report(out):
+    """Write the tables with the measured numbers beside the paper's (from dvc exp show)."""
+    from pathlib import Path
+
+    from pipeline.evaluation.ablations import collect_metrics, exp_show_json, report
+
+    text = report(collect_metrics(exp_show_json()))
+    Path(out).write_text(text)
+    click.echo(f"wrote {out}")
+
+
 if __name__ == "__main__":
     main()

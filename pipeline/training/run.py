@@ -167,6 +167,12 @@ def train_stage(
         "seq_len": seq_len,
         "model": params.model.model_dump(mode="json"),
         "train": cfg.model_dump(mode="json"),
+        # How the face stages made the crops it learnt from: `affwild predict` repeats them.
+        "face": {
+            "detect": params.detect.model_dump(mode="json"),
+            "landmarks": params.landmarks.model_dump(mode="json"),
+            "crop": params.crop.model_dump(mode="json"),
+        },
         "replicas": replicas,
         "run": run,
         "transfer": transfer_report,
