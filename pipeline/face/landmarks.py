@@ -9,7 +9,9 @@ and everything else is ``missing``. With ``use_source_landmarks`` the data set's
 (AFEW-VA) replace the mesh where it has them; otherwise, where it has them, the mesh's
 agreement with them (NME per point group) goes into the report.
 
-MediaPipe is imported inside :func:`landmarks_video`, so importing this module is cheap.
+The per-frame work is :class:`LandmarkFollower` (streaming, no IO), which ``affwild predict``
+reuses; :func:`landmarks_video` runs it over a video and writes the table. MediaPipe is
+imported inside :class:`LandmarkFollower`, so importing this module is cheap.
 """
 
 from __future__ import annotations
@@ -49,25 +51,96 @@ def _roi_overlap(a, b) -> float:
     return inter / (a.size**2 + b.size**2 - inter + 1e-9)
 
 
+class LandmarkFollower:
+    """68 points per frame from the mesh, one frame at a time (the ``landmarks`` stage's core).
+
+    :meth:`push` frames in order with the subject's box and detector key points for that
+    frame (NaN where there is none; ``rgb`` None where the frame did not decode); it returns
+    the rows that are final now, in frame order (a missing run is held back, at most
+    ``cfg.max_gap`` frames, until it is known whether it gets interpolated); :meth:`finish`
+    returns the rest. ``source_pts`` (frame -> (68, 2)): a data set's own landmarks, used
+    instead of the mesh with ``cfg.use_source_landmarks``, else measured against.
+    Used by :func:`landmarks_video` and by ``affwild predict``'s streaming pass.
+    """
+
+    def __init__(self, cfg, fps: float, source_pts: dict[int, np.ndarray] | None = None):
+        from pipeline.face.mediapipe_models import FaceMesh
+
+        self.cfg = cfg
+        self.source_pts = source_pts or {}
+        self.use_source = cfg.use_source_landmarks and bool(self.source_pts)
+        self.filler = GapFiller(cfg.max_gap)
+        self.smoother = (
+            OneEuro(fps, cfg.smooth_min_cutoff, cfg.smooth_beta)
+            if cfg.smoothing == "one_euro"
+            else None
+        )
+        self.agree = {name: 0.0 for name in ["all", *GROUPS]}
+        self.n_agree = 0
+        self.prev_mesh = None
+        self.mesh = FaceMesh()
+
+    def push(
+        self, i: int, rgb: np.ndarray | None, box: np.ndarray, keypoints: np.ndarray
+    ) -> list[LandmarkRow]:
+        from pipeline.face.mediapipe_models import roi_from_detection, roi_from_mesh
+
+        cfg, source_pts, smoother = self.cfg, self.source_pts, self.smoother
+        points, score, status = None, math.nan, "missing"
+        if rgb is not None and self.use_source and i in source_pts:
+            points, score, status = source_pts[i], 1.0, "detected"
+            self.prev_mesh = None
+        elif rgb is not None:
+            roi_det = None
+            if np.isfinite(box).all():
+                roi_det = roi_from_detection(box, keypoints)
+            tries = []
+            if self.prev_mesh is not None:
+                roi_trk = roi_from_mesh(self.prev_mesh)
+                if roi_det is None or _roi_overlap(roi_trk, roi_det) >= 0.5:
+                    tries.append((roi_trk, "tracked"))
+            if roi_det is not None:
+                tries.append((roi_det, "detected"))
+            self.prev_mesh = None
+            for roi, how in tries:
+                m, s = self.mesh(rgb, roi)
+                if m is not None and s >= cfg.min_presence:
+                    self.prev_mesh = m
+                    points, score, status = mesh_to_ibug68(m, cfg.jaw), s, how
+                    break
+            if points is not None and i in source_pts:
+                e = nme(points, source_pts[i])
+                for k in self.agree:
+                    self.agree[k] += e[k]
+                self.n_agree += 1
+        if points is not None and smoother is not None:
+            scale = float(np.linalg.norm(points[45] - points[36])) or 1.0
+            points = smoother(points, scale)
+        elif smoother is not None:
+            smoother.reset()
+        return self.filler.push(LandmarkRow(i, points, score, status))
+
+    def finish(self) -> list[LandmarkRow]:
+        return self.filler.finish()
+
+    def close(self) -> None:
+        self.mesh.close()
+
+    def __enter__(self) -> LandmarkFollower:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def landmarks_video(job: VideoJob, cfg, progress: Progress | None = None) -> VideoReport:
     """68 iBUG points per frame from the mesh, seeded by the subject's box; write the table."""
-    from pipeline.face.mediapipe_models import FaceMesh, roi_from_detection, roi_from_mesh
-
     t0 = time.perf_counter()
     report = VideoReport(job.video_id, job.n_frames)
     report.statuses = dict.fromkeys(tables.STATUSES, 0)
     frames = Frames(job.source, job.n_frames)
     tables.check_table(job.boxes, tables.BOXES, job.n_frames)
     source_pts = load_source_landmarks(job.source_landmarks, job.video_id)
-    use_source = cfg.use_source_landmarks and bool(source_pts)
-    filler = GapFiller(cfg.max_gap)
-    smoother = (
-        OneEuro(job.fps, cfg.smooth_min_cutoff, cfg.smooth_beta)
-        if cfg.smoothing == "one_euro"
-        else None
-    )
-    agree = {name: 0.0 for name in ["all", *GROUPS]}
-    n_agree = 0
 
     def write(writer, rows: list[LandmarkRow]):
         for r in rows:
@@ -75,54 +148,24 @@ def landmarks_video(job: VideoJob, cfg, progress: Progress | None = None) -> Vid
             writer.add(frame=r.frame, landmarks=None if r.points is None else r.points.reshape(-1),
                        score=r.score, status=r.status)  # fmt: skip
 
-    with FaceMesh() as mesh, tables.TableWriter(job.out, tables.LANDMARKS) as writer:
-        prev_mesh = None
+    with (
+        LandmarkFollower(cfg, job.fps, source_pts) as follower,
+        tables.TableWriter(job.out, tables.LANDMARKS) as writer,
+    ):
         boxes = tables.iter_rows(job.boxes, tables.BOXES, ["x", "y", "w", "h", "keypoints"])
         for i, (rgb, b) in enumerate(zip(frames, boxes, strict=True)):
-            points, score, status = None, math.nan, "missing"
-            if rgb is not None and use_source and i in source_pts:
-                points, score, status = source_pts[i], 1.0, "detected"
-                prev_mesh = None
-            elif rgb is not None:
-                box = np.array([b["x"], b["y"], b["w"], b["h"]], np.float64)
-                roi_det = None
-                if np.isfinite(box).all():
-                    roi_det = roi_from_detection(box, b["keypoints"].reshape(6, 2))
-                tries = []
-                if prev_mesh is not None:
-                    roi_trk = roi_from_mesh(prev_mesh)
-                    if roi_det is None or _roi_overlap(roi_trk, roi_det) >= 0.5:
-                        tries.append((roi_trk, "tracked"))
-                if roi_det is not None:
-                    tries.append((roi_det, "detected"))
-                prev_mesh = None
-                for roi, how in tries:
-                    m, s = mesh(rgb, roi)
-                    if m is not None and s >= cfg.min_presence:
-                        prev_mesh = m
-                        points, score, status = mesh_to_ibug68(m, cfg.jaw), s, how
-                        break
-                if points is not None and i in source_pts:
-                    e = nme(points, source_pts[i])
-                    for k in agree:
-                        agree[k] += e[k]
-                    n_agree += 1
-            if points is not None and smoother is not None:
-                scale = float(np.linalg.norm(points[45] - points[36])) or 1.0
-                points = smoother(points, scale)
-            elif smoother is not None:
-                smoother.reset()
-            write(writer, filler.push(LandmarkRow(i, points, score, status)))
+            box = np.array([b["x"], b["y"], b["w"], b["h"]], np.float64)
+            write(writer, follower.push(i, rgb, box, b["keypoints"].reshape(6, 2)))
             if progress:
                 progress(1)
-        write(writer, filler.finish())
+        write(writer, follower.finish())
     report.missing = report.statuses["missing"]
     report.faces = report.frames - report.missing
-    if n_agree:
+    if follower.n_agree:
         report.extra["nme_vs_source_landmarks"] = {
-            k: round(v / n_agree, 4) for k, v in agree.items()
-        } | {"frames": n_agree}
-    if use_source:
+            k: round(v / follower.n_agree, 4) for k, v in follower.agree.items()
+        } | {"frames": follower.n_agree}
+    if follower.use_source:
         report.extra["landmarks_from"] = "source"
     return finish(report, frames, t0, "landmarks")
 

@@ -1,0 +1,364 @@
+"""Valence and arousal for every frame of a video: face pass -> model -> one row per frame.
+
+**Inputs as in training.** A face crop (the crop stage's JPEG) is decoded and resized with
+the records reader's own code (:func:`pipeline.records.reader._decode`), scaled to [0, 1]
+and normalised with :func:`pipeline.records.ops.normalize` under the model's normalisation;
+landmarks are the crop-normalised 68 points, zeros where the crop came from the box alone
+(as the records carry them).
+
+**CNN.** Frames with a face are batched (``batch_size`` crops per call, the last batch
+padded so the model keeps one input shape); frames without a face are not shown to it (it
+never saw one in training) and get NaN.
+
+**CNN-RNN.** The video is cut into consecutive, non-overlapping windows of the model's
+``seq_len`` frames (the way the evaluation records cut test videos), the last one padded
+with black, landmark-less steps; every frame is predicted exactly once, by the window that
+holds it. Frames without a face are in the window as a black image with zero landmarks (as
+no-face steps were in training), so the recurrence runs on; their output is still reported
+as NaN, for consistency with the CNN and because the label of a frame whose face is not
+seen is not defined. Windows start cold (no state carried over), as in evaluation.
+
+**Rows.** ``frame`` (0-based), ``time_s`` (frame / fps), ``valence``, ``arousal`` (NaN
+where no face), ``face`` (bool) — one per decoded frame, written to .csv or .parquet.
+
+**Streaming.** Frames are decoded once; the face pass holds a bounded number of frames
+(see :mod:`pipeline.inference.faces`), the model at most one batch / a few windows of crops.
+The rows stream to a temporary file that replaces the output only when the whole video is
+done (``pipeline.io.atomic_path``); the overlay video reads the input a second time, in
+lock-step with the rows, so no frame is held for it either.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pipeline.errors import InputError
+from pipeline.inference.faces import FaceFrame, FacePass
+from pipeline.inference.model import TrainedModel
+from pipeline.io import atomic_path
+from pipeline.video.reader import VideoError, iter_frames, probe
+
+log = logging.getLogger(__name__)
+
+N_LANDMARK_VALUES = 136
+
+
+# -- model inputs ---------------------------------------------------------------------------
+class InputMaker:
+    """Crops (JPEG) -> the model's input arrays, exactly as the records reader makes them."""
+
+    def __init__(self, tm: TrainedModel):
+        import tensorflow as tf
+
+        from pipeline.records import ops
+        from pipeline.records.reader import _decode
+
+        self.size = tm.image_size
+        self.names = {t.name.split(":")[0] for t in tm.keras_model.inputs}
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def decode(jpegs):
+            return tf.map_fn(
+                lambda j: _decode({"image": j}, "frames", self.size)["image"],
+                jpegs,
+                fn_output_signature=tf.TensorSpec([self.size, self.size, 3], tf.uint8),
+            )
+
+        @tf.function(input_signature=[tf.TensorSpec([None, self.size, self.size, 3], tf.uint8)])
+        def normalise(images):
+            return ops.normalize(tf.cast(images, tf.float32) / 255.0, tm.normalization)
+
+        self._decode, self._normalise = decode, normalise
+
+    def images(self, crops: list[bytes | None]) -> np.ndarray:
+        """(n, S, S, 3) normalised float32; black (then normalised) where a crop is None."""
+        out = np.zeros((len(crops), self.size, self.size, 3), np.uint8)
+        idx = [k for k, c in enumerate(crops) if c is not None]
+        if idx:
+            out[idx] = self._decode(np.array([crops[k] for k in idx], dtype=object)).numpy()
+        return self._normalise(out).numpy()
+
+    @staticmethod
+    def landmarks(frames: list[FaceFrame | None]) -> np.ndarray:
+        out = np.zeros((len(frames), N_LANDMARK_VALUES), np.float32)
+        for k, ff in enumerate(frames):
+            if ff is not None and ff.face and ff.crop_landmarks is not None:
+                lm = ff.crop_landmarks
+                if np.isfinite(lm).all():
+                    out[k] = lm
+        return out
+
+    def inputs(self, image: np.ndarray, landmarks: np.ndarray) -> dict:
+        x = {"image": image, "landmarks": landmarks}
+        return {k: v for k, v in x.items() if k in self.names} or x
+
+
+@dataclass
+class Prediction:
+    face: FaceFrame
+    valence: float
+    arousal: float
+
+
+class Predictor:
+    """Push :class:`FaceFrame` s in order, get :class:`Prediction` s back in order (see the
+    module docstring for how CNN and CNN-RNN inputs are formed)."""
+
+    def __init__(self, tm: TrainedModel, batch_size: int = 64):
+        self.tm = tm
+        self.make = InputMaker(tm)
+        self.batch_size = max(1, int(batch_size))
+        self.seq_len = tm.seq_len
+        self.windows_per_call = max(1, self.batch_size // (self.seq_len or 1))
+        self._pending: list[FaceFrame] = []
+        self._n_faces = 0
+        self.model_seconds = 0.0
+        self.model_calls = 0
+
+    def _run(self, inputs: dict) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = self.tm.keras_model.predict_on_batch(inputs)
+        self.model_seconds += time.perf_counter() - t0
+        self.model_calls += 1
+        return np.asarray(out, np.float32)
+
+    def push(self, ff: FaceFrame) -> list[Prediction]:
+        self._pending.append(ff)
+        self._n_faces += ff.face
+        if self.seq_len is None:
+            # Bounded too when faces are rare: no-face frames need no model call.
+            if self._n_faces >= self.batch_size or len(self._pending) >= 8 * self.batch_size:
+                return self._flush()
+        elif len(self._pending) >= self.seq_len * self.windows_per_call:
+            return self._flush()
+        return []
+
+    def finish(self) -> list[Prediction]:
+        return self._flush()
+
+    def _flush(self) -> list[Prediction]:
+        pending, self._pending, self._n_faces = self._pending, [], 0
+        if not pending:
+            return []
+        va = np.full((len(pending), 2), np.nan, np.float32)
+        if self.seq_len is None:
+            faces = [k for k, ff in enumerate(pending) if ff.face]
+            if faces:
+                n = self.batch_size  # padded: one input shape, one trace
+                chosen = [pending[k] for k in faces] + [None] * (n - len(faces))
+                crops = [None if ff is None else ff.crop for ff in chosen]
+                out = self._run(
+                    self.make.inputs(self.make.images(crops), self.make.landmarks(chosen))
+                )
+                va[faces] = out[: len(faces), :2]
+        else:
+            t = self.seq_len
+            n_win = math.ceil(len(pending) / t)
+            steps: list[FaceFrame | None] = pending + [None] * (n_win * t - len(pending))
+            crops = [None if ff is None or not ff.face else ff.crop for ff in steps]
+            image = self.make.images(crops).reshape(n_win, t, self.tm.image_size,
+                                                    self.tm.image_size, 3)  # fmt: skip
+            lms = self.make.landmarks(steps).reshape(n_win, t, N_LANDMARK_VALUES)
+            if any(ff.face for ff in pending):
+                out = self._run(self.make.inputs(image, lms)).reshape(n_win * t, -1)
+                face = np.array([ff.face for ff in pending])
+                va[face] = out[: len(pending)][face, :2]
+        return [Prediction(ff, float(v), float(a)) for ff, (v, a) in zip(pending, va, strict=True)]
+
+
+# -- the output table -----------------------------------------------------------------------
+COLUMNS = ("frame", "time_s", "valence", "arousal", "face")
+
+
+class RowWriter:
+    """Streams prediction rows to a temporary .csv / .parquet that becomes ``path`` only
+    when :meth:`close` runs without an error (never a partial file that looks complete)."""
+
+    def __init__(self, path: Path, rows_per_group: int = 4096):
+        self.path = Path(path)
+        self.kind = self.path.suffix.lower()
+        if self.kind not in (".csv", ".parquet"):
+            raise InputError(f"{self.path}: output must end in .csv or .parquet")
+        self.rows_per_group = rows_per_group
+        self.n_rows = 0
+
+    @contextmanager
+    def open(self) -> Iterator[RowWriter]:
+        with atomic_path(self.path) as tmp:
+            if self.kind == ".csv":
+                with open(tmp, "w", newline="") as f:
+                    self._csv = csv.writer(f)
+                    self._csv.writerow(COLUMNS)
+                    yield self
+            else:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                self._schema = pa.schema(
+                    [("frame", pa.int32()), ("time_s", pa.float64()), ("valence", pa.float32()),
+                     ("arousal", pa.float32()), ("face", pa.bool_())]
+                )  # fmt: skip
+                self._buf: list[tuple] = []
+                with pq.ParquetWriter(tmp, self._schema, compression="zstd") as self._pq:
+                    yield self
+                    self._flush()
+
+    def add(self, frame: int, time_s: float, valence: float, arousal: float, face: bool) -> None:
+        self.n_rows += 1
+        if self.kind == ".csv":
+            self._csv.writerow([frame, f"{time_s:.6f}", _fmt(valence), _fmt(arousal), face])
+        else:
+            self._buf.append((frame, time_s, valence, arousal, face))
+            if len(self._buf) >= self.rows_per_group:
+                self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if not self._buf:
+            return
+        cols = list(zip(*self._buf, strict=True))
+        arrays = [pa.array(c, f.type) for c, f in zip(cols, self._schema, strict=True)]
+        self._pq.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self._schema))
+        self._buf = []
+
+
+def _fmt(x: float) -> str:
+    return "NaN" if not math.isfinite(x) else f"{x:.6f}"
+
+
+# -- one video --------------------------------------------------------------------------------
+@dataclass
+class VideoResult:
+    video: Path
+    out: Path | None = None
+    overlay: Path | None = None
+    frames: int = 0
+    faces: int = 0
+    fps: float = 0.0
+    seconds: float = 0.0
+    model_seconds: float = 0.0
+    face_pass_held_max: int = 0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def no_face(self) -> bool:
+        return self.error is None and self.frames > 0 and self.faces == 0
+
+
+def video_info(source: Path, default_fps: float = 25.0) -> tuple[float, int | None]:
+    """(fps, declared frame count or None) without decoding the video (a folder: probed)."""
+    if source.is_dir():
+        info = probe(source, default_fps)
+        return info.fps, info.n_frames
+    cap = cv2.VideoCapture(str(source))
+    try:
+        if not cap.isOpened():
+            raise VideoError(
+                f"{source}: cannot be opened as a video (unknown format or corrupt file)"
+            )
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    finally:
+        cap.release()
+    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+        fps = default_fps
+    return float(fps), (n if n > 0 else None)
+
+
+def _frames(source: Path, result: VideoResult) -> Iterator[np.ndarray]:
+    """Decoded frames; a decoding error after the first frame ends the video (reported)."""
+    n = 0
+    try:
+        for rgb in iter_frames(source):
+            n += 1
+            yield rgb
+    except (VideoError, cv2.error, OSError) as exc:
+        if n == 0:
+            raise VideoError(f"{source}: not a readable video ({exc})") from None
+        result.warnings.append(f"{source}: decoding stopped after {n} frames: {exc}")
+    if n == 0:
+        raise VideoError(f"{source}: holds no decodable frame (not a video?)")
+
+
+def predict_video(
+    source: str | Path,
+    tm: TrainedModel,
+    out: str | Path,
+    overlay: str | Path | None = None,
+    batch_size: int = 64,
+    subject: str = "",
+    progress: bool | None = None,
+) -> VideoResult:
+    """Predict every frame of ``source`` with ``tm``; write the rows to ``out`` (and the overlay
+    video to ``overlay``). Raises :class:`InputError` (nothing written) for a file that is not
+    a video; a video with no face at all gets its all-NaN rows (``result.no_face``)."""
+    from tqdm import tqdm
+
+    from pipeline.inference.overlay import OverlayWriter
+
+    source = Path(source)
+    t0 = time.perf_counter()
+    result = VideoResult(video=source)
+    fps, declared = video_info(source)
+    result.fps = fps
+    predictor = Predictor(tm, batch_size)
+    writer = RowWriter(Path(out))
+    with ExitStack() as stack:
+        rows = stack.enter_context(writer.open())
+        ov = None
+        if overlay is not None:
+            ov = stack.enter_context(OverlayWriter(Path(overlay), fps).open())
+            lagging = iter_frames(source)  # the overlay's own reader, one frame per row
+            stack.callback(lagging.close)
+        bar = stack.enter_context(
+            tqdm(
+                total=declared,
+                unit="frame",
+                desc=source.name,
+                leave=False,
+                disable=None if progress is None else not progress,
+            )  # fmt: skip
+        )
+
+        def emit(preds: list[Prediction]) -> None:
+            for p in preds:
+                ff = p.face
+                rows.add(ff.frame, ff.frame / fps, p.valence, p.arousal, ff.face)
+                result.frames += 1
+                result.faces += ff.face
+                if ov is not None:
+                    ov.add(next(lagging, None), p)
+                bar.update(1)
+
+        face_pass = stack.enter_context(FacePass(tm.face, fps, subject))
+        for i, rgb in enumerate(_frames(source, result)):
+            for ff in face_pass.push(i, rgb):
+                emit(predictor.push(ff))
+        for ff in face_pass.finish():
+            emit(predictor.push(ff))
+        emit(predictor.finish())
+        result.face_pass_held_max = face_pass.held_max
+    result.out = Path(out)
+    result.overlay = Path(overlay) if overlay is not None else None
+    result.seconds = time.perf_counter() - t0
+    result.model_seconds = predictor.model_seconds
+    if result.no_face:
+        result.warnings.append(
+            f"{source}: no face found in any of its {result.frames} frames; "
+            f"{result.out} holds {result.frames} rows of NaN"
+        )
+    for w in result.warnings:
+        log.warning(w)
+    return result

@@ -1,0 +1,279 @@
+"""``affwild predict`` on a real encoded video (real photographs, real MediaPipe, a real saved
+Keras model): one row per frame, NaN where the face is absent, the same face code as the
+stages, the overlay's frame count, bad input, atomic outputs."""
+
+from __future__ import annotations
+
+import csv
+import math
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.face import tables
+from pipeline.face.jobs import VideoJob
+from pipeline.inference.faces import FacePass
+from pipeline.inference.model import load_model
+from pipeline.inference.predict import Predictor, predict_video
+from pipeline.video.reader import iter_frames
+from tests.conftest import REPO, tool_env
+
+from .conftest import N_FRAMES
+
+FACE = np.array([not 10 <= i < 20 for i in range(N_FRAMES)])
+
+
+def read_csv(path) -> dict[str, np.ndarray]:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {
+        "frame": np.array([int(r["frame"]) for r in rows]),
+        "time_s": np.array([float(r["time_s"]) for r in rows]),
+        "valence": np.array([float(r["valence"]) for r in rows]),
+        "arousal": np.array([float(r["arousal"]) for r in rows]),
+        "face": np.array([r["face"] == "True" for r in rows]),
+    }
+
+
+def check_rows(t: dict, fps: float = 30.0) -> None:
+    assert list(t["frame"]) == list(range(N_FRAMES))
+    np.testing.assert_allclose(t["time_s"], np.arange(N_FRAMES) / fps, atol=1e-6)
+    assert list(t["face"]) == list(FACE)
+    for k in ("valence", "arousal"):
+        assert np.isnan(t[k][~FACE]).all(), k
+        assert np.isfinite(t[k][FACE]).all(), k
+
+
+def run_cli(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def no_leftovers(folder) -> bool:
+    return not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+# -- one implementation of the face code ----------------------------------------------------
+def test_streaming_pass_gives_exactly_what_the_three_stages_write(tmp_path, gap_video, cnn_dir):
+    """Same boxes, landmarks and crop bytes as detect -> landmarks -> crop with the model's
+    face params: the pass reuses the stages' per-frame code, it does not copy it."""
+    from pipeline.face.crop import crop_video
+    from pipeline.face.detect import detect_video
+    from pipeline.face.landmarks import landmarks_video
+
+    face = load_model(cnn_dir).face
+    common = dict(video_id="gap", source=str(gap_video), n_frames=N_FRAMES, fps=30.0, subject="")
+    b, lm, c = tmp_path / "b.parquet", tmp_path / "l.parquet", tmp_path / "c.parquet"
+    detect_video(VideoJob(**common, out=str(b)), face.detect)
+    landmarks_video(VideoJob(**common, out=str(lm), boxes=str(b)), face.landmarks)
+    crop_video(VideoJob(**common, out=str(c), boxes=str(b), landmarks=str(lm)), face.crop)
+    boxes = tables.read_table(b, tables.BOXES)
+    marks = tables.read_table(lm, tables.LANDMARKS)
+    crops = tables.read_table(c, tables.CROPS)
+
+    with FacePass(face, fps=30.0) as fp:
+        out = []
+        for i, rgb in enumerate(iter_frames(gap_video)):
+            out += fp.push(i, rgb)
+        out += fp.finish()
+    assert [f.frame for f in out] == list(range(N_FRAMES))
+    assert fp.held_max <= 10 * face.detect.init_frames + face.landmarks.max_gap
+    for f in out:
+        i = f.frame
+        box = np.array([boxes[k][i] for k in "xywh"])
+        if f.box is None:
+            assert np.isnan(box).all()
+        else:
+            np.testing.assert_array_equal(f.box, box)
+        if f.points is None:
+            assert np.isnan(marks["landmarks"][i]).all()
+        else:
+            np.testing.assert_array_equal(f.points.reshape(-1), marks["landmarks"][i])
+        assert f.status == marks["status"][i]
+        assert f.crop == crops["image"][i]  # byte for byte
+        assert f.face == bool(crops["valid"][i])
+        if f.crop_landmarks is not None:
+            np.testing.assert_array_equal(f.crop_landmarks, crops["landmarks"][i])
+    assert [f.face for f in out] == list(FACE)
+
+
+# -- the command -----------------------------------------------------------------------------
+def test_cnn_one_row_per_frame_nan_without_face(tmp_path, gap_video, cnn_dir):
+    out = tmp_path / "preds.csv"
+    r = run_cli("predict", str(gap_video), "--model", str(cnn_dir), "--out", str(out),
+                "--device", "cpu")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert f"{N_FRAMES} frames, 20 with a face" in r.output
+    check_rows(read_csv(out))
+    assert no_leftovers(tmp_path)
+
+
+def test_cnn_rnn_parquet_and_overlay(tmp_path, gap_video, rnn_dir):
+    out, ov = tmp_path / "preds.parquet", tmp_path / "overlay.mp4"
+    r = run_cli("predict", str(gap_video), "--model", str(rnn_dir), "--out", str(out),
+                "--overlay", str(ov))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    t = pq.read_table(out)
+    assert t.schema.names == ["frame", "time_s", "valence", "arousal", "face"]
+    check_rows({k: t.column(k).to_numpy(zero_copy_only=False) for k in t.schema.names})
+    cap_in, cap_out = cv2.VideoCapture(str(gap_video)), cv2.VideoCapture(str(ov))
+    for prop in (cv2.CAP_PROP_FPS, cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT):
+        assert cap_out.get(prop) == cap_in.get(prop)
+    n = 0
+    while cap_out.grab():
+        n += 1
+    assert n == N_FRAMES
+    assert no_leftovers(tmp_path)
+
+
+def test_predictions_do_not_depend_on_batching(gap_video, cnn_dir, rnn_dir, tmp_path):
+    """Padding a CNN batch or grouping CNN-RNN windows per call changes no value; every frame
+    is predicted exactly once (one row each, in order)."""
+    for folder in (cnn_dir, rnn_dir):
+        tm = load_model(folder)
+        got = []
+        for bs in (1, 7, 64):
+            out = tmp_path / f"{folder.name}_{bs}.csv"
+            predict_video(gap_video, tm, out, batch_size=bs, progress=False)
+            got.append(read_csv(out))
+        for t in got[1:]:
+            np.testing.assert_allclose(t["valence"], got[0]["valence"], atol=1e-5)
+            np.testing.assert_allclose(t["arousal"], got[0]["arousal"], atol=1e-5)
+
+
+def test_cnn_rnn_windows_match_the_keras_model_on_the_same_inputs(gap_video, rnn_dir):
+    """Frames go to the network in consecutive windows of seq_len, the last padded; a no-face
+    step is a black, landmark-less step and its output is reported as NaN."""
+    tm = load_model(rnn_dir)
+    p = Predictor(tm, batch_size=1)
+    with FacePass(tm.face, fps=30.0) as fp:
+        ffs = []
+        for i, rgb in enumerate(iter_frames(gap_video)):
+            ffs += fp.push(i, rgb)
+        ffs += fp.finish()
+    preds = [q for ff in ffs for q in p.push(ff)] + p.finish()
+    assert [q.face.frame for q in preds] == list(range(N_FRAMES))
+    t = tm.seq_len
+    n_win = math.ceil(N_FRAMES / t)
+    steps = ffs + [None] * (n_win * t - N_FRAMES)
+    crops = [None if f is None or not f.face else f.crop for f in steps]
+    image = p.make.images(crops).reshape(n_win, t, tm.image_size, tm.image_size, 3)
+    lms = p.make.landmarks(steps).reshape(n_win, t, 136)
+    black = p.make.images([None])[0]
+    assert (image[1, 4] == black).all()  # frame 10: no face, a normalised black image
+    ref = np.asarray(tm.keras_model({"image": image, "landmarks": lms}, training=False))
+    ref = ref.reshape(-1, 2)[:N_FRAMES]
+    got = np.array([[q.valence, q.arousal] for q in preds])
+    np.testing.assert_allclose(got[FACE], ref[FACE], atol=1e-5)
+    assert np.isnan(got[~FACE]).all()
+
+
+def test_several_videos_a_folder_and_a_faceless_one(tmp_path, gap_video, noface_video, cnn_dir):
+    videos = tmp_path / "videos"
+    (videos / "sub").mkdir(parents=True)
+    shutil.copy(gap_video, videos / "a.mp4")
+    shutil.copy(noface_video, videos / "sub" / "nobody.mp4")
+    (videos / "notes.txt").write_text("not a video, and not picked up from a folder")
+    out = tmp_path / "preds"
+    r = run_cli("predict", str(videos), "--model", str(cnn_dir), "--out", str(out))
+    assert r.exit_code == 2, r.output  # finished, but one video has no face at all
+    assert "no face found in any of its 12 frames" in r.output
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv", "nobody.csv"]
+    check_rows(read_csv(out / "a.csv"))
+    nobody = read_csv(out / "nobody.csv")
+    assert len(nobody["frame"]) == 12 and not nobody["face"].any()
+    assert np.isnan(nobody["valence"]).all()
+    # a glob and a {stem} pattern
+    r = run_cli("predict", str(videos / "*.mp4"), "--model", str(cnn_dir),
+                "--out", str(tmp_path / "g" / "{stem}.parquet"))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in (tmp_path / "g").iterdir()] == ["a.parquet"]
+
+
+# -- bad input -----------------------------------------------------------------------------------
+def test_not_a_video_fails_cleanly_and_writes_nothing(tmp_path, gap_video, cnn_dir):
+    bad = tmp_path / "x.mp4"
+    bad.write_text("this is a text file, not a video\n")
+    out = tmp_path / "out"
+    r = run_cli("predict", str(bad), "--model", str(cnn_dir), "--out", str(out / "x.csv"))
+    assert r.exit_code == 1
+    assert "x.mp4" in r.output and "video" in r.output and "Traceback" not in r.output
+    assert not (out / "x.csv").exists() and (not out.exists() or no_leftovers(out))
+    # with a good video beside it: the good one is done, the status still says 1
+    r = run_cli("predict", str(bad), str(gap_video), "--model", str(cnn_dir), "--out", str(out))
+    assert r.exit_code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["gap.csv"]
+
+
+@pytest.mark.parametrize("what", ["empty", "no_meta", "garbage_model", "bad_meta"])
+def test_folder_that_is_not_a_model(tmp_path, gap_video, cnn_dir, what):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    if what == "no_meta":
+        shutil.copy(cnn_dir / "model.keras", folder)
+    elif what == "garbage_model":
+        shutil.copy(cnn_dir / "meta.json", folder)
+        (folder / "model.keras").write_text("nope")
+    elif what == "bad_meta":
+        shutil.copy(cnn_dir / "model.keras", folder)
+        (folder / "meta.json").write_text('{"kind": "svr"}')
+    out = tmp_path / "p.csv"
+    r = run_cli("predict", str(gap_video), "--model", str(folder), "--out", str(out))
+    assert r.exit_code == 1, r.output
+    assert str(folder) in r.output and "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_output_names_checked_before_anything_runs(tmp_path, gap_video, noface_video, cnn_dir):
+    r = run_cli("predict", str(gap_video), str(noface_video), "--model", str(cnn_dir),
+                "--out", str(tmp_path / "one.csv"))  # fmt: skip
+    assert r.exit_code == 1 and "{stem}" in r.output
+    r = run_cli("predict", str(tmp_path / "absent.mp4"), "--model", str(cnn_dir))
+    assert r.exit_code == 1 and "no such file" in r.output
+
+
+def test_a_failure_midway_leaves_no_output(tmp_path, gap_video, cnn_dir, monkeypatch):
+    tm = load_model(cnn_dir)
+    calls = []
+
+    def boom(self, inputs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("killed")
+        return np.zeros((len(inputs["image"]), 2), np.float32)
+
+    monkeypatch.setattr(Predictor, "_run", boom)
+    with pytest.raises(RuntimeError):
+        predict_video(gap_video, tm, tmp_path / "p.csv", tmp_path / "o.mp4", batch_size=4)
+    assert list(tmp_path.iterdir()) == []  # no output, no temporary file
+
+
+def test_device_gpu_without_one_is_a_clear_error(gap_video, cnn_dir, tmp_path):
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    r = run_cli("predict", str(gap_video), "--model", str(cnn_dir), "--device", "gpu",
+                "--out", str(tmp_path / "p.csv"))  # fmt: skip
+    assert r.exit_code == 1 and "no GPU" in r.output
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_console_script_exit_status(tmp_path, cnn_dir):
+    """The real entry point (a fresh process): bad input is a message and status 1."""
+    bad = tmp_path / "x.mp4"
+    bad.write_text("text")
+    r = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "predict", str(bad), "--model", str(cnn_dir),
+         "--out", str(tmp_path / "x.csv")],
+        cwd=REPO, env=tool_env(), capture_output=True, text=True,
+    )  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    assert "error:" in r.stderr and "x.mp4" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.csv").exists()
