@@ -147,7 +147,9 @@ def _small(image_size: int, weights: str | None = None, width: int = 16) -> kera
     x = image
     for b, mult in enumerate(SMALL_MULTIPLIERS, start=1):
         x = layers.Conv2D(width * mult, 3, padding="same", use_bias=False, name=f"conv{b}")(x)
-        x = layers.BatchNormalization(name=f"bn{b}")(x)
+        # momentum 0.9: the demo trains for a few hundred steps only; with Keras' 0.99 the
+        # moving statistics are still far from the data's and inference output collapses.
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn{b}")(x)
         x = layers.ReLU(name=f"relu{b}")(x)
         if image_size >= 2**b:
             x = layers.MaxPooling2D(2, strides=2, name=f"pool{b}")(x)
