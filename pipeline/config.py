@@ -73,10 +73,10 @@ class DemoConfig(Section):
     """The synthetic demo data set (see ``pipeline.demo``)."""
 
     seed: int = 0
-    n_train: int = Field(8, ge=1)
-    n_test: int = Field(4, ge=1)
-    min_frames: int = Field(240, ge=10)
-    max_frames: int = Field(360, ge=10)
+    n_train: int = Field(12, ge=1)
+    n_test: int = Field(5, ge=1)
+    min_frames: int = Field(180, ge=10)
+    max_frames: int = Field(270, ge=10)
     fps: float = Field(30.0, gt=0)
     width: int = Field(320, ge=64)
     height: int = Field(240, ge=64)
