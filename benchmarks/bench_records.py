@@ -46,8 +46,9 @@ def build_interim(root: Path, n_frames: int, size: int, n_videos: int = 6):
     for v in range(n_videos):
         vid = f"v{v}"
         split = "train"
-        for k, x in zip(MANIFEST.names, [vid, "bench", split, "", 30.0, per, 640, 360, ""],
-                        strict=True):
+        for k, x in zip(
+            MANIFEST.names, [vid, "bench", split, "", 30.0, per, 640, 360, ""], strict=True
+        ):
             man[k].append(x)
         images = []
         for _ in range(per):
@@ -58,12 +59,17 @@ def build_interim(root: Path, n_frames: int, size: int, n_videos: int = 6):
         lab["frame"] += list(range(per))
         lab["valence"] += np.clip(0.3 + 0.6 * np.sin(t + v), -1, 1).tolist()
         lab["arousal"] += np.clip(0.2 + 0.6 * np.sin(0.7 * t + 2 * v), -1, 1).tolist()
-        pq.write_table(pa.table({
-            "frame": pa.array(np.arange(per, dtype=np.int32)),
-            "image": pa.array(images, pa.binary()),
-            "landmarks": pa.array(rng.random((per, 136)).tolist(), pa.list_(pa.float32())),
-            "valid": pa.array(np.ones(per, bool)),
-        }), crops / f"{vid}.parquet")
+        pq.write_table(
+            pa.table(
+                {
+                    "frame": pa.array(np.arange(per, dtype=np.int32)),
+                    "image": pa.array(images, pa.binary()),
+                    "landmarks": pa.array(rng.random((per, 136)).tolist(), pa.list_(pa.float32())),
+                    "valid": pa.array(np.ones(per, bool)),
+                }
+            ),
+            crops / f"{vid}.parquet",
+        )
     return pa.table(man, schema=MANIFEST), pa.table(lab, schema=LABELS), crops
 
 
@@ -85,30 +91,45 @@ def main():
         manifest, labels, crops = build_interim(tmp, args.frames, args.size)
         videos = load_videos(manifest, labels, crops)
         jpeg_mb = sum(p.stat().st_size for p in crops.glob("*.parquet")) / 2**20
-        print(f"input: {args.frames} crops at {args.size} px, {jpeg_mb:.0f} MB of JPEG "
-              f"({jpeg_mb * 2**20 / args.frames / 1024:.1f} KB/frame)")
+        print(
+            f"input: {args.frames} crops at {args.size} px, {jpeg_mb:.0f} MB of JPEG "
+            f"({jpeg_mb * 2**20 / args.frames / 1024:.1f} KB/frame)"
+        )
 
         for n_jobs in (1, 2):
             out = tmp / f"records{n_jobs}"
-            cfg = ShardConfig(seq_len=args.seq_len, train_stride=args.seq_len, shard_mb=32,
-                              n_jobs=n_jobs)
+            cfg = ShardConfig(
+                seq_len=args.seq_len, train_stride=args.seq_len, shard_mb=32, n_jobs=n_jobs
+            )
             t0 = time.perf_counter()
             summary = write_records(videos, out, cfg, BalanceConfig(method="none"))
             dt = time.perf_counter() - t0
             write_json(summary, out / "summary.json")
             mb = sum(p.stat().st_size for p in out.rglob("*.tfrecord")) / 2**20
             n_shards = len(list(out.rglob("*.tfrecord")))
-            print(f"write n_jobs={n_jobs}: {dt:.1f} s, {mb / dt:.0f} MB/s, "
-                  f"{2 * args.frames / dt:.0f} frames/s (frame + sequence records), "
-                  f"{mb:.0f} MB in {n_shards} shards")
+            print(
+                f"write n_jobs={n_jobs}: {dt:.1f} s, {mb / dt:.0f} MB/s, "
+                f"{2 * args.frames / dt:.0f} frames/s (frame + sequence records), "
+                f"{mb:.0f} MB in {n_shards} shards"
+            )
 
         out = tmp / "records2"
         aug = AugmentConfig()
-        for kind, bs in (("frames", args.batch_size), ("sequences", max(1, args.batch_size // args.seq_len) or 1)):
+        for kind, bs in (
+            ("frames", args.batch_size),
+            ("sequences", max(1, args.batch_size // args.seq_len) or 1),
+        ):
             files = shard_files(out, "train", kind)
             for augment in (None, aug):
-                ds = make_dataset(files, kind, seq_len=args.seq_len, batch_size=bs,
-                                  training=True, augment=augment, normalization="caffe_vggface")
+                ds = make_dataset(
+                    files,
+                    kind,
+                    seq_len=args.seq_len,
+                    batch_size=bs,
+                    training=True,
+                    augment=augment,
+                    normalization="caffe_vggface",
+                )
                 ds = ds.repeat()
                 it = iter(ds)
                 for _ in range(3):  # warm-up: autotune, file open
@@ -119,16 +140,20 @@ def main():
                     x, _, _ = next(it)
                     n += int(np.prod(x["image"].shape[:-3]))
                 dt = time.perf_counter() - t0
-                print(f"read {kind:9s} augment={'on ' if augment else 'off'}: "
-                      f"{n / dt:7.0f} frames/s (batch {bs}, {args.size} px)")
+                print(
+                    f"read {kind:9s} augment={'on ' if augment else 'off'}: "
+                    f"{n / dt:7.0f} frames/s (batch {bs}, {args.size} px)"
+                )
 
         # Memory does not grow with the number of shards: same data, 1 MB vs 32 MB shards.
         for mb in (32, 1):
             out = tmp / f"mem{mb}"
             cfg = ShardConfig(seq_len=args.seq_len, shard_mb=mb, n_jobs=1)
             write_records(videos, out, cfg, BalanceConfig(method="none"))
-            print(f"shard_mb={mb}: {len(list(out.rglob('*.tfrecord')))} shards, "
-                  f"peak RSS so far {peak_rss_mb():.0f} MB")
+            print(
+                f"shard_mb={mb}: {len(list(out.rglob('*.tfrecord')))} shards, "
+                f"peak RSS so far {peak_rss_mb():.0f} MB"
+            )
 
 
 if __name__ == "__main__":

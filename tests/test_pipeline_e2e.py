@@ -8,16 +8,30 @@ import json
 import pytest
 
 TINY = {
-    "demo": {"n_train": 3, "n_test": 1, "min_frames": 36, "max_frames": 44, "width": 160,
-             "height": 120, "face_height_min": 50, "face_height_max": 70, "n_jobs": 1},
+    "demo": {
+        "n_train": 3,
+        "n_test": 1,
+        "min_frames": 36,
+        "max_frames": 44,
+        "width": 160,
+        "height": 120,
+        "face_height_min": 50,
+        "face_height_max": 70,
+        "n_jobs": 1,
+    },
     "split": {"val_fraction": 0.34},
     "ingest": {"n_jobs": 1},
     "detect": {"n_jobs": 1},
     "landmarks": {"n_jobs": 1},
     "crop": {"size": 32, "n_jobs": 1},
     "shard": {"seq_len": 10, "train_stride": 5, "n_jobs": 1},
-    "model": {"backbone": "small", "small_width": 4, "fc_units": [16, 8], "rnn_units": 8,
-              "rnn_layers": 1},
+    "model": {
+        "backbone": "small",
+        "small_width": 4,
+        "fc_units": [16, 8],
+        "rnn_units": 8,
+        "rnn_layers": 1,
+    },
     "train_cnn": {"epochs": 1, "batch_size": 16},
     "train_rnn": {"epochs": 1, "batch_size": 2},
     "svr": {"max_train": 200, "pca": 16},
@@ -37,8 +51,13 @@ def test_dvc_repro_whole_dag_then_an_experiment(repo_copy):
         for dim in ("valence", "arousal"):
             assert set(m[dim]) >= {"ccc", "mse", "per_video"}
             assert -1 <= m[dim]["ccc"] <= 1 and m[dim]["mse"] >= 0
-    for name in ("fig_traces.png", "fig_histogram.png", "fig_va_density.png",
-                 "trace_valence.csv", "trace_arousal.csv"):
+    for name in (
+        "fig_traces.png",
+        "fig_histogram.png",
+        "fig_va_density.png",
+        "trace_valence.csv",
+        "trace_arousal.csv",
+    ):
         assert (root / "plots" / name).stat().st_size > 0, name
     assert (root / "data/predictions/test.parquet").exists()
     assert (root / "dvclive/train_cnn/plots/metrics/val_ccc.tsv").exists()
@@ -53,8 +72,18 @@ def test_dvc_repro_whole_dag_then_an_experiment(repo_copy):
 
     repo_copy.run("git", "add", "-A")
     repo_copy.run("git", "commit", "-qm", "baseline run")
-    repo_copy.dvc("exp", "run", "-n", "t9-lstm", "-S", "model.rnn=lstm", "-S",
-                  "model.rnn_units=8", "-S", "model.rnn_layers=2")
+    repo_copy.dvc(
+        "exp",
+        "run",
+        "-n",
+        "t9-lstm",
+        "-S",
+        "model.rnn=lstm",
+        "-S",
+        "model.rnn_units=8",
+        "-S",
+        "model.rnn_layers=2",
+    )
     exps = repo_copy.dvc("exp", "show", "--json").stdout
     assert "t9-lstm" in exps
     assert "t9-lstm" in repo_copy.dvc("exp", "show", "--csv").stdout

@@ -164,11 +164,14 @@ def make_dataset(
         return _decode(ex, kind, image_size)
 
     def finish(index, ex):
-        # Batch-level (vectorised) augmentation and normalisation.
-        ex = {**ex, "image": tf.cast(ex["image"], tf.float32) / 255.0}
+        # Batch-level (vectorised) augmentation and normalisation; flips and shifts move
+        # uint8 pixels (a quarter of the bytes of float32).
         if training and augment is not None:
-            ex = ops.random_augment(ex, augment, tf.stack([tf.cast(seed, tf.int64), index]))
-        inputs = {"image": ops.normalize(ex["image"], normalization), "landmarks": ex["landmarks"]}
+            seeds = tf.stack([tf.cast(seed, tf.int64), index])
+            ex = ops.random_augment(ex, augment, seeds, normalization)
+        else:
+            ex = {**ex, "image": ops.normalize(ops.to_float(ex["image"]), normalization)}
+        inputs = {"image": ex["image"], "landmarks": ex["landmarks"]}
         targets = tf.stack([ex["valence"], ex["arousal"]], axis=-1)
         # Frame records hold labelled faces only; sequence steps count where the mask says.
         weights = (

@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import shutil
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -159,6 +160,10 @@ def fit(
         else:
             optimizer = keras.optimizers.Adam(schedule)
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics())
+
+    # Two Keras warnings that do not apply to a finite, already-shuffled tf.data pipeline.
+    warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed.*")
+    warnings.filterwarnings("ignore", message=r"Your input ran out of data.*")
 
     monitor = MONITOR if val_ds is not None else MONITOR.removeprefix("val_")
     live = Live(dir=str(live_dir), resume=resuming, dvcyaml=False, save_dvc_exp=False)

@@ -28,8 +28,9 @@ def make_interim(root: Path, videos: dict[str, tuple[str, int]], seed: int = 0):
     crops.mkdir(parents=True)
     man, lab = {k: [] for k in MANIFEST.names}, {k: [] for k in LABELS.names}
     for vi, (vid, (split, n)) in enumerate(videos.items()):
-        for k, v in zip(MANIFEST.names, [vid, "affwild", split, f"{vid}.mp4", 25.0, n, 64, 48, ""],
-                        strict=True):
+        for k, v in zip(
+            MANIFEST.names, [vid, "affwild", split, f"{vid}.mp4", 25.0, n, 64, 48, ""], strict=True
+        ):
             man[k].append(v)
         # Smooth, positively skewed traces that visit all four quadrants.
         t = np.arange(n) / 25.0
@@ -42,24 +43,33 @@ def make_interim(root: Path, videos: dict[str, tuple[str, int]], seed: int = 0):
         lab["arousal"] += aro.tolist()
         valid = rng.random(n) > 0.1
         landmarks = rng.random((n, LANDMARK_VALUES), dtype=np.float32)
-        table = pa.table({
-            "frame": pa.array(np.arange(n, dtype=np.int32)),
-            "image": pa.array([jpeg(1000 * vi + f) if ok else b"" for f, ok in enumerate(valid)],
-                              pa.binary()),
-            "landmarks": pa.array([lm.tolist() if ok else None
-                                   for lm, ok in zip(landmarks, valid, strict=True)],
-                                  # Parquet cannot round-trip null entries of a
-                                  # fixed-size list (pyarrow 21-25): variable-size lists.
-                                  pa.list_(pa.float32())),
-            "valid": pa.array(valid),
-        })
+        table = pa.table(
+            {
+                "frame": pa.array(np.arange(n, dtype=np.int32)),
+                "image": pa.array(
+                    [jpeg(1000 * vi + f) if ok else b"" for f, ok in enumerate(valid)], pa.binary()
+                ),
+                "landmarks": pa.array(
+                    [lm.tolist() if ok else None for lm, ok in zip(landmarks, valid, strict=True)],
+                    # Parquet cannot round-trip null entries of a
+                    # fixed-size list (pyarrow 21-25): variable-size lists.
+                    pa.list_(pa.float32()),
+                ),
+                "valid": pa.array(valid),
+            }
+        )
         pq.write_table(table, crops / f"{vid}.parquet")
     return pa.table(man, schema=MANIFEST), pa.table(lab, schema=LABELS), crops
 
 
 VIDEOS = {
-    "tr0": ("train", 70), "tr1": ("train", 55), "tr2": ("train", 90), "tr3": ("train", 33),
-    "va0": ("val", 41), "te0": ("test", 37), "te1": ("test", 12),
+    "tr0": ("train", 70),
+    "tr1": ("train", 55),
+    "tr2": ("train", 90),
+    "tr3": ("train", 33),
+    "va0": ("val", 41),
+    "te0": ("test", 37),
+    "te1": ("test", 12),
 }
 
 

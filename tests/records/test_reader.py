@@ -39,7 +39,7 @@ def test_frame_pipeline_shapes_and_values(records):
     assert x["image"].shape == (8, CROP, CROP, 3) and x["image"].dtype == tf.float32
     assert x["landmarks"].shape == (8, 136)
     assert y.shape == (8, 2) and w.shape == (8,)
-    assert 0.0 <= float(tf.reduce_min(x["image"])) and float(tf.reduce_max(x["image"])) <= 1.0
+    assert float(tf.reduce_min(x["image"])) >= 0.0 and float(tf.reduce_max(x["image"])) <= 1.0
     # Evaluation is deterministic and complete: two passes agree, last batch kept.
     n = sum(int(b[1].shape[0]) for b in ds)
     assert n == sum(count_records(f) for f in files)
@@ -49,8 +49,9 @@ def test_frame_pipeline_shapes_and_values(records):
 
 def test_sequence_pipeline_masks_and_meta(records):
     files = shard_files(records, "val", "sequences")
-    ds = make_dataset(files, "sequences", seq_len=SEQ, batch_size=2, training=False,
-                      with_meta=True, image_size=16)
+    ds = make_dataset(
+        files, "sequences", seq_len=SEQ, batch_size=2, training=False, with_meta=True, image_size=16
+    )
     x, y, w, meta = next(iter(ds))
     assert x["image"].shape == (2, SEQ, 16, 16, 3)
     assert x["landmarks"].shape == (2, SEQ, 136)
@@ -105,10 +106,14 @@ def _face_landmarks() -> np.ndarray:
     pts[31:36] = np.c_[np.linspace(0.42, 0.58, 5), np.full(5, 0.6)]
     pts[36:42] = np.c_[np.linspace(0.25, 0.42, 6), np.full(6, 0.4)]  # image-left eye
     pts[42:48] = np.c_[np.linspace(0.58, 0.75, 6), np.full(6, 0.4)]
-    pts[48:60] = np.c_[0.5 + 0.15 * np.cos(np.linspace(np.pi, -np.pi, 12, endpoint=False)),
-                       0.75 + 0.05 * np.sin(np.linspace(np.pi, -np.pi, 12, endpoint=False))]
-    pts[60:68] = np.c_[0.5 + 0.1 * np.cos(np.linspace(np.pi, -np.pi, 8, endpoint=False)),
-                       0.75 + 0.02 * np.sin(np.linspace(np.pi, -np.pi, 8, endpoint=False))]
+    pts[48:60] = np.c_[
+        0.5 + 0.15 * np.cos(np.linspace(np.pi, -np.pi, 12, endpoint=False)),
+        0.75 + 0.05 * np.sin(np.linspace(np.pi, -np.pi, 12, endpoint=False)),
+    ]
+    pts[60:68] = np.c_[
+        0.5 + 0.1 * np.cos(np.linspace(np.pi, -np.pi, 8, endpoint=False)),
+        0.75 + 0.02 * np.sin(np.linspace(np.pi, -np.pi, 8, endpoint=False)),
+    ]
     return pts
 
 
@@ -123,7 +128,9 @@ def test_flip_mirrors_landmarks_with_the_68_point_permutation():
     assert flipped[36:42, 0].max() < flipped[42:48, 0].min()
     assert np.all(np.diff(flipped[0:17, 0]) > 0)
     assert flipped[17:22, 0].max() < flipped[22:27, 0].min()
-    np.testing.assert_allclose(flipped[[8, 27, 51, 57, 62, 66], 0], 1 - pts[[8, 27, 51, 57, 62, 66], 0])
+    np.testing.assert_allclose(
+        flipped[[8, 27, 51, 57, 62, 66], 0], 1 - pts[[8, 27, 51, 57, 62, 66], 0]
+    )
     # Point 45 of the flipped face is the mirror image of point 36 of the original.
     np.testing.assert_allclose(flipped[45], [1 - pts[36, 0], pts[36, 1]])
     assert out["image"].numpy()[8, 16, 0] == 1.0  # the image mirrored with it
@@ -170,3 +177,33 @@ def test_missing_shard_and_summary(records, tmp_path):
         shard_files(records, "val", "frames")
     with pytest.raises(ShardError, match="no records summary"):
         shard_files(tmp_path, "val", "frames")
+
+
+@pytest.mark.parametrize("method", ops.NORMALIZATIONS)
+def test_fused_color_and_normalization_equal_the_plain_steps(method):
+    rng = np.random.default_rng(3)
+    img = rng.random((2, 5, 6, 3)).astype(np.float32)  # a batch of 2
+    d, c, s = np.array([0.1, -0.05]), np.array([1.2, 0.9]), np.array([0.7, 1.1])
+    out = ops.color({"image": tf.constant(img)}, d, c, s, method)["image"].numpy()
+    for n in range(2):
+        x = img[n] + d[n]
+        x = (x - x.mean()) * c[n] + x.mean()
+        grey = x.mean(axis=-1, keepdims=True)
+        x = (x - grey) * s[n] + grey
+        expected = ops.normalize(tf.constant(x, tf.float32), method).numpy()
+        np.testing.assert_allclose(out[n], expected, rtol=1e-4, atol=1e-3)
+
+
+def test_uint8_flip_shift_equals_float():
+    rng = np.random.default_rng(4)
+    img = rng.integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    pts = rng.random((3, 136)).astype(np.float32)
+    args = (np.array([1.0, 0.0, 1.0]), np.array([2.0, -1.0, 0.0]), np.array([0.0, 3.0, -2.0]))
+    a = ops.flip_shift({"image": tf.constant(img), "landmarks": tf.constant(pts)}, *args)
+    b = ops.flip_shift(
+        {"image": tf.constant(img, tf.float32), "landmarks": tf.constant(pts)}, *args
+    )
+    np.testing.assert_array_equal(a["image"].numpy().astype(np.float32), b["image"].numpy())
+    # Example 0: flipped, then moved 2 px right: output column x reads input column 7 - (x - 2).
+    np.testing.assert_array_equal(a["image"].numpy()[0, :, 2:], img[0, :, ::-1][:, :6])
+    assert (a["image"].numpy()[0, :, :2] == 0).all()

@@ -9,12 +9,12 @@ import pytest
 import tensorflow as tf
 
 from pipeline.config import BalanceConfig, ShardConfig
+from pipeline.io import write_json
 from pipeline.records import balance
 from pipeline.records.reader import shard_files
 from pipeline.records.schema import parse
 from pipeline.records.writer import RecordsError, load_videos, windows, write_records
-from pipeline.io import write_json
-from tests.records.conftest import VIDEOS, make_interim
+from tests.records.conftest import make_interim
 
 SEQ = 16
 SHARD = ShardConfig(seq_len=SEQ, train_stride=5, shard_mb=0.05, n_jobs=1)
@@ -55,8 +55,12 @@ def test_frame_records_round_trip_exactly(written):
             lab = [r for r in labels.to_pylist() if r["video_id"] == vid]
             for c, r in zip(crop, lab, strict=True):
                 if c["valid"] and np.isfinite(r["valence"]) and np.isfinite(r["arousal"]):
-                    expected[(vid, c["frame"])] = (c["image"], c["landmarks"], r["valence"],
-                                                   r["arousal"])
+                    expected[(vid, c["frame"])] = (
+                        c["image"],
+                        c["landmarks"],
+                        r["valence"],
+                        r["arousal"],
+                    )
         keys = [(v.decode(), int(f)) for v, f in zip(got["video_id"], got["frame"], strict=True)]
         assert sorted(keys) == sorted(expected)  # every usable frame exactly once
         for i, key in enumerate(keys):
@@ -76,7 +80,7 @@ def test_sequences_stay_within_videos_with_masks(written):
             real = frames >= 0
             # One video, consecutive frames; padding (-1) only at the end.
             assert np.all(np.diff(frames[real]) == 1)
-            assert not real[np.argmax(~real):].any() if (~real).any() else True
+            assert not real[np.argmax(~real) :].any() if (~real).any() else True
             crop = pq.read_table(crops / f"{vid}.parquet")
             valid = crop.column("valid").to_numpy(zero_copy_only=False)
             lab = labels.filter(labels.column("video_id").to_numpy(zero_copy_only=False) == vid)
@@ -96,10 +100,18 @@ def test_evaluation_sequences_cover_every_frame_once(written):
     (manifest, _, _), out, _ = written
     for split in ("val", "test"):
         got = _read_all(out, split, "sequences")
-        seen = [(v.decode(), int(f)) for v, fr in zip(got["video_id"], got["frame"], strict=True)
-                for f in fr if f >= 0]
-        expected = [(r["video_id"], f) for r in manifest.to_pylist() if r["split"] == split
-                    for f in range(r["n_frames"])]
+        seen = [
+            (v.decode(), int(f))
+            for v, fr in zip(got["video_id"], got["frame"], strict=True)
+            for f in fr
+            if f >= 0
+        ]
+        expected = [
+            (r["video_id"], f)
+            for r in manifest.to_pylist()
+            if r["split"] == split
+            for f in range(r["n_frames"])
+        ]
         assert sorted(seen) == sorted(expected)
 
 
@@ -125,7 +137,9 @@ def test_balancing_reaches_the_targets_and_leaves_val_test_alone(written):
 def test_balance_none_keeps_counts(interim, tmp_path):
     summary = _write(interim, tmp_path / "r", bal=BalanceConfig(method="none"))
     for kind in ("frames", "sequences"):
-        assert summary["splits"]["train"][kind]["records"] == summary["splits"]["train"][kind]["units"]
+        assert (
+            summary["splits"]["train"][kind]["records"] == summary["splits"]["train"][kind]["units"]
+        )
 
 
 def test_same_seed_byte_identical_any_n_jobs(interim, tmp_path):
@@ -214,8 +228,9 @@ def test_crops_without_landmarks_get_zero_landmarks_never_nan(tmp_path):
     v = labels.column("valence").to_numpy(zero_copy_only=False)
     first = int(np.flatnonzero(valid & np.isfinite(v))[0])
     lm[first] = [float("nan")] * 136  # a face cropped from its box, no landmarks
-    t = t.set_column(t.schema.get_field_index("landmarks"), "landmarks",
-                     pa.array(lm, pa.list_(pa.float32())))
+    t = t.set_column(
+        t.schema.get_field_index("landmarks"), "landmarks", pa.array(lm, pa.list_(pa.float32()))
+    )
     pq.write_table(t, crops / "x.parquet")
     out = tmp_path / "r"
     _write((manifest, labels, crops), out)
