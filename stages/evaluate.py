@@ -40,13 +40,10 @@ def main(
     summary = load_summary(records)
     grid = ev.frame_grid(records, split)
     preds = {}
-    for name, folder, fn in (
-        ("cnn", cnn, ev.predict_cnn),
-        ("cnn_rnn", cnn_rnn, ev.predict_cnn_rnn),
-    ):
+    for name, folder in (("cnn", cnn), ("cnn_rnn", cnn_rnn)):
         model, meta = load_trained(folder)
         ev.check_compatible(meta, summary, folder)
-        preds[name] = fn(model, meta, records, split, grid, cfg.batch_size)
+        preds[name] = ev.predict_model(model, meta, records, split, grid, cfg.batch_size)
     svr_meta = json.loads((Path(svr) / "meta.json").read_text())
     preds["svr"] = ev.predict_svr(
         joblib.load(Path(svr) / "model.joblib"), records, split, grid, svr_meta["grid"]

@@ -78,10 +78,14 @@ def _place(grid: dict, vids, frames, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def predict_cnn(model, meta: dict, records_dir, split: str, grid: dict, batch_size: int):
+def predict_model(model, meta: dict, records_dir, split: str, grid: dict, batch_size: int):
+    """A trained CNN (frame records) or CNN-RNN (sequence records) on every frame of the
+    split, placed on the grid's rows; padding steps of sequences are dropped."""
+    kind = "frames" if meta["kind"] == "cnn" else "sequences"
     ds = make_dataset(
-        shard_files(records_dir, split, "frames"),
-        "frames",
+        shard_files(records_dir, split, kind),
+        kind,
+        seq_len=meta.get("seq_len"),
         batch_size=batch_size,
         training=False,
         with_meta=True,
@@ -90,34 +94,15 @@ def predict_cnn(model, meta: dict, records_dir, split: str, grid: dict, batch_si
     )
     vids, frames, preds = [], [], []
     for x, _, _, m in ds:
-        preds.append(np.asarray(model.predict_on_batch(x), np.float32))
-        vids += [v.decode() for v in m["video_id"].numpy()]
-        frames.append(m["frame"].numpy())
-    if not preds:
-        return np.full((len(grid["frame"]), 2), np.nan, np.float32)
-    return _place(grid, vids, np.concatenate(frames), np.concatenate(preds))
-
-
-def predict_cnn_rnn(model, meta: dict, records_dir, split: str, grid: dict, batch_size: int):
-    ds = make_dataset(
-        shard_files(records_dir, split, "sequences"),
-        "sequences",
-        seq_len=meta["seq_len"],
-        batch_size=batch_size,
-        training=False,
-        with_meta=True,
-        image_size=meta["image_size"],
-        normalization=meta["normalization"],
-    )
-    vids, frames, preds = [], [], []
-    for x, _, _, m in ds:
-        p = np.asarray(model.predict_on_batch(x), np.float32)  # (B, L, 2)
+        p = np.asarray(model.predict_on_batch(x), np.float32)  # (B, 2) or (B, L, 2)
         f = m["frame"].numpy()
+        v = m["video_id"].numpy().reshape(-1, *[1] * (f.ndim - 1))
         real = f >= 0
-        v = np.repeat(m["video_id"].numpy(), f.shape[1]).reshape(f.shape)
-        vids += [s.decode() for s in v[real]]
+        vids += [s.decode() for s in np.broadcast_to(v, f.shape)[real]]
         frames.append(f[real])
         preds.append(p[real])
+    if not preds:
+        return np.full((len(grid["frame"]), 2), np.nan, np.float32)
     return _place(grid, vids, np.concatenate(frames), np.concatenate(preds))
 
 
