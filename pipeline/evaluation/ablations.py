@@ -132,12 +132,13 @@ TABLES = [
 
 
 def experiments(tables: list[str], extra: dict[str, str]) -> dict[str, dict[str, str]]:
-    """Experiment name → overrides, for the chosen tables (rows sharing a name run once)."""
+    """Experiment name → overrides, for the chosen tables (rows sharing a name run once).
+    ``extra`` applies to every row that does not set the same key itself."""
     out: dict[str, dict[str, str]] = {}
     for t in TABLES:
         if t.key in tables:
             for r in t.rows:
-                out[r.name] = {**r.overrides, **extra}
+                out[r.name] = {**extra, **r.overrides}
     return out
 
 
