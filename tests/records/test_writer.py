@@ -80,7 +80,7 @@ def test_sequences_stay_within_videos_with_masks(written):
             real = frames >= 0
             # One video, consecutive frames; padding (-1) only at the end.
             assert np.all(np.diff(frames[real]) == 1)
-            assert not real[np.argmax(~real) :].any() if (~real).any() else True
+            assert np.array_equal(real, np.arange(len(real)) < real.sum())
             crop = pq.read_table(crops / f"{vid}.parquet")
             valid = crop.column("valid").to_numpy(zero_copy_only=False)
             lab = labels.filter(labels.column("video_id").to_numpy(zero_copy_only=False) == vid)

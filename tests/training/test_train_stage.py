@@ -82,11 +82,8 @@ def test_cnn_then_cnn_rnn(records, tmp_path):
     model, saved = load_trained(tmp_path / "cnn")
     assert saved == json.loads((tmp_path / "cnn" / "meta.json").read_text()) == meta
     assert meta["image_size"] == CROP and meta["records_crop_size"] == CROP
-    assert meta["normalization"] == "symmetric" or meta["normalization"] in (
-        "unit",
-        "caffe_imagenet",
-        "caffe_vggface",
-    )
+    assert meta["normalization"] == "symmetric"  # the small backbone's, [-1, 1]
+    assert meta["face"]["crop"]["size"] == params.crop.size
     assert meta["run"]["epochs_run"] == 3 and 0 <= meta["run"]["best_epoch"] < 3
     assert not (tmp_path / "ck").exists()  # the checkpoint is gone once the model is written
     curve = (tmp_path / "live" / "plots" / "metrics" / "loss.tsv").read_text().splitlines()
