@@ -1,7 +1,7 @@
 """Valence and arousal for every frame of a video: face pass -> model -> one row per frame.
 
 **Inputs as in training.** A face crop (the crop stage's JPEG) is decoded and resized with
-the records reader's own code (:func:`pipeline.records.reader._decode`), scaled to [0, 1]
+the records reader's own code (:func:`pipeline.records.reader.decode_images`), scaled to [0, 1]
 and normalised with :func:`pipeline.records.ops.normalize` under the model's normalisation;
 landmarks are the crop-normalised 68 points, zeros where the crop came from the box alone
 (as the records carry them).
@@ -61,7 +61,7 @@ class InputMaker:
         import tensorflow as tf
 
         from pipeline.records import ops
-        from pipeline.records.reader import _decode
+        from pipeline.records.reader import decode_images
 
         self.size = tm.image_size
         self.names = {t.name.split(":")[0] for t in tm.keras_model.inputs}
@@ -69,7 +69,7 @@ class InputMaker:
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
         def decode(jpegs):
             return tf.map_fn(
-                lambda j: _decode({"image": j}, "frames", self.size)["image"],
+                lambda j: decode_images({"image": j}, "frames", self.size)["image"],
                 jpegs,
                 fn_output_signature=tf.TensorSpec([self.size, self.size, 3], tf.uint8),
             )

@@ -102,7 +102,7 @@ def verify_payloads(path: str | Path) -> int:
     return n
 
 
-def _decode(parsed: dict, kind: str, image_size: int | None) -> dict:
+def decode_images(parsed: dict, kind: str, image_size: int | None) -> dict:
     """JPEG → uint8 (resized if the model takes another size than the records hold)."""
 
     def one(jpeg):
@@ -161,7 +161,7 @@ def make_dataset(
         ex = tf.io.parse_single_example(serialized, spec)
         if kind == "sequences":
             ex["landmarks"] = tf.reshape(ex["landmarks"], [seq_len, -1])
-        return _decode(ex, kind, image_size)
+        return decode_images(ex, kind, image_size)
 
     def finish(index, ex):
         # Batch-level (vectorised) augmentation and normalisation; flips and shifts move

@@ -198,9 +198,10 @@ def _placeholder(size: int) -> bytes:
     return buf.tobytes()
 
 
-def _route_video(args) -> dict[tuple[str, str, int], list[tuple[int, bytes]]]:
+def _route_video(
+    video: Video, units: list, seq_len: int
+) -> dict[tuple[str, str, int], list[tuple[int, bytes]]]:
     """Serialise every unit of one video: {(split, kind, shard): [(position, record)]}."""
-    video, units, seq_len = args
     table = pq.read_table(video.crops, columns=["image", "landmarks"])
     images = table.column("image").to_pylist()
     lm_col = table.column("landmarks").to_pylist()
@@ -275,7 +276,7 @@ def write_records(
     # start-up and in shipping records back than they save (measured: BENCHMARKS.md).
     try:
         for job in tqdm(jobs, **bar):
-            _append(_route_video(job), buckets_dir, handles)
+            _append(_route_video(*job), buckets_dir, handles)
     finally:
         for h in handles.values():
             h.close()

@@ -50,19 +50,21 @@ def _records_meta(records_dir: Path) -> dict:
     return summary
 
 
-def datasets(params: Params, records_dir: Path, kind: str, image_size: int, normalization: str):
-    """Training and validation pipelines for a model kind ("cnn" frames, "cnn_rnn" sequences)."""
+def datasets(
+    cfg, augment, records_dir: Path, kind: str, image_size: int, normalization: str, batch_size: int
+):
+    """Training and validation pipelines for a model kind ("cnn" frames, "cnn_rnn" sequences);
+    ``cfg`` is its training section, ``batch_size`` the global batch."""
     records_kind = "frames" if kind == "cnn" else "sequences"
-    cfg = params.train_cnn if kind == "cnn" else params.train_rnn
     summary = load_summary(records_dir)
     seq_len = summary["seq_len"]
     common = dict(seq_len=seq_len, image_size=image_size, normalization=normalization)
     train = make_dataset(
         shard_files(records_dir, "train", records_kind),
         records_kind,
-        batch_size=cfg.batch_size,
+        batch_size=batch_size,
         training=True,
-        augment=params.augment if cfg.augment else None,
+        augment=augment if cfg.augment else None,
         seed=cfg.seed,
         **common,
     )
@@ -73,7 +75,7 @@ def datasets(params: Params, records_dir: Path, kind: str, image_size: int, norm
         val = make_dataset(
             shard_files(records_dir, "val", records_kind),
             records_kind,
-            batch_size=cfg.batch_size,
+            batch_size=batch_size,
             training=False,
             **common,
         )
@@ -116,13 +118,14 @@ def train_stage(
 
     strategy = fitting.setup_hardware(cfg.mixed_precision, cfg.seed)
     replicas = strategy.num_replicas_in_sync
-    cfg_global = cfg.model_copy(update={"batch_size": cfg.batch_size * replicas})
     train_ds, val_ds = datasets(
-        params.model_copy(update={("train_cnn" if kind == "cnn" else "train_rnn"): cfg_global}),
+        cfg,
+        params.augment,
         records_dir,
         kind,
         image_size,
         normalization,
+        batch_size=cfg.batch_size * replicas,
     )
     transfer_report: dict = {}
 
