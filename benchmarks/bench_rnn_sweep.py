@@ -42,7 +42,9 @@ def run(cmd: list[str]) -> float:
 
 def sweep(args) -> None:
     base = yaml.safe_load((REPO / "params.yaml").read_text())
-    rows = [tuple(int(v) for v in r.split("x")) for r in args.rows.split(",")] if args.rows else ROWS
+    rows = (
+        [tuple(int(v) for v in r.split("x")) for r in args.rows.split(",")] if args.rows else ROWS
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         feats = tmp / "features"
