@@ -200,3 +200,21 @@ def test_sources_and_outputs_that_cannot_work(rnn_dir, gap_video, tmp_path):
             run_live(str(gap_video), tm, tmp_path / "x.csv", show=True)
     finally:
         os.environ.update(env_display)
+
+
+def test_cnn_model_live_gives_what_predict_gives(cnn_dir, gap_video, tmp_path):
+    from pipeline.inference.predict import predict_video
+
+    tm = load_model(cnn_dir)
+    r = run_live(str(gap_video), tm, tmp_path / "live.csv")
+    rows = _rows(tmp_path / "live.csv")
+    assert len(rows) == r.read - r.dropped and r.resets == 0
+    predict_video(gap_video, tm, tmp_path / "p.csv", progress=False)
+    offline = {int(x["frame"]): x for x in _rows(tmp_path / "p.csv")}
+    for x in rows:
+        ref = offline[int(x["frame"])]
+        assert x["face"] == ref["face"]
+        if r.dropped == 0:  # the same frames seen: the same crops, the same numbers
+            for k in ("valence", "arousal"):
+                a, b = float(x[k]), float(ref[k])
+                assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, abs_tol=1e-4)
