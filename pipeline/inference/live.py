@@ -471,5 +471,6 @@ def run_live(
     result.seconds = time.perf_counter() - t_start
     result.error = reader.error
     if reader.error and result.rows == 0:
+        Path(out).unlink(missing_ok=True)  # a header alone would look like a run
         raise LiveError(reader.error)
     return result
