@@ -218,3 +218,33 @@ def test_cnn_model_live_gives_what_predict_gives(cnn_dir, gap_video, tmp_path):
             for k in ("valence", "arousal"):
                 a, b = float(x[k]), float(ref[k])
                 assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, abs_tol=1e-4)
+
+
+def test_a_slow_consumer_drops_the_oldest_frames_never_queues_more(long_video):
+    import threading
+
+    from pipeline.inference.live import Reader
+
+    src = open_source(str(long_video))
+    stop = threading.Event()
+    reader = Reader(src, 1, stop)
+    reader.start()
+    got, t0 = [], time.perf_counter()
+    while True:
+        assert reader.queue.qsize() <= 1
+        fr = reader.queue.get(timeout=10)
+        if fr is None:
+            break
+        got.append(fr.index)
+        time.sleep(0.1)  # processing at 10 frames/s behind a 30 fps source
+        if len(got) >= 15:
+            break
+    stop.set()
+    reader.join(timeout=5)
+    src.capture.release()
+    left = 0 if reader.queue.empty() else int(reader.queue.get_nowait() is not None)
+    assert got == sorted(got) and got[0] == 0
+    assert reader.dropped > 10  # about two frames in three
+    assert len(got) + reader.dropped + left == reader.read
+    # Paced at 30 fps: what was read matches the wall time it took, not the file's length.
+    assert reader.read <= (time.perf_counter() - t0) * 30 + 3

@@ -179,3 +179,28 @@ def test_head_model_equals_the_full_model_after_the_backbone(heads, rnn, layers_
         rtol=1e-5,
         atol=1e-5,
     )
+
+
+def test_separate_heads_train_on_features_too(records, tmp_path):
+    base = params().model_dump(mode="json")
+    base["model"]["heads"] = "separate"
+    p = Params.model_validate(base)
+    train_stage("cnn", p, records, tmp_path / "cnn", tmp_path / "ck", tmp_path / "live")
+    feats = tmp_path / "features"
+    s = cache.compute_features(tmp_path / "cnn", records, feats, p.train_rnn)
+    assert s["backbones"] == 2 and s["dim"] == 2 * 8 * 4  # valence's, then arousal's
+    meta = train_stage(
+        "cnn_rnn", p, records, tmp_path / "rnn", tmp_path / "ck2", tmp_path / "live2",
+        cnn_dir=tmp_path / "cnn", features_dir=feats,
+    )  # fmt: skip
+    assert meta["features"] is not None
+    full, _ = load_trained(tmp_path / "rnn")
+    cnn, cnn_meta = load_trained(tmp_path / "cnn")
+    images = _val_images(records, cnn_meta["image_size"], cnn_meta["normalization"])
+    head = cache.head_model(p.model, full, s)
+    val_f = np.load(feats / "val.features.npy")
+    on_images = full.predict_on_batch(images)
+    on_features = head.predict_on_batch(
+        {"features": val_f[: len(on_images)], "landmarks": np.asarray(images["landmarks"])}
+    )
+    np.testing.assert_allclose(on_images, on_features, rtol=1e-4, atol=1e-4)
