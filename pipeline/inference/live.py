@@ -399,8 +399,12 @@ def run_live(
     stop = threading.Event()
     reader = Reader(source, queue_size, stop)
     face = dataclasses.replace(tm.face, landmarks=tm.face.landmarks.model_copy(update={"max_gap": 0}))  # fmt: skip
-    predictor = FramePredictor(tm, round(reset_after_s * source.fps))
-    predictor.warm_up()
+    try:
+        predictor = FramePredictor(tm, round(reset_after_s * source.fps))
+        predictor.warm_up()
+    except BaseException:
+        source.capture.release()
+        raise
     rows = None
     handlers = {}
 
@@ -452,7 +456,8 @@ def run_live(
             emit(face_pass.finish())  # frames the tracker still held: rows for all of them
     finally:
         stop.set()
-        reader.join(timeout=5)
+        if reader.ident is not None:  # started
+            reader.join(timeout=5)
         while True:  # read but never processed (stopped early): counted with the dropped
             try:
                 left = reader.queue.get_nowait()

@@ -194,6 +194,9 @@ def test_sources_and_outputs_that_cannot_work(rnn_dir, gap_video, tmp_path):
     with pytest.raises(LiveError, match=r"\.csv"):
         run_live(str(gap_video), tm, tmp_path / "x.parquet")
     assert not (tmp_path / "x.parquet").exists()
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(LiveError, match="is a folder"):
+        run_live(str(gap_video), tm, tmp_path / "folder.csv")
     env_display = {k: os.environ.pop(k) for k in ("DISPLAY", "WAYLAND_DISPLAY") if k in os.environ}
     try:
         with pytest.raises(LiveError, match="display"):
