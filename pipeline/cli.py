@@ -140,8 +140,8 @@ def check_data(root, fmt, params_path):
     default=None,
     metavar="SOURCE",
     help="Live mode instead of VIDEOS: a camera index (0), a stream URL (rtsp://, http://) or "
-    "a video file played at its frame rate; rows (with latency_ms) are appended to --out "
-    "(a .csv) as frames are processed, until the source ends or Ctrl-C.",
+    "a video file played at its frame rate; rows (with latency_ms) are written to --out "
+    "(a .csv, replaced) one by one as frames are processed, until the source ends or Ctrl-C.",
 )
 @click.option("--show", is_flag=True, help="Live mode: show the overlay in a window.")
 @click.option(
