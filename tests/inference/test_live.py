@@ -251,3 +251,29 @@ def test_a_slow_consumer_drops_the_oldest_frames_never_queues_more(long_video):
     assert len(got) + reader.dropped + left == reader.read
     # Paced at 30 fps: what was read matches the wall time it took, not the file's length.
     assert reader.read <= (time.perf_counter() - t0) * 30 + 3
+
+
+def test_a_reachable_http_stream(rnn_dir, gap_video, tmp_path):
+    """A real URL through OpenCV's FFmpeg backend (a local HTTP server): frames are taken
+    as they arrive (no pacing: a stream paces itself), the counts add up."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(gap_video.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{gap_video.name}"
+        src = open_source(url, open_timeout_s=5)
+        assert src.kind == "stream" and src.fps == FPS
+        r = run_live(src, load_model(rnn_dir), tmp_path / "s.csv")
+    finally:
+        server.shutdown()
+    rows = _rows(tmp_path / "s.csv")
+    assert r.read == N_FRAMES and len(rows) == r.read - r.dropped >= 1
+    assert all(float(x["time_s"]) >= 0 for x in rows)
