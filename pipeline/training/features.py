@@ -92,7 +92,7 @@ def cnn_backbones(cnn) -> list:
     return found
 
 
-def feature_extractor(cnn, image_size: int, batch: int):
+def feature_extractor(cnn, image_size: int):
     """A tf.function: (n, S, S, 3) normalised images -> (n, D) features, inference mode."""
     import tensorflow as tf
 
@@ -129,7 +129,7 @@ def compute_features(
     seq_len = int(records["seq_len"])
     cnn, meta = load_trained(cnn_dir)
     image_size, normalization = int(meta["image_size"]), meta["normalization"]
-    extract, n_backbones = feature_extractor(cnn, image_size, batch_frames)
+    extract, n_backbones = feature_extractor(cnn, image_size)
     per_batch = max(1, batch_frames // seq_len)
     splits: dict = {}
     frames = 0

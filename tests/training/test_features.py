@@ -159,7 +159,7 @@ def test_head_model_equals_the_full_model_after_the_backbone(heads, rnn, layers_
     rng = np.random.default_rng(0)
     x = {"image": rng.normal(size=(3, 5, 32, 32, 3)).astype(np.float32),
          "landmarks": rng.random((3, 5, 136)).astype(np.float32)}  # fmt: skip
-    extract, nb = cache.feature_extractor(full, 32, 64)
+    extract, nb = cache.feature_extractor(full, 32)
     assert nb == (2 if heads == "separate" else 1)
     f = extract(x["image"].reshape(-1, 32, 32, 3)).numpy().reshape(3, 5, -1)
     head = cache.head_model(cfg, full, {"seq_len": 5, "dim": f.shape[-1], "backbones": nb})
