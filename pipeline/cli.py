@@ -98,7 +98,7 @@ def check_data(root, fmt, params_path):
 
 
 @main.command()
-@click.argument("videos", nargs=-1, required=True)
+@click.argument("videos", nargs=-1, required=False)
 @click.option(
     "--model",
     "model_dir",
@@ -134,7 +134,32 @@ def check_data(root, fmt, params_path):
     default="",
     help="Whom to follow when several people are in view (default: the most persistent face).",
 )
-def predict(videos, model_dir, out, overlay, device, batch_size, subject):
+@click.option(
+    "--live",
+    "live_source",
+    default=None,
+    metavar="SOURCE",
+    help="Live mode instead of VIDEOS: a camera index (0), a stream URL (rtsp://, http://) or "
+    "a video file played at its frame rate; rows (with latency_ms) are written to --out "
+    "(a .csv, replaced) one by one as frames are processed, until the source ends or Ctrl-C.",
+)
+@click.option("--show", is_flag=True, help="Live mode: show the overlay in a window.")
+@click.option(
+    "--reset-after",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Live mode: seconds without a face after which the CNN-RNN's state is reset.",
+)
+@click.option(
+    "--open-timeout",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Live mode: seconds to wait for a stream to open (and for each frame of it).",
+)
+def predict(videos, model_dir, out, overlay, device, batch_size, subject, live_source, show,
+            reset_after, open_timeout):  # fmt: skip
     """Valence and arousal for every frame of VIDEOS (files, folders, globs).
 
     Runs the pipeline's own detection, landmark and crop code (with the face params the
@@ -142,6 +167,9 @@ def predict(videos, model_dir, out, overlay, device, batch_size, subject):
     CNN on batches of face crops, or the CNN-RNN on consecutive non-overlapping windows of
     its sequence length (last one padded), every frame predicted once. Writes one row per
     frame: frame, time_s, valence, arousal, face — NaN where no face is found.
+
+    With --live SOURCE (no VIDEOS): frames from a camera, stream or file are processed as they
+    arrive, the CNN-RNN carrying its state frame to frame; see `pipeline/inference/live.py`.
 
     Each video's rows are written atomically (never a partial file). Exit status: 0 all
     done; 1 bad input (a file that is not a video, a folder that is not a trained model):
@@ -161,6 +189,12 @@ def predict(videos, model_dir, out, overlay, device, batch_size, subject):
     from pipeline.inference.predict import predict_video
 
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    if live_source is not None or show:
+        _predict_live(videos, model_dir, out, overlay, device, subject, live_source, show,
+                      reset_after, open_timeout)  # fmt: skip
+        return
+    if not videos:
+        raise InputError("predict: give VIDEOS (files, folders, globs) or --live SOURCE")
     files = expand_videos(videos)
     outs = output_paths(files, out, TABLE_SUFFIXES, "--out")
     overlays = output_paths(files, overlay, OVERLAY_SUFFIXES, "--overlay") if overlay else None
@@ -188,6 +222,35 @@ def predict(videos, model_dir, out, overlay, device, batch_size, subject):
     if len(files) > 1 and status:
         click.echo("some videos failed or had no face (see above)", err=True)
     sys.exit(status)
+
+
+def _predict_live(videos, model_dir, out, overlay, device, subject, source, show, reset_after,
+                  open_timeout):  # fmt: skip
+    from pipeline.errors import InputError
+    from pipeline.inference.live import open_source, run_live
+    from pipeline.inference.model import load_model, setup_device
+
+    if source is None:
+        raise InputError("--show is for live mode: add --live SOURCE (or use --overlay)")
+    if videos or overlay:
+        raise InputError("--live takes no VIDEOS and no --overlay (use --show to watch)")
+    if out == ".":
+        raise InputError("--live needs --out FILE.csv (the rows, written as they are made)")
+    if not out.lower().endswith(".csv"):
+        raise InputError(f"{out}: --live writes a .csv (a file another program can tail)")
+    src = open_source(source, open_timeout)  # before the (slow) model load: fail fast
+    try:
+        used = setup_device(device)
+        tm = load_model(model_dir)
+    except BaseException:
+        src.capture.release()
+        raise
+    click.echo(f"model {model_dir} ({tm.kind}, {tm.image_size} px, {used}); live {source} "
+               f"({src.kind}, {src.fps:g} fps)", err=True)  # fmt: skip
+    r = run_live(src, tm, out, show=show, reset_after_s=reset_after, subject=subject)
+    click.echo(r.line())
+    if r.error:
+        click.echo(f"warning: {r.error}", err=True)
 
 
 @main.command()

@@ -18,6 +18,13 @@ from stages._cli import friendly_errors
     type=click.Path(exists=True, file_okay=False),
     help="The trained CNN folder it is initialised from.",
 )
+@click.option(
+    "--features",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="The features stage's output: FC + RNN train on it when the CNN is frozen and "
+    "augmentation is off.",
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Model folder.")
 @click.option(
     "--checkpoints",
@@ -28,7 +35,7 @@ from stages._cli import friendly_errors
 @click.option("--live", required=True, type=click.Path(file_okay=False), help="DVCLive folder.")
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @friendly_errors
-def main(records, cnn, out, checkpoints, live, params_path):
+def main(records, cnn, features, out, checkpoints, live, params_path):
     from pipeline.config import load_params
     from pipeline.training.run import train_stage
 
@@ -41,8 +48,10 @@ def main(records, cnn, out, checkpoints, live, params_path):
         Path(checkpoints),
         Path(live),
         cnn_dir=Path(cnn),
+        features_dir=Path(features) if features else None,
     )
-    click.echo(f"cnn_rnn: {meta['run']}; transferred from the CNN: {meta['transfer']}")
+    how = "on cached features" if meta.get("features") else "on images"
+    click.echo(f"cnn_rnn ({how}): {meta['run']}; transferred from the CNN: {meta['transfer']}")
 
 
 if __name__ == "__main__":

@@ -116,19 +116,25 @@ def _rnn_layer(cfg: ModelConfig, k: int) -> keras.layers.Layer:
 def _cnn_rnn_network(
     cfg: ModelConfig, image_size: int, seq_len: int | None, n_out: int, name: str
 ) -> keras.Model:
-    spec = get_backbone(cfg.backbone)
     inputs = _inputs(image_size, seq_len, sequence=True)
     x = FoldTime(_backbone(cfg, image_size), name="backbone_td")(inputs["image"])
+    return keras.Model(inputs, rnn_top(cfg, x, inputs["landmarks"], n_out), name=name)
+
+
+def rnn_top(cfg: ModelConfig, x, landmarks, n_out: int):
+    """The CNN-RNN after its backbone: per-step features ``x`` (B, T, D) ⊕ landmarks → FC →
+    RNN layers → out (B, T, n_out). Also used on cached backbone features
+    (:mod:`pipeline.training.features`), with the same layer names."""
+    spec = get_backbone(cfg.backbone)
     if cfg.landmarks:
-        x = layers.Concatenate(name="join_landmarks")([x, inputs["landmarks"]])
+        x = layers.Concatenate(name="join_landmarks")([x, landmarks])
     fc = fc_names(spec, 1)[0]
     x = layers.Dense(rnn_fc_units(cfg), activation="relu", name=fc)(x)
     x = layers.Dropout(cfg.dropout, name=f"{fc}_dropout")(x)
     for k in range(cfg.rnn_layers):
         x = _rnn_layer(cfg, k)(x)
         x = layers.Dropout(cfg.dropout, name=f"rnn{k + 1}_dropout")(x)
-    out = layers.Dense(n_out, name=OUTPUT_NAME, dtype="float32")(x)
-    return keras.Model(inputs, out, name=name)
+    return layers.Dense(n_out, name=OUTPUT_NAME, dtype="float32")(x)
 
 
 def build_model(

@@ -90,9 +90,14 @@ def train_stage(
     checkpoint_dir: Path,
     live_dir: Path,
     cnn_dir: Path | None = None,
+    features_dir: Path | None = None,
 ) -> dict:
     """Train the CNN (``kind="cnn"``) or the CNN-RNN (``"cnn_rnn"``, initialised from the
-    trained CNN in ``cnn_dir``) and write the model folder ``out_dir`` atomically."""
+    trained CNN in ``cnn_dir``) and write the model folder ``out_dir`` atomically.
+
+    With ``features_dir`` (the ``features`` stage's output) and a frozen CNN without
+    augmentation, the CNN-RNN's FC + RNN train on the cached backbone features
+    (:mod:`pipeline.training.features`); the saved model is the full CNN-RNN either way."""
     from pipeline.models import (
         create_model,
         freeze_backbone,
@@ -116,6 +121,12 @@ def train_stage(
                 f"with landmarks={params.model.landmarks}: retrain the CNN (dvc repro)"
             )
 
+    cached = None
+    if kind == "cnn_rnn" and features_dir is not None:
+        from pipeline.training import features as cache
+
+        cached = cache.for_training(features_dir, cnn_dir, records_dir, cfg, image_size)
+
     strategy = fitting.setup_hardware(cfg.mixed_precision, cfg.seed)
     replicas = strategy.num_replicas_in_sync
     train_ds, val_ds = datasets(
@@ -127,7 +138,10 @@ def train_stage(
         normalization,
         batch_size=cfg.batch_size * replicas,
     )
+    if cached is not None:  # the image pipeline above is built (cheap) but never read
+        train_ds, val_ds = cache.datasets(features_dir, cached, cfg.batch_size * replicas, cfg.seed)
     transfer_report: dict = {}
+    full: list[keras.Model] = []  # the full CNN-RNN behind a head trained on features
 
     def build() -> keras.Model:
         model = create_model(params.model, image_size, kind=kind, seq_len=seq_len)
@@ -135,6 +149,9 @@ def train_stage(
             transfer_report.update(transfer_cnn_weights(cnn, model))
             if params.train_rnn.freeze_cnn:
                 freeze_backbone(model, True)
+        if cached is not None:
+            full[:] = [model]
+            return cache.head_model(params.model, model, cached)
         return model
 
     run_id = fitting.fingerprint(
@@ -144,6 +161,7 @@ def train_stage(
         params.augment.model_dump(),
         {k: summary[k] for k in ("seq_len", "crop_size", "splits")},
         (Path(cnn_dir) / META_FILE).read_text() if cnn_dir else "",
+        *([cached["source"]] if cached is not None else []),
     )
     model, run = fitting.fit(
         build,
@@ -161,6 +179,9 @@ def train_stage(
             "train": cfg.model_dump(mode="json"),
         },
     )
+    if cached is not None:
+        cache.copy_head_weights(model, full[0])  # the trained FC + RNN into the full model
+        model = full[0]
     meta = {
         "kind": kind,
         "image_size": int(image_size),
@@ -179,6 +200,7 @@ def train_stage(
         "replicas": replicas,
         "run": run,
         "transfer": transfer_report,
+        "features": None if cached is None else {k: cached[k] for k in ("dim", "frames")},
     }
     with atomic_dir(out_dir) as tmp:
         model.save(tmp / MODEL_FILE)

@@ -1,0 +1,481 @@
+"""Live valence and arousal: frames from a camera, a stream or a file, processed as they come.
+
+``affwild predict --live SOURCE --model M --out rows.csv [--show]``
+
+**Source.** A camera index (``0``), a stream URL (``rtsp://``, ``http(s)://``, anything
+OpenCV's FFmpeg backend opens; opening and reading give up after ``open_timeout_s``), or a
+video file, played at its own frame rate (real-time pacing), so a file behaves like the
+camera that recorded it.
+
+**Never queued without bound.** A reader thread takes frames from the source into a queue of
+``queue_size`` (1-2) frames; when processing falls behind, the oldest waiting frame is
+dropped (the newest is what a live user wants to see), counted, and reported at the end. So
+``rows = frames read - frames dropped``, and memory does not grow with the run's length.
+
+**Same face code, same model.** Each processed frame goes through the face stages' own
+per-frame code (:class:`~pipeline.inference.faces.FacePass`) with the params the model was
+trained with, except that missing landmarks are never interpolated from *future* frames
+(``landmarks.max_gap = 0``: a live row cannot wait for them). The subject tracker still
+looks at its first ``detect.init_frames`` frames with a face before choosing whom to follow,
+so the first rows come that much later (their latency says so).
+
+**State carried.** A CNN-RNN runs as a single-step recurrent model built from the saved
+model's own layers (:class:`StepModel`): each frame updates the GRU/LSTM state, no windows.
+Stepping frame by frame gives what the saved model gives on the whole sequence at once.
+A frame without a face is stepped as a black, landmark-less frame (as no-face steps were in
+training and in ``predict``); after ``reset_after_s`` seconds without a face the state is
+reset (and no longer stepped) until a face returns. A CNN predicts each frame alone.
+
+**Rows** ``frame, time_s, valence, arousal, face, latency_ms`` go to a CSV, one line written
+and flushed per frame, so another program can tail it. ``frame`` counts the source's frames
+(dropped ones leave gaps); ``time_s`` is the frame's time in a file, the time since the first
+frame for a camera or stream; ``latency_ms`` runs from the moment the frame was read to the
+moment its row is written. Ctrl-C (SIGINT) or SIGTERM stops the run after the current
+frame; the file is then complete, row by row. ``--show`` draws the ``--overlay`` drawing in
+a window (``q`` or Esc stops too).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pipeline.errors import InputError
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("frame", "time_s", "valence", "arousal", "face", "latency_ms")
+WINDOW = "affwild live"
+
+
+class LiveError(InputError):
+    """A source that cannot be opened or read, or an output that cannot be written."""
+
+
+# -- the source -----------------------------------------------------------------------------
+@dataclass
+class Source:
+    spec: str
+    kind: str  # camera | stream | file
+    fps: float
+    capture: object  # cv2.VideoCapture
+
+
+def open_source(spec: str, open_timeout_s: float = 5.0, default_fps: float = 30.0) -> Source:
+    """Open a camera index, a stream URL or a video file; :class:`LiveError` (one line)
+    if it cannot be opened within ``open_timeout_s`` (streams)."""
+    spec = str(spec)
+    if spec.isdigit():
+        kind, cap = "camera", cv2.VideoCapture(int(spec))
+        if not cap.isOpened():
+            raise LiveError(f"camera {spec}: cannot be opened (no such camera, or in use)")
+    elif "://" in spec:
+        kind = "stream"
+        ms = int(max(0.1, open_timeout_s) * 1000)
+        cap = cv2.VideoCapture(
+            spec, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+        )  # fmt: skip
+        if not cap.isOpened():
+            raise LiveError(
+                f"{spec}: cannot open the stream within {open_timeout_s:g} s "
+                "(unreachable, refused, or not a stream OpenCV's FFmpeg can read)"
+            )
+    else:
+        kind = "file"
+        if not Path(spec).is_file():
+            raise LiveError(f"{spec}: no such file (and not a camera index or a URL)")
+        cap = cv2.VideoCapture(spec)
+        if not cap.isOpened():
+            raise LiveError(f"{spec}: cannot be opened as a video")
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0)
+    if not math.isfinite(fps) or fps <= 0 or fps > 1000:
+        fps = default_fps
+    return Source(spec, kind, fps, cap)
+
+
+@dataclass
+class Frame:
+    index: int
+    time_s: float
+    read_at: float  # time.perf_counter() when read
+    rgb: np.ndarray
+
+
+class Reader(threading.Thread):
+    """Reads the source into a bounded queue, dropping the oldest waiting frame when full;
+    a file is paced at its frame rate. Puts ``None`` at the end of the source."""
+
+    def __init__(self, source: Source, queue_size: int, stop: threading.Event):
+        super().__init__(name="live-reader", daemon=True)
+        self.source, self.stop = source, stop
+        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.read = 0
+        self.dropped = 0
+        self.error: str | None = None
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        src, cap = self.source, self.source.capture
+        t0 = None
+        try:
+            while not self.stop.is_set():
+                if src.kind == "file" and t0 is not None:
+                    wait = t0 + self.read / src.fps - time.perf_counter()
+                    if wait > 0:
+                        time.sleep(wait)
+                ok, bgr = cap.read()
+                now = time.perf_counter()
+                if not ok or bgr is None:
+                    if src.kind != "file" and self.read == 0:
+                        self.error = f"{src.spec}: opened, but no frame could be read"
+                    break
+                t0 = now if t0 is None else t0
+                t = self.read / src.fps if src.kind == "file" else now - t0
+                frame = Frame(self.read, t, now, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                self.read += 1
+                self._offer(frame)
+        except cv2.error as exc:
+            self.error = f"{src.spec}: reading failed after {self.read} frames: {exc}"
+        finally:
+            self._end()
+
+    def _offer(self, frame: Frame) -> None:
+        with self._lock:
+            while True:
+                try:
+                    self.queue.put_nowait(frame)
+                    return
+                except queue.Full:
+                    try:
+                        self.queue.get_nowait()  # the oldest waiting frame goes
+                        self.dropped += 1
+                    except queue.Empty:
+                        pass
+
+    def _end(self) -> None:
+        while True:  # the end marker is never dropped; the consumer may have stopped
+            try:
+                self.queue.put(None, timeout=0.1)
+                return
+            except queue.Full:
+                if self.stop.is_set():
+                    return
+
+
+# -- the model, one frame at a time -----------------------------------------------------------
+class StepModel:
+    """A saved CNN-RNN as a single-step recurrent model: :meth:`step` takes one frame's
+    image ``(1, S, S, 3)`` and landmarks ``(1, 136)`` and returns ``(1, 2)``, updating the
+    RNN state it carries; :meth:`reset` zeroes it. Built from the saved model's own layers
+    (backbone, join, FC, each RNN layer's cell, output), so it has exactly its weights;
+    dropout is off (inference)."""
+
+    def __init__(self, keras_model):
+        import keras
+        import tensorflow as tf
+
+        names = [layer.name for layer in keras_model.layers]
+        subnets = (
+            [keras_model.get_layer(d) for d in ("valence", "arousal")]
+            if "valence" in names and "arousal" in names
+            else [keras_model]
+        )
+        self._chains = []
+        for net in subnets:
+            chain = []
+            for layer in net.layers:
+                if isinstance(layer, keras.layers.InputLayer | keras.layers.Dropout):
+                    continue
+                if isinstance(layer, keras.layers.TimeDistributed):
+                    chain.append(("backbone", layer.layer))
+                elif isinstance(layer, keras.layers.Concatenate):
+                    chain.append(("join", layer))
+                elif isinstance(layer, keras.layers.RNN):
+                    chain.append(("rnn", layer.cell))
+                elif isinstance(layer, keras.layers.Dense):
+                    chain.append(("dense", layer))
+                else:
+                    raise LiveError(f"{net.name}: layer {layer.name!r} ({type(layer).__name__}) "
+                                    "has no single-step form")  # fmt: skip
+            self._chains.append(chain)
+        self.cells = [c for chain in self._chains for kind, c in chain if kind == "rnn"]
+        self.state = self._zeros()
+
+        @tf.function(reduce_retracing=True)
+        def step(image, landmarks, states):
+            outs, new_states, k = [], [], 0
+            for chain in self._chains:
+                x = image
+                for kind, layer in chain:
+                    if kind == "backbone":
+                        x = layer(x, training=False)
+                    elif kind == "join":
+                        x = layer([x, landmarks])
+                    elif kind == "dense":
+                        x = layer(x)
+                    else:
+                        x, s = layer(x, states[k], training=False)
+                        new_states.append(list(s) if isinstance(s, list | tuple) else [s])
+                        k += 1
+                outs.append(x)
+            return tf.concat(outs, axis=-1), new_states
+
+        self._step = step
+
+    def _zeros(self) -> list:
+        import tensorflow as tf
+
+        out = []
+        for cell in self.cells:
+            size = cell.state_size
+            sizes = list(size) if isinstance(size, list | tuple) else [size]
+            out.append([tf.zeros((1, int(s))) for s in sizes])
+        return out
+
+    def reset(self) -> None:
+        self.state = self._zeros()
+
+    def step(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        out, self.state = self._step(image, landmarks, self.state)
+        return out.numpy()
+
+
+class FramePredictor:
+    """One :class:`~pipeline.inference.faces.FaceFrame` in, ``(valence, arousal)`` out (NaN
+    without a face); a CNN-RNN carries and resets its state (see the module docstring)."""
+
+    def __init__(self, tm, reset_after_frames: int):
+        import tensorflow as tf
+
+        from pipeline.inference.predict import InputMaker
+
+        self.tm = tm
+        self.make = InputMaker(tm)
+        self.reset_after = max(1, int(reset_after_frames))
+        self.no_face_run = 0
+        self.resets = 0
+        self.stepper = StepModel(tm.keras_model) if tm.kind == "cnn_rnn" else None
+        if self.stepper is None:
+            self._cnn = tf.function(lambda x: tm.keras_model(x, training=False),
+                                    reduce_retracing=True)  # fmt: skip
+
+    def warm_up(self) -> None:
+        """Trace the model once (a black face crop) so the first live frame is not late."""
+        from pipeline.inference.faces import FaceFrame
+
+        ok, jpeg = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
+        self(FaceFrame(0, True, None, None, "detected", jpeg.tobytes(), None))
+        if self.stepper is not None:
+            self.stepper.reset()
+
+    def __call__(self, ff) -> tuple[float, float]:
+        image = self.make.images([ff.crop if ff.face else None])
+        lms = self.make.landmarks([ff])
+        if self.stepper is None:
+            if not ff.face:
+                return math.nan, math.nan
+            out = self._cnn(self.make.inputs(image, lms)).numpy()
+            return float(out[0, 0]), float(out[0, 1])
+        if ff.face:
+            self.no_face_run = 0
+        else:
+            self.no_face_run += 1
+            if self.no_face_run == self.reset_after:
+                self.stepper.reset()
+                self.resets += 1
+            if self.no_face_run >= self.reset_after:
+                return math.nan, math.nan
+        out = self.stepper.step(image, lms)
+        return (float(out[0, 0]), float(out[0, 1])) if ff.face else (math.nan, math.nan)
+
+
+# -- the run ----------------------------------------------------------------------------------
+@dataclass
+class LiveResult:
+    source: str
+    kind: str
+    fps: float
+    read: int = 0
+    dropped: int = 0
+    rows: int = 0
+    faces: int = 0
+    resets: int = 0
+    seconds: float = 0.0
+    busy_s: float = 0.0  # time spent processing (face pass + model + rows), not waiting
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    stopped: str = "end of source"  # end of source | interrupted | window closed
+    error: str | None = None
+
+    @property
+    def capacity_fps(self) -> float:
+        """Frames per second the processing alone could sustain (waiting excluded)."""
+        return self.rows / self.busy_s if self.busy_s > 0 else math.nan
+
+    def line(self) -> str:
+        lat = np.asarray(self.latencies_ms or [math.nan])
+        rate = self.rows / self.seconds if self.seconds > 0 else math.nan
+        return (
+            f"live {self.source}: {self.stopped}; {self.read} frames read, {self.dropped} "
+            f"dropped, {self.rows} rows ({self.faces} with a face), {rate:.1f} frames/s "
+            f"(processing alone: {self.capacity_fps:.1f}), "
+            f"latency median {np.median(lat):.0f} ms / p95 {np.percentile(lat, 95):.0f} ms, "
+            f"{self.resets} state resets"
+        )
+
+
+class RowFile:
+    """The CSV, one complete line written and flushed per row (tail-able)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        if self.path.suffix.lower() != ".csv":
+            raise LiveError(f"{self.path}: --live writes a .csv (a file another program can tail)")
+        if self.path.is_dir():
+            raise LiveError(f"{self.path}: is a folder; --live writes one .csv file")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._f = open(self.path, "w", newline="")  # noqa: SIM115 (closed in close())
+        self._write(",".join(COLUMNS))
+
+    def _write(self, line: str) -> None:
+        self._f.write(line + "\n")
+        self._f.flush()
+
+    def add(self, frame: int, time_s: float, v: float, a: float, face: bool, lat: float) -> None:
+        f = lambda x: "NaN" if not math.isfinite(x) else f"{x:.6f}"  # noqa: E731
+        self._write(f"{frame},{time_s:.6f},{f(v)},{f(a)},{face},{lat:.1f}")
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def _check_display() -> None:
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        raise LiveError("--show needs a display (no DISPLAY here); leave it out, or use --overlay")
+
+
+def run_live(
+    spec: str | Source,
+    tm,
+    out: str | Path,
+    *,
+    show: bool = False,
+    reset_after_s: float = 1.0,
+    queue_size: int = 2,
+    open_timeout_s: float = 5.0,
+    subject: str = "",
+    max_frames: int | None = None,
+) -> LiveResult:
+    """Run live prediction on ``spec`` (a source spec, or a :class:`Source` already opened)
+    until the source ends, ``max_frames`` are read, SIGINT/SIGTERM, or (``show``) ``q``/Esc
+    in the window. Raises :class:`LiveError` before writing anything when the source or the
+    output cannot be opened."""
+    from pipeline.inference.faces import FacePass
+    from pipeline.inference.overlay import TRACE_SECONDS, draw
+    from pipeline.inference.predict import Prediction
+
+    if not 1 <= queue_size <= 2:
+        raise LiveError(f"queue size {queue_size}: 1 or 2 frames (a live run never queues more)")
+    if show:
+        _check_display()
+    if Path(out).suffix.lower() != ".csv":
+        raise LiveError(f"{out}: --live writes a .csv (a file another program can tail)")
+    source = spec if isinstance(spec, Source) else open_source(spec, open_timeout_s)
+    result = LiveResult(source.spec, source.kind, source.fps)
+    stop = threading.Event()
+    reader = Reader(source, queue_size, stop)
+    face = dataclasses.replace(tm.face, landmarks=tm.face.landmarks.model_copy(update={"max_gap": 0}))  # fmt: skip
+    try:
+        predictor = FramePredictor(tm, round(reset_after_s * source.fps))
+        predictor.warm_up()
+    except BaseException:
+        source.capture.release()
+        raise
+    rows = None
+    handlers = {}
+
+    def on_signal(signum, _frame):
+        result.stopped = "interrupted" if signum == signal.SIGINT else "terminated"
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, on_signal)
+    history: deque = deque(maxlen=max(2, round(TRACE_SECONDS * source.fps)))
+    pending: dict[int, Frame] = {}
+    t_start = time.perf_counter()
+    try:
+        rows = RowFile(Path(out))
+        with FacePass(face, source.fps, subject) as face_pass:
+            reader.start()
+
+            def emit(ffs) -> None:
+                for ff in ffs:
+                    fr = pending.pop(ff.frame)
+                    v, a = predictor(ff)
+                    lat = (time.perf_counter() - fr.read_at) * 1000
+                    rows.add(fr.index, fr.time_s, v, a, ff.face, lat)
+                    result.rows += 1
+                    result.faces += ff.face
+                    result.latencies_ms.append(lat)
+                    if show:
+                        history.append((v, a))
+                        bgr = cv2.cvtColor(fr.rgb, cv2.COLOR_RGB2BGR)
+                        cv2.imshow(WINDOW, draw(bgr, Prediction(ff, v, a), history))
+                        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                            result.stopped = "window closed"
+                            stop.set()
+
+            while not stop.is_set():
+                try:
+                    fr = reader.queue.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if fr is None:
+                    break
+                pending[fr.index] = fr
+                t_busy = time.perf_counter()
+                emit(face_pass.push(fr.index, fr.rgb))
+                result.busy_s += time.perf_counter() - t_busy
+                if max_frames is not None and fr.index + 1 >= max_frames:
+                    break
+            emit(face_pass.finish())  # frames the tracker still held: rows for all of them
+    finally:
+        stop.set()
+        if reader.ident is not None:  # started
+            reader.join(timeout=5)
+        while True:  # read but never processed (stopped early): counted with the dropped
+            try:
+                left = reader.queue.get_nowait()
+            except queue.Empty:
+                break
+            reader.dropped += left is not None
+        source.capture.release()
+        if rows is not None:
+            rows.close()
+        for sig, h in handlers.items():
+            signal.signal(sig, h)
+        if show:
+            cv2.destroyAllWindows()
+    result.read, result.dropped = reader.read, reader.dropped
+    result.resets = predictor.resets
+    result.seconds = time.perf_counter() - t_start
+    result.error = reader.error
+    if reader.error and result.rows == 0:
+        Path(out).unlink(missing_ok=True)  # a header alone would look like a run
+        raise LiveError(reader.error)
+    return result

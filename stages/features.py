@@ -1,0 +1,37 @@
+"""DVC stage ``features``: the trained CNN's frozen convolutional part run once over every
+step of the training and validation sequence records, so ``train_rnn`` trains FC + RNN on
+cached features (``pipeline.training.features``). Writes only a summary saying why when
+``train_rnn`` cannot use them (CNN not frozen, or augmentation on)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from stages._cli import friendly_errors
+
+
+@click.command()
+@click.option("--records", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--cnn", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Features folder.")
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@friendly_errors
+def main(records, cnn, out, params_path):
+    from pipeline.config import load_params
+    from pipeline.training.features import compute_features
+
+    params = load_params(params_path)
+    s = compute_features(Path(cnn), Path(records), Path(out), params.train_rnn)
+    if s["used"]:
+        click.echo(
+            f"features: {s['frames']} frames x {s['dim']} values in {s['seconds']} s "
+            f"({s['frames_per_s']} frames/s) -> {out}"
+        )
+    else:
+        click.echo(f"features: not computed ({s['reason']}); train_rnn trains on images")
+
+
+if __name__ == "__main__":
+    main()
