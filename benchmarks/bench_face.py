@@ -35,13 +35,15 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if "--one-core-child" in sys.argv:
     # Pin before anything starts a thread (OpenCV, TensorFlow, MediaPipe pools), so that
     # every thread of this process shares the one core.
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.quiet import quiet_native  # noqa: E402
+
+quiet_native()
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
