@@ -93,6 +93,8 @@ class FacePass:
             # Through float32, as the landmarks / boxes tables pass them to the crop stage.
             pts = None if r.points is None else np.asarray(r.points, np.float32)
             box = _NAN_BOX if d.box is None else np.asarray(d.box, np.float32).astype(np.float64)
+            if r.status == "rejected":  # never a face to the mesh: no crop from the box
+                box = _NAN_BOX
             kps = _NAN_KEYPOINTS if d.keypoints is None else d.keypoints.reshape(6, 2)
             image, norm = crop_frame(rgb, pts, box, kps, self.params.crop)
             out.append(
