@@ -120,7 +120,7 @@ class TableWriter:
         self._writer: pq.ParquetWriter | None = None
 
     def __enter__(self) -> TableWriter:
-        self._ctx = atomic_path(self.path)
+        self._ctx = atomic_path(self.path, sweep=False)  # inside a fresh atomic_dir
         tmp = self._ctx.__enter__()
         self._writer = pq.ParquetWriter(tmp, self.schema, compression="zstd")
         return self
