@@ -55,8 +55,11 @@ import numpy as np  # noqa: E402
 W, H = 640, 360
 
 
-def make_video(path: Path, n_frames: int, fps: float = 30.0, W: int = W, H: int = H) -> Path:  # noqa: N803
-    """640x360 mp4v: the astronaut's head moving and zooming; Hopper on screen in 30-60 %."""
+def make_video(
+    path: Path, n_frames: int, fps: float = 30.0, size: tuple[int, int] = (W, H)
+) -> Path:
+    """640x360 mp4v: the astronaut's head moving and zooming; Hopper on screen in 30-60 %.
+    Another ``size`` (w, h): the same picture scaled to it."""
     import matplotlib.cbook as cbook
     import skimage.data
 
@@ -65,7 +68,7 @@ def make_video(path: Path, n_frames: int, fps: float = 30.0, W: int = W, H: int 
         cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)), cv2.COLOR_BGR2RGB
     )[40:460, 90:510]
     small_h = cv2.resize(hopper, (110, 110), interpolation=cv2.INTER_AREA)
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (W, H))
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     for i in range(n_frames):
         t = i / fps
         side = int(200 + 30 * np.sin(2 * np.pi * t / 7))
@@ -77,6 +80,8 @@ def make_video(path: Path, n_frames: int, fps: float = 30.0, W: int = W, H: int 
         )
         if 0.3 * n_frames <= i < 0.6 * n_frames:
             f[20:130, 500:610] = small_h
+        if size != (W, H):
+            f = cv2.resize(f, size, interpolation=cv2.INTER_AREA)
         vw.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
     vw.release()
     return path
@@ -279,6 +284,23 @@ def evaluate_demo(root: Path) -> None:
     print(json.dumps({k: int(v) for k, v in tot.items()}, indent=1))
 
 
+def long_video_memory(minutes: float, crop_size: int) -> None:
+    """Peak RSS of a fresh process running the 3 stages on a long video and on a 1-minute one."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench_face_long_"))
+    fps, w, h = 10.0, 320, 240
+    out = {}
+    for m in (1.0, minutes):
+        n = int(m * 60 * fps)
+        video = make_video(tmp / f"v{m:g}.mp4", n, fps=fps, size=(w, h))
+        t0 = time.perf_counter()
+        rss = peak_rss(video, n, crop_size)
+        out[m] = (n, rss, time.perf_counter() - t0)
+        print(f"  {m:g} min ({n} frames {w}x{h}): peak RSS {rss:.0f} MB, "
+              f"{out[m][2]:.0f} s for the 3 stages (load {os.getloadavg()[0]:.2f})", flush=True)  # fmt: skip
+        video.unlink()
+    print(f"  ratio long / short peak RSS: {out[minutes][1] / out[1.0][1]:.3f}")
+
+
 def dvc_end_to_end(n_frames: int, w: int = 480, h: int = 360) -> None:
     """``dvc repro`` of detect -> landmarks -> crop on one video, every process on one core.
 
@@ -300,7 +322,7 @@ def dvc_end_to_end(n_frames: int, w: int = 480, h: int = 360) -> None:
     for d in ("pipeline", "stages"):
         shutil.copytree(repo / d, tmp / d, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp / "data" / "interim").mkdir(parents=True)
-    video = make_video(tmp / "data" / "v.mp4", n_frames, W=w, H=h)
+    video = make_video(tmp / "data" / "v.mp4", n_frames, size=(w, h))
     row = {"video_id": "v", "dataset": "bench", "split": "test", "source": str(video),
            "fps": 30.0, "n_frames": n_frames, "width": w, "height": h, "subject": ""}  # fmt: skip
     pq.write_table(
@@ -349,7 +371,11 @@ def main() -> None:
     ap.add_argument("--evaluate-demo", default="", metavar="REPO", help="see the docstring")
     ap.add_argument("--dvc", type=int, default=0, metavar="FRAMES",
                     help="time `dvc repro` of the 3 stages on a 480x360 video of FRAMES frames, one core")  # fmt: skip
+    ap.add_argument("--long-minutes", type=float, default=0, metavar="M",
+                    help="peak RSS of the 3 stages on an M-minute video (320x240, 10 fps) vs a 1-minute one")  # fmt: skip
     args = ap.parse_args()
+    if args.long_minutes:
+        return long_video_memory(args.long_minutes, args.size)
     if args.dvc:
         return dvc_end_to_end(args.dvc)
     if args.evaluate_demo:
