@@ -171,7 +171,7 @@ def landmarks_video(job: VideoJob, cfg, progress: Progress | None = None) -> Vid
             if progress:
                 progress(1)
         write(writer, follower.finish())
-    report.missing = report.statuses["missing"]
+    report.missing = report.statuses["missing"] + report.statuses["rejected"]
     report.faces = report.frames - report.missing
     if follower.n_agree:
         report.extra["nme_vs_source_landmarks"] = {

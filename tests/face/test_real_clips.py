@@ -122,3 +122,30 @@ def test_persistence_unit():
     assert run("F..F..F..") == "........."  # gaps of 2 split it
     assert run("FF") == "FF"  # the whole clip is one short run: kept
     assert run("FFFFF", min_run=1) == "FFFFF"
+
+
+def test_stage_tables_reject_boxes_the_mesh_never_confirms(tmp_path):
+    """The same through the detect -> landmarks -> crop stages' own functions and tables."""
+    from pipeline.face import tables
+    from pipeline.face.crop import crop_video
+    from pipeline.face.jobs import VideoJob
+    from pipeline.face.landmarks import landmarks_video
+
+    from .conftest import write_video
+
+    frames = title_clip()
+    video = write_video(tmp_path / "title.mp4", frames, fps=25.0)
+    p = params(min_confidence=0.3)
+    job = {k: VideoJob(video_id="title", source=str(video), n_frames=len(frames), fps=25.0,
+                       subject="", out=str(tmp_path / k / "title.parquet"),
+                       boxes=str(tmp_path / "boxes" / "title.parquet"),
+                       landmarks=str(tmp_path / "landmarks" / "title.parquet"))
+           for k in ("boxes", "landmarks", "crops")}  # fmt: skip
+    from pipeline.face.detect import detect_video
+
+    assert detect_video(job["boxes"], p.detect).faces > 0  # boxes on the lettering...
+    lm = landmarks_video(job["landmarks"], p.landmarks)
+    assert lm.faces == 0 and lm.statuses["rejected"] > 0  # ...never a face to the mesh
+    assert crop_video(job["crops"], p.crop).faces == 0  # ...so no crops
+    c = tables.read_table(job["crops"].out, tables.CROPS)
+    assert not c["valid"].any()
