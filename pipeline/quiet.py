@@ -26,7 +26,6 @@ from collections.abc import Iterator
 _ENV = {
     "GLOG_minloglevel": "2",
     "TF_CPP_MIN_LOG_LEVEL": "2",
-    "TF_ENABLE_ONEDNN_OPTS": "0",
     "ABSL_MIN_LOG_LEVEL": "2",
 }
 
