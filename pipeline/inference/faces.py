@@ -9,7 +9,9 @@ written (values pass through float32 between the steps, as they do through the t
 Both the subject tracker (while it chooses whom to follow) and the landmark gap filler hold
 decisions back for a few frames, so the pass keeps the frames whose crop is not made yet:
 at most about ``10 x detect.init_frames + landmarks.max_gap`` frames (when no face is seen
-at the start), usually ``init_frames`` or fewer. That bound does not grow with the video.
+at the start), usually ``init_frames`` or fewer, plus up to ``detect.min_run x
+(detect.max_gap_in_run + 1)`` while a new face has not yet persisted long enough to be
+reported. That bound does not grow with the video.
 """
 
 from __future__ import annotations
