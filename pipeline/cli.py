@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("GLOG_minloglevel", "2")
+from pipeline.quiet import quiet_native
+
+quiet_native()
 
 
 class _Group(click.Group):
@@ -22,6 +22,12 @@ class _Group(click.Group):
         except InputError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+
+
+def trained_on_demo(meta: dict) -> bool:
+    """Whether a model's ``meta.json`` says it learnt from the synthetic demo data set."""
+    data = meta.get("data") or {}
+    return bool(data.get("demo"))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -201,6 +207,12 @@ def predict(videos, model_dir, out, overlay, device, batch_size, subject, live_s
     used = setup_device(device)
     tm = load_model(model_dir)
     click.echo(f"model {model_dir} ({tm.kind}, {tm.image_size} px, {used})", err=True)
+    if trained_on_demo(tm.meta):
+        click.echo(
+            f"warning: {model_dir} was trained on the synthetic demo data (2 identities): its "
+            "valence/arousal on real faces mean little; train on Aff-Wild / Aff-Wild2 / AFEW-VA",
+            err=True,
+        )
     status = 0
     for k, (video, dst) in enumerate(zip(files, outs, strict=True)):
         ov = overlays[k] if overlays else None

@@ -163,6 +163,12 @@ class DetectConfig(Section):
     # Appearance similarity (mean of grey-patch and colour-histogram correlations) from which
     # a face counts as the subject after the subject was unseen, or as a better match.
     min_similarity: float = Field(0.5, ge=-1, le=1)
+    # A face must persist to be reported: episodes (gaps of at most max_gap_in_run frames
+    # bridged) with fewer face frames than min_run are dropped — a "face" on a texture or on
+    # lettering for a frame or three. 1 turns this off. A clip shorter than min_run keeps a
+    # face seen in all its frames.
+    min_run: int = Field(5, ge=1)
+    max_gap_in_run: int = Field(5, ge=0)
     n_jobs: int = Field(2, ge=1)
 
 

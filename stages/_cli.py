@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import os
 import sys
 
-# MediaPipe / TensorFlow / absl print pages of C++ logging at import; stages keep stdout
-# for what the user needs. Must be set before those libraries are imported.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("GLOG_minloglevel", "2")
+from pipeline.quiet import quiet_native
+
+# MediaPipe / TensorFlow / absl print pages of C++ logging; stages keep stdout and stderr for
+# what the user needs. Must run before those libraries are imported.
+quiet_native()
 
 from pipeline.errors import InputError  # noqa: E402
 

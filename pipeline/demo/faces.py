@@ -97,11 +97,16 @@ SOURCE_NAMES = tuple(name for name, *_ in _SOURCES)
 
 def detect_landmarks(image: np.ndarray, name: str = "image") -> np.ndarray:
     """The 468 Face Mesh points of the one face in ``image`` (RGB), rounded to 0.5 px."""
-    import mediapipe as mp
+    from pipeline.face.mediapipe_models import stock_face_mesh
+    from pipeline.quiet import native_stderr_silenced
 
-    with mp.solutions.face_mesh.FaceMesh(
-        static_image_mode=True, max_num_faces=1, refine_landmarks=False
-    ) as mesh:
+    face_mesh = stock_face_mesh()
+
+    # The stock graph logs (absl, TFLite) as it starts and runs: silenced.
+    with (
+        native_stderr_silenced(),
+        face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=False) as mesh,
+    ):
         result = mesh.process(image)
     if not result.multi_face_landmarks:
         raise DemoError(f"{name}: MediaPipe Face Mesh finds no face in the source photo")

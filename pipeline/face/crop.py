@@ -144,7 +144,7 @@ def crop_video(job: VideoJob, cfg, progress: Progress | None = None) -> VideoRep
     tables.check_table(job.boxes, tables.BOXES, job.n_frames)
     tables.check_table(job.landmarks, tables.LANDMARKS, job.n_frames)
     boxes = tables.iter_rows(job.boxes, tables.BOXES, ["x", "y", "w", "h", "keypoints"])
-    lms = tables.iter_rows(job.landmarks, tables.LANDMARKS, ["landmarks"])
+    lms = tables.iter_rows(job.landmarks, tables.LANDMARKS, ["landmarks", "status"])
     from_box = 0
     with tables.TableWriter(job.out, tables.CROPS, rows_per_group=256) as writer:
         for i, (rgb, b, lm) in enumerate(zip(frames, boxes, lms, strict=True)):
@@ -152,6 +152,8 @@ def crop_video(job: VideoJob, cfg, progress: Progress | None = None) -> VideoRep
             if not np.isfinite(pts).all():
                 pts = None
             box = np.array([b["x"], b["y"], b["w"], b["h"]], np.float64)
+            if lm["status"] == "rejected":  # never a face to the mesh: not the box either
+                box = np.full(4, np.nan)
             image, norm = crop_frame(rgb, pts, box, b["keypoints"].reshape(6, 2), cfg)
             valid = image is not None
             report.faces += valid

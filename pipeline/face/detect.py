@@ -17,6 +17,7 @@ import numpy as np
 from pipeline.face import tables
 from pipeline.face.jobs import Frames, Progress, VideoJob, VideoReport, finish
 from pipeline.face.subject import Face, SubjectTracker, appearance, colour_histogram
+from pipeline.face.temporal import Persistence
 
 
 @dataclass
@@ -48,6 +49,7 @@ class SubjectDetector:
             subject, cfg.init_frames, cfg.max_shift, cfg.max_scale_change, cfg.min_similarity
         )
         self._pending: dict[int, tuple[list[Face], int]] = {}
+        self.persistence = Persistence(cfg.min_run, cfg.max_gap_in_run)
 
     def push(self, frame: int, rgb: np.ndarray | None) -> list[SubjectFace]:
         faces: list[Face] = []
@@ -66,7 +68,7 @@ class SubjectDetector:
         return self._decided(self.tracker.push(frame, faces))
 
     def finish(self) -> list[SubjectFace]:
-        return self._decided(self.tracker.finish())
+        return self._persistent(self._decided(self.tracker.finish()), last=True)
 
     def _decided(self, decisions) -> list[SubjectFace]:
         out = []
@@ -77,6 +79,20 @@ class SubjectDetector:
             else:
                 f = faces[idx]
                 out.append(SubjectFace(frame, f.box, f.keypoints, f.score, n))
+        return self._persistent(out)
+
+    def _persistent(self, faces: list[SubjectFace], last: bool = False) -> list[SubjectFace]:
+        """Faces that persist (``min_run``); the subject's face in a short blip is dropped."""
+        pairs = []
+        for f in faces:
+            pairs += self.persistence.push(f, f.box is not None)
+        if last:
+            pairs += self.persistence.finish()
+        out = []
+        for f, keep in pairs:
+            if f.box is not None and not keep:
+                f = SubjectFace(f.frame, None, None, math.nan, f.n_faces)
+            out.append(f)
         return out
 
     def close(self) -> None:
@@ -119,6 +135,8 @@ def detect_video(job: VideoJob, cfg, progress: Progress | None = None) -> VideoR
                 progress(1)
         emit(writer, detector.finish())
     report.missing = report.frames - report.faces
+    if detector.persistence.dropped:
+        report.extra["faces_dropped_short_runs"] = detector.persistence.dropped
     return finish(report, frames, t0, "face of the subject")
 
 

@@ -5,7 +5,9 @@ mesh's region of interest comes from the previous frame's mesh when there is one
 agrees with the subject's box (status ``tracked``), else from the subject's box
 (``detected``); the 468 points become the 68 by :func:`pipeline.face.ibug68.mesh_to_ibug68`.
 Short missing runs are interpolated (``interpolated``), optional One-Euro smoothing applies,
-and everything else is ``missing``. With ``use_source_landmarks`` the data set's own points
+and everything else is ``missing`` — or ``rejected`` where the detector had a box but the mesh
+has not yet seen a face (presence >= ``min_presence``) in that box's episode (boxes on
+textures or lettering: the crop stage does not use them). With ``use_source_landmarks`` the data set's own points
 (AFEW-VA) replace the mesh where it has them; otherwise, where it has them, the mesh's
 agreement with them (NME per point group) goes into the report.
 
@@ -78,6 +80,8 @@ class LandmarkFollower:
         self.agree = {name: 0.0 for name in ["all", *GROUPS]}
         self.n_agree = 0
         self.prev_mesh = None
+        self.confirmed = False  # the mesh has seen a face in the current box episode
+        self._no_box = 0  # frames since the last subject box
         self.mesh = FaceMesh()
 
     def push(
@@ -113,6 +117,14 @@ class LandmarkFollower:
                 for k in self.agree:
                     self.agree[k] += e[k]
                 self.n_agree += 1
+        has_box = rgb is not None and bool(np.isfinite(box).all())
+        self._no_box = 0 if has_box else self._no_box + 1
+        if self._no_box > cfg.max_gap:
+            self.confirmed = False  # the episode is over
+        if points is not None:
+            self.confirmed = True
+        elif has_box and not self.confirmed:
+            status = "rejected"  # a box the mesh has never seen as a face (texture, lettering)
         if points is not None and smoother is not None:
             scale = float(np.linalg.norm(points[45] - points[36])) or 1.0
             points = smoother(points, scale)
@@ -159,7 +171,7 @@ def landmarks_video(job: VideoJob, cfg, progress: Progress | None = None) -> Vid
             if progress:
                 progress(1)
         write(writer, follower.finish())
-    report.missing = report.statuses["missing"]
+    report.missing = report.statuses["missing"] + report.statuses["rejected"]
     report.faces = report.frames - report.missing
     if follower.n_agree:
         report.extra["nme_vs_source_landmarks"] = {

@@ -10,36 +10,62 @@
   model's face-presence score, which the stock graph hides.
 
 Both hold MediaPipe graph state: make one per video, in the process that uses it, and close it
-(they are context managers). Import this module only where MediaPipe is needed: importing
-MediaPipe imports TensorFlow (several seconds). :func:`quiet` silences their C++ logging.
+(they are context managers). MediaPipe is imported without its ``tasks`` API, which would
+import TensorFlow (:func:`_mediapipe_without_tasks`: 0.07 s instead of 2.8 s); native logging
+is silenced by :mod:`pipeline.quiet`.
 """
 
 from __future__ import annotations
 
-import contextlib
+import importlib
+import importlib.util
 import math
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pipeline.quiet import native_stderr_silenced, quiet_native
 
-def quiet() -> None:
-    """Silence glog / TensorFlow / absl chatter; call before MediaPipe is first imported."""
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    try:
-        import absl.logging
-
-        absl.logging.set_verbosity(absl.logging.ERROR)
-    except ImportError:  # pragma: no cover
-        pass
+quiet_native()
 
 
-quiet()
+def _mediapipe_without_tasks() -> None:
+    """Register the ``mediapipe`` package without running its ``__init__``.
+
+    ``mediapipe/__init__`` imports ``mediapipe.tasks.python``, whose optional dependencies
+    import TensorFlow (~2.5 s), which the face code never uses. The package object is made
+    from its spec (so ``mediapipe.python``, ``mediapipe.framework`` ... import as usual) and
+    resolves ``mediapipe.solutions`` / ``mediapipe.tasks`` lazily, so later code that does
+    ``import mediapipe as mp; mp.solutions...`` still works. Nothing happens when mediapipe
+    is already imported.
+    """
+    if "mediapipe" in sys.modules:
+        return
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or spec.submodule_search_locations is None:  # pragma: no cover
+        raise ImportError("mediapipe is not installed")
+    mod = importlib.util.module_from_spec(spec)
+    lazy = {"solutions": "mediapipe.python.solutions", "tasks": "mediapipe.tasks.python",
+            "python": "mediapipe.python"}  # fmt: skip
+
+    def __getattr__(name: str):
+        if name in lazy:
+            value = importlib.import_module(lazy[name])
+            setattr(mod, name, value)
+            return value
+        if name == "__version__":
+            from importlib.metadata import version
+
+            return version("mediapipe")
+        raise AttributeError(f"module 'mediapipe' has no attribute {name!r}")
+
+    mod.__getattr__ = __getattr__
+    sys.modules["mediapipe"] = mod
+
+
+_mediapipe_without_tasks()
 
 import mediapipe as mp  # noqa: E402
 from google.protobuf import text_format  # noqa: E402
@@ -53,6 +79,44 @@ from mediapipe.python._framework_bindings import (  # noqa: E402
     resource_util,
     validated_graph_config,
 )
+
+
+def _register_options() -> None:
+    """Import the option protos the face graphs use (what `import mediapipe` would, via the
+    face solutions): without them the graphs' options (NMS, anchors, ...) are lost when a
+    config is parsed here. The list is ``mediapipe/python/solutions/face_mesh.py``'s."""
+    for name in (
+        "calculators.core.constant_side_packet_calculator_pb2",
+        "calculators.core.gate_calculator_pb2",
+        "calculators.core.split_vector_calculator_pb2",
+        "calculators.tensor.image_to_tensor_calculator_pb2",
+        "calculators.tensor.inference_calculator_pb2",
+        "calculators.tensor.tensors_to_classification_calculator_pb2",
+        "calculators.tensor.tensors_to_detections_calculator_pb2",
+        "calculators.tensor.tensors_to_floats_calculator_pb2",
+        "calculators.tensor.tensors_to_landmarks_calculator_pb2",
+        "calculators.tflite.ssd_anchors_calculator_pb2",
+        "calculators.util.association_calculator_pb2",
+        "calculators.util.detections_to_rects_calculator_pb2",
+        "calculators.util.landmarks_refinement_calculator_pb2",
+        "calculators.util.logic_calculator_pb2",
+        "calculators.util.non_max_suppression_calculator_pb2",
+        "calculators.util.rect_transformation_calculator_pb2",
+        "calculators.util.thresholding_calculator_pb2",
+        "framework.formats.detection_pb2",
+        "framework.formats.location_data_pb2",
+        "modules.face_detection.face_detection_pb2",
+    ):
+        importlib.import_module(f"mediapipe.{name}")
+
+
+_register_options()
+
+
+def stock_face_mesh():
+    """MediaPipe's stock ``solutions.face_mesh`` module (the demo's source photos use it)."""
+    return importlib.import_module("mediapipe.python.solutions.face_mesh")
+
 
 _MP_ROOT = str(Path(mp.__file__).resolve().parent.parent)
 _DETECTION_GRAPHS = {
@@ -168,25 +232,6 @@ def roi_from_mesh(mesh: np.ndarray) -> Roi:
     )  # fmt: skip
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """Silence the C++ side's stderr (absl/TFLite notes printed when a graph first runs).
-
-    MediaPipe 0.10's absl logging ignores GLOG_minloglevel and prints a warning and a TFLite
-    note per graph, i.e. per video; errors still surface as Python exceptions.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(devnull)
-        os.close(saved)
-
-
 class _Graph:
     def __init__(self, config: calculator_pb2.CalculatorGraphConfig, outputs: list[str]):
         resource_util.set_resource_dir(_MP_ROOT)
@@ -194,7 +239,7 @@ class _Graph:
         self._out: dict = {}
         for name in outputs:
             self._graph.observe_output_stream(name, self._callback, True)
-        with _native_stderr_silenced():  # calculators open (and log) on executor threads
+        with native_stderr_silenced():  # calculators open (and log) on executor threads
             self._graph.start_run({})
             self._graph.wait_until_idle()
         self._ts = 0
@@ -205,6 +250,12 @@ class _Graph:
     def run(self, inputs: dict) -> dict:
         self._out.clear()
         self._ts += 1
+        if self._ts == 1:  # the first packet opens the model (XNNPACK / feedback-manager notes)
+            with native_stderr_silenced():
+                return self._run(inputs)
+        return self._run(inputs)
+
+    def _run(self, inputs: dict) -> dict:
         for name, pkt in inputs.items():
             self._graph.add_packet_to_input_stream(stream=name, packet=pkt.at(self._ts))
         self._graph.wait_until_idle()

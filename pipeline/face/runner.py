@@ -67,8 +67,9 @@ def run_job(stage: str, job: VideoJob, cfg, progress: Progress | None = None) ->
 def _init_worker(counter) -> None:
     global _COUNTER
     _COUNTER = counter
-    for key in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL"):
-        os.environ.setdefault(key, "2")
+    from pipeline.quiet import quiet_native
+
+    quiet_native()
     import cv2
 
     cv2.setNumThreads(1)  # one core per worker: n_jobs workers use n_jobs cores

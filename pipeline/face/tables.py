@@ -37,7 +37,9 @@ from pipeline.io import atomic_path
 
 N_KEYPOINT_VALUES = 12
 
-STATUSES = ("detected", "tracked", "interpolated", "missing")
+# "rejected": the detector's box was never confirmed as a face by the mesh (presence score) in
+# its episode — a texture or lettering; no landmarks, and the crop stage does not use the box.
+STATUSES = ("detected", "tracked", "interpolated", "missing", "rejected")
 
 BOXES = pa.schema(
     [
@@ -118,7 +120,7 @@ class TableWriter:
         self._writer: pq.ParquetWriter | None = None
 
     def __enter__(self) -> TableWriter:
-        self._ctx = atomic_path(self.path)
+        self._ctx = atomic_path(self.path, sweep=False)  # inside a fresh atomic_dir
         tmp = self._ctx.__enter__()
         self._writer = pq.ParquetWriter(tmp, self.schema, compression="zstd")
         return self

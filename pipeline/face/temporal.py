@@ -17,7 +17,7 @@ class LandmarkRow:
     frame: int
     points: np.ndarray | None  # (68, 2) source pixels, None where missing
     score: float
-    status: str  # detected | tracked | interpolated | missing
+    status: str  # detected | tracked | interpolated | missing | rejected
 
 
 class GapFiller:
@@ -56,6 +56,77 @@ class GapFiller:
     def finish(self) -> list[LandmarkRow]:
         out, self._pending = self._pending, []
         return out
+
+
+class Persistence:
+    """Drops faces that do not persist: episodes with fewer than ``min_run`` face frames.
+
+    A face "found" on a texture or on lettering is typically seen for a frame or three; a
+    real subject stays. An *episode* is a stretch of frames with a face in which no gap is
+    longer than ``bridge`` frames (so a detector that flickers does not split a real face
+    into short pieces). Items go in frame order with a flag "has a face"; :meth:`push`
+    returns ``(item, keep)`` pairs, final and in order — an episode is held back until it
+    has ``min_run`` face frames (memory: at most ``min_run * (bridge + 1)`` items), then it
+    and the rest of it pass straight through; an episode that ends short is returned with
+    ``keep=False``. An episode that spans the whole video (a clip shorter than ``min_run``)
+    is kept.
+    """
+
+    def __init__(self, min_run: int, bridge: int = 5):
+        self.min_run, self.bridge = min_run, bridge
+        self._held: list[tuple[object, bool]] = []  # the open episode (+ its trailing gap)
+        self._faces = 0  # face frames in the held episode
+        self._open = False  # the current episode is long enough
+        self._gap = 0  # frames without a face since the episode's last face
+        self._n = 0  # items seen
+        self._before = False  # any item before the held episode
+        self.dropped = 0  # face frames dropped
+
+    def push(self, item, face: bool) -> list[tuple[object, bool]]:
+        self._n += 1
+        if self.min_run <= 1:
+            return [(item, face)]
+        if not face:
+            if not self._held and not self._open:
+                self._before = True
+                return [(item, False)]
+            self._gap += 1
+            if self._gap > self.bridge:  # the episode is over
+                return self._close() + [(item, False)]
+            if self._open:
+                self._held.append((item, False))
+                return []
+            self._held.append((item, False))
+            return []
+        self._gap = 0
+        if self._open:
+            out, self._held = self._held + [(item, True)], []
+            return out
+        self._held.append((item, True))
+        self._faces += 1
+        if self._faces >= self.min_run:
+            out, self._held, self._open = self._held, [], True
+            return out
+        return []
+
+    def _close(self) -> list[tuple[object, bool]]:
+        held, keep = self._held, self._open
+        if not keep:
+            self.dropped += sum(f for _, f in held)
+        self._held, self._faces, self._open, self._gap = [], 0, False, 0
+        self._before = True
+        return [(it, f and keep) for it, f in held]
+
+    def finish(self) -> list[tuple[object, bool]]:
+        if (
+            self._held
+            and not self._open
+            and not self._before
+            and not any(not f for _, f in self._held)
+        ):
+            out, self._held = self._held, []  # the whole (short) video is one run: keep it
+            return out
+        return self._close() if self._held else []
 
 
 class OneEuro:

@@ -9,7 +9,9 @@ written (values pass through float32 between the steps, as they do through the t
 Both the subject tracker (while it chooses whom to follow) and the landmark gap filler hold
 decisions back for a few frames, so the pass keeps the frames whose crop is not made yet:
 at most about ``10 x detect.init_frames + landmarks.max_gap`` frames (when no face is seen
-at the start), usually ``init_frames`` or fewer. That bound does not grow with the video.
+at the start), usually ``init_frames`` or fewer, plus up to ``detect.min_run x
+(detect.max_gap_in_run + 1)`` while a new face has not yet persisted long enough to be
+reported. That bound does not grow with the video.
 """
 
 from __future__ import annotations
@@ -93,6 +95,8 @@ class FacePass:
             # Through float32, as the landmarks / boxes tables pass them to the crop stage.
             pts = None if r.points is None else np.asarray(r.points, np.float32)
             box = _NAN_BOX if d.box is None else np.asarray(d.box, np.float32).astype(np.float64)
+            if r.status == "rejected":  # never a face to the mesh: no crop from the box
+                box = _NAN_BOX
             kps = _NAN_KEYPOINTS if d.keypoints is None else d.keypoints.reshape(6, 2)
             image, norm = crop_frame(rgb, pts, box, kps, self.params.crop)
             out.append(

@@ -18,8 +18,8 @@ no-face steps were in training), so the recurrence runs on; their output is stil
 as NaN, for consistency with the CNN and because the label of a frame whose face is not
 seen is not defined. Windows start cold (no state carried over), as in evaluation.
 
-**Rows.** ``frame`` (0-based), ``time_s`` (frame / fps), ``valence``, ``arousal`` (NaN
-where no face), ``face`` (bool) — one per decoded frame, written to .csv or .parquet.
+**Rows.** ``frame`` (0-based), ``time_s`` (the container's time stamp, so variable frame
+rates are honoured), ``valence``, ``arousal`` (NaN where no face), ``face`` (bool) — one per decoded frame, written to .csv or .parquet.
 
 **Streaming.** Frames are decoded once; the face pass holds a bounded number of frames
 (see :mod:`pipeline.inference.faces`), the model at most one batch / a few windows of crops.
@@ -46,7 +46,7 @@ from pipeline.errors import InputError
 from pipeline.inference.faces import FaceFrame, FacePass
 from pipeline.inference.model import TrainedModel
 from pipeline.io import atomic_path
-from pipeline.video.reader import VideoError, iter_frames, probe
+from pipeline.video.reader import VideoError, iter_frames, iter_timed_frames, probe
 
 log = logging.getLogger(__name__)
 
@@ -277,11 +277,15 @@ def video_info(source: Path, default_fps: float = 25.0) -> tuple[float, int | No
     return float(fps), (n if n > 0 else None)
 
 
-def _frames(source: Path, result: VideoResult) -> Iterator[np.ndarray]:
-    """Decoded frames; a decoding error after the first frame ends the video (reported)."""
+def _frames(
+    source: Path, result: VideoResult, fps: float, times: dict[int, float]
+) -> Iterator[np.ndarray]:
+    """Decoded frames; a decoding error after the first frame ends the video (reported).
+    Each frame's container time stamp goes to ``times`` (variable frame rates honoured)."""
     n = 0
     try:
-        for rgb in iter_frames(source):
+        for t, rgb in iter_timed_frames(source, fps):
+            times[n] = t
             n += 1
             yield rgb
     except (VideoError, cv2.error, OSError) as exc:
@@ -335,7 +339,9 @@ def predict_video(
         def emit(preds: list[Prediction]) -> None:
             for p in preds:
                 ff = p.face
-                rows.add(ff.frame, ff.frame / fps, p.valence, p.arousal, ff.face)
+                rows.add(
+                    ff.frame, times.pop(ff.frame, ff.frame / fps), p.valence, p.arousal, ff.face
+                )
                 result.frames += 1
                 result.faces += ff.face
                 if ov is not None:
@@ -343,7 +349,8 @@ def predict_video(
                 bar.update(1)
 
         face_pass = stack.enter_context(FacePass(tm.face, fps, subject))
-        for i, rgb in enumerate(_frames(source, result)):
+        times: dict[int, float] = {}
+        for i, rgb in enumerate(_frames(source, result, fps, times)):
             for ff in face_pass.push(i, rgb):
                 emit(predictor.push(ff))
         for ff in face_pass.finish():

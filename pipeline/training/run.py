@@ -198,6 +198,12 @@ def train_stage(
             "crop": params.crop.model_dump(mode="json"),
         },
         "replicas": replicas,
+        # The data it learnt from; `affwild predict` warns when that was the synthetic demo.
+        "data": {
+            "root": params.data.root,
+            "format": params.data.format,
+            "demo": (Path(params.data.root) / "truth.parquet").is_file(),
+        },
         "run": run,
         "transfer": transfer_report,
         "features": None if cached is None else {k: cached[k] for k in ("dim", "frames")},

@@ -7,6 +7,11 @@ Memory does not grow with the video's length: nothing is buffered.
 The container's frame count (``CAP_PROP_FRAME_COUNT``) is not trusted: it comes from metadata
 that is wrong for some codecs and for files that stop decoding part-way. :func:`probe` counts
 the frames that actually decode.
+
+Real clips: a phone's rotation flag (display matrix) is applied, so frames come out upright
+(``CAP_PROP_ORIENTATION_AUTO``); the time of each frame comes from the container
+(:func:`iter_timed_frames`, ``CAP_PROP_POS_MSEC``), so a variable-frame-rate video gets its
+true time stamps, not index / fps; audio streams are ignored whatever their length.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class VideoInfo:
     width: int
     height: int
     declared_frames: int  # what the container claims (-1 when unknown)
+    variable_rate: bool = False  # frame intervals differ (fps is then the mean rate)
 
 
 def frame_files(folder: str | os.PathLike) -> list[Path]:
@@ -59,6 +65,7 @@ def _open_capture(path: Path) -> cv2.VideoCapture:
     if not cap.isOpened():
         cap.release()
         raise VideoError(f"{path}: cannot be opened as a video (unknown format or corrupt file)")
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # phones' rotation flag: frames upright
     return cap
 
 
@@ -91,6 +98,35 @@ def iter_frames(source: str | os.PathLike, limit: int | None = None) -> Iterator
         cap.release()
 
 
+def iter_timed_frames(
+    source: str | os.PathLike, fps: float = 25.0, limit: int | None = None
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Like :func:`iter_frames`, as ``(time in seconds, RGB frame)``: the container's time
+    stamp of each frame (variable frame rate honoured); ``index / fps`` for a frame folder or
+    where the container gives none."""
+    source = Path(source)
+    if source.is_dir():
+        for i, rgb in enumerate(iter_frames(source, limit)):
+            yield i / fps, rgb
+        return
+    cap = _open_capture(source)
+    try:
+        i = 0
+        last = -1.0
+        while limit is None or i < limit:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                return
+            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if not np.isfinite(t) or t < 0 or (i > 0 and t <= last):
+                t = 0.0 if i == 0 else last + 1.0 / fps  # no usable stamp: the nominal step
+            last = t
+            yield t, _to_rgb(frame)
+            i += 1
+    finally:
+        cap.release()
+
+
 def probe(source: str | os.PathLike, default_fps: float = 25.0) -> VideoInfo:
     """Frame rate, decodable frame count and size of a video file or frame folder.
 
@@ -114,17 +150,28 @@ def probe(source: str | os.PathLike, default_fps: float = 25.0) -> VideoInfo:
         declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or -1)
         width = height = 0
         n = 0
+        t_first = t_last = -1.0
+        step_min, step_max = np.inf, 0.0
         # grab() demuxes and decodes without the colour conversion: the cheapest honest count.
         while cap.grab():
             if n == 0:
-                ok, frame = cap.retrieve()
+                ok, frame = cap.retrieve()  # upright (rotation flag applied)
                 if ok and frame is not None:
                     height, width = frame.shape[:2]
+            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if n == 0:
+                t_first = t
+            elif np.isfinite(t) and t > t_last >= 0:
+                step_min, step_max = min(step_min, t - t_last), max(step_max, t - t_last)
+            t_last = t
             n += 1
     finally:
         cap.release()
     if n == 0:
         raise VideoError(f"{source}: video holds no decodable frame")
+    variable = bool(n > 2 and step_max > 1.2 * step_min)
+    if variable and t_last > t_first >= 0:
+        fps = (n - 1) / (t_last - t_first)  # the mean rate; each frame keeps its own stamp
     if not np.isfinite(fps) or fps <= 0 or fps > 1000:
         fps = default_fps
-    return VideoInfo(float(fps), n, int(width), int(height), declared)
+    return VideoInfo(float(fps), n, int(width), int(height), declared, variable)

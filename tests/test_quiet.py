@@ -1,0 +1,42 @@
+"""No MediaPipe / TFLite C++ log lines reach a user's terminal (pipeline/quiet.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import REPO, tool_env
+
+NATIVE = ("W0000", "I0000", "E0000", "INFO: Created TensorFlow Lite", "inference_feedback_manager",
+          "landmark_projection_calculator", "XNNPACK")  # fmt: skip
+
+CODE = """
+import numpy as np
+import skimage.data
+from pipeline.demo.faces import detect_landmarks          # the demo stage's stock face mesh
+from pipeline.face.mediapipe_models import FaceDetector, FaceMesh, roi_from_detection
+img = np.ascontiguousarray(skimage.data.astronaut()[20:300, 90:370])
+print(detect_landmarks(img).shape)
+with FaceDetector() as det, FaceMesh() as mesh:
+    d = det(img)
+    print(mesh(img, roi_from_detection(d.boxes[0], d.keypoints[0]))[0].shape)
+"""
+
+
+def _run(env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+    env = tool_env() | env_extra
+    return subprocess.run([sys.executable, "-c", CODE], cwd=REPO, env=env, capture_output=True,
+                          text=True, check=True)  # fmt: skip
+
+
+def test_graphs_start_and_run_without_native_log_lines():
+    r = _run({})
+    assert "(468, 2)" in r.stdout and "(468, 3)" in r.stdout
+    found = [ln for ln in r.stderr.splitlines() if any(k in ln for k in NATIVE)]
+    assert found == [], found
+
+
+def test_native_logs_come_back_on_request():
+    """The same run with AFFWILD_NATIVE_LOGS=1 does print them (so the test above can fail)."""
+    r = _run({"AFFWILD_NATIVE_LOGS": "1"})
+    assert any(k in r.stderr for k in NATIVE), r.stderr[-2000:]
