@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import struct
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from tqdm import tqdm
 from pipeline.config import BalanceConfig, ShardConfig
 from pipeline.datasets.schema import LANDMARK_VALUES, SPLITS
 from pipeline.errors import InputError
+from pipeline.parallel import map_ordered
 from pipeline.records import balance
 from pipeline.records.schema import KINDS, frame_example, sequence_example, shard_name
 
@@ -256,7 +256,11 @@ def _route_video(
 
 
 def write_records(
-    videos: list[Video], out_dir: Path, shard_cfg: ShardConfig, bal: BalanceConfig
+    videos: list[Video],
+    out_dir: Path,
+    shard_cfg: ShardConfig,
+    bal: BalanceConfig,
+    n_jobs: int = 1,
 ) -> dict:
     """Write all shards under ``out_dir/<split>/`` and return the summary."""
     import tensorflow as tf
@@ -299,8 +303,7 @@ def write_records(
     for s in SPLITS:
         (out_dir / s).mkdir(parents=True, exist_ok=True)
     tasks = [(p, k) for p in plans for k in range(p.n_shards)]
-    with ThreadPoolExecutor(shard_cfg.n_jobs) as pool:
-        shards = list(pool.map(lambda t: finish(*t), tasks))
+    shards = map_ordered(lambda t: finish(*t), tasks, n_jobs, threads=True)
     buckets_dir.rmdir()
 
     summary: dict = {
