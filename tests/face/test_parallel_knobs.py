@@ -1,0 +1,35 @@
+"""Knobs that only say how fast or where (the `parallel` section) re-run nothing; a crop knob
+re-runs crop and what follows it, never detect or landmarks. Real `dvc repro` of the whole DAG
+in a throw-away copy, tiny params."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.test_pipeline_e2e import TINY
+
+FACE_AND_BEFORE = {"demo", "ingest", "detect", "landmarks"}
+AFTER_CROP = {"crop", "shard", "train_cnn", "train_rnn", "train_svr", "evaluate"}
+
+
+def _stale(repo_copy) -> set[str]:
+    status = json.loads(repo_copy.dvc("status", "--json").stdout or "{}")
+    return {name.split(":")[-1] for name in status}
+
+
+@pytest.mark.slow
+def test_parallel_knobs_rerun_nothing_and_a_crop_knob_reruns_only_crop_onwards(repo_copy):
+    repo_copy.set_params(**TINY)
+    repo_copy.dvc("repro")
+    assert _stale(repo_copy) == set()
+
+    repo_copy.set_params(parallel={"engine": "ray", "address": "auto", "n_jobs": 7})
+    assert _stale(repo_copy) == set()
+
+    repo_copy.set_params(parallel={"engine": "local", "address": None, "n_jobs": 1})
+    repo_copy.set_params(crop={"jpeg_quality": 80})
+    stale = _stale(repo_copy)
+    assert stale == AFTER_CROP, stale
+    assert not stale & FACE_AND_BEFORE
