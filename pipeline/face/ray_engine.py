@@ -4,7 +4,8 @@ One Ray actor per worker (``parallel.n_jobs`` of them, one CPU each) imports the
 code and MediaPipe once and then takes whole videos, one at a time, through the very same
 :func:`pipeline.face.runner.run_job` as the local pool, so the tables are the same bytes.
 Each video's table is written by the actor to the stage's output folder, which therefore
-must be on a file system every node sees (as the videos themselves must be), e.g. NFS.
+must be on a file system every node sees at the same path (as the videos must be), e.g. NFS;
+actors work in the driver's working directory (the repository).
 
 - ``parallel.address: null`` starts a private Ray on this machine with ``n_jobs`` CPUs (and
   stops it afterwards); ``auto`` joins the cluster this machine belongs to (``ray start``);
@@ -33,10 +34,11 @@ RETRIES = 1
 class FaceWorker:
     """One worker: a process with the stage code, OpenCV and MediaPipe loaded, taking videos."""
 
-    def __init__(self, stage: str):
+    def __init__(self, stage: str, cwd: str):
         from pipeline.face.runner import _stage_functions
         from pipeline.parallel import init_worker
 
+        os.chdir(cwd)  # the driver's: manifest paths are relative to the repository
         init_worker()
         _stage_functions(stage)  # import once: MediaPipe, the stage's model files
 
@@ -77,7 +79,8 @@ def run_on_ray(
     actor_cls = ray.remote(num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES)(FaceWorker)
     actors: list = []
     try:
-        idle = [actor_cls.remote(stage) for _ in range(max(1, min(n_workers, len(todo))))]
+        cwd = os.getcwd()
+        idle = [actor_cls.remote(stage, cwd) for _ in range(max(1, min(n_workers, len(todo))))]
         actors = list(idle)
         queue = list(reversed(todo))
         running: dict = {}  # object ref -> (job, actor)
@@ -95,7 +98,7 @@ def run_on_ray(
                 log.error("%s failed: %s: %s", stage, job.video_id, why)
                 reports[job.video_id] = failed_report(stage, job, why)
                 ray.kill(actor)  # out of restarts: replace it
-                actor = actor_cls.remote(stage)
+                actor = actor_cls.remote(stage, cwd)
                 actors.append(actor)
             idle.append(actor)
             bar.update(job.n_frames)

@@ -59,6 +59,20 @@ def in_multi_worker_cluster() -> bool:
     return sum(len(v) for k, v in cluster.items() if k in ("chief", "worker")) > 1
 
 
+def refuse_multi_worker() -> None:
+    """The train stages run on one host: with a multi-worker ``TF_CONFIG`` each machine would
+    silently train its own copy, so say so instead."""
+    if in_multi_worker_cluster():
+        from pipeline.errors import InputError
+
+        raise InputError(
+            "TF_CONFIG names several workers, but the train stages run on one host (all its "
+            "GPUs): Keras 3 model.fit under MultiWorkerMirroredStrategy fails with "
+            "TensorFlow 2.19 (keras-team/keras#20585). Unset TF_CONFIG; see README "
+            '"Beyond one machine".'
+        )
+
+
 def local_strategy(devices: list[str] | None = None) -> tf.distribute.Strategy:
     """``MirroredStrategy`` over ``devices`` (default: every GPU) when there are several;
     otherwise the default (one-device) strategy."""

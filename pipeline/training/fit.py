@@ -32,6 +32,9 @@ MONITOR = "val_ccc"
 
 def setup_hardware(mixed_precision: str, seed: int) -> tf.distribute.Strategy:
     """Seeds, determinism, precision policy and distribution strategy for this machine."""
+    from pipeline.training.distribute import refuse_multi_worker
+
+    refuse_multi_worker()
     gpus = tf.config.list_physical_devices("GPU")
     keras.utils.set_random_seed(seed)
     if gpus:

@@ -141,3 +141,16 @@ def test_keras_fit_under_multi_worker_still_fails_with_our_pins(tmp_path):
     done = run_two_workers(tmp_path, "--trainer", "fit", "--no-eval")
     assert any(r.returncode != 0 for r in done)
     assert any("PerReplica" in r.stderr and "unsupported type" in r.stderr for r in done)
+
+
+def test_train_stages_refuse_a_multi_worker_tf_config(monkeypatch):
+    from pipeline.errors import InputError
+    from pipeline.training.fit import setup_hardware
+
+    cluster = {"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+    with pytest.raises(InputError, match="TF_CONFIG names several workers"):
+        setup_hardware("off", 0)
+    cluster["cluster"]["worker"] = ["a:1"]  # one worker: fine
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+    assert setup_hardware("off", 0).num_replicas_in_sync == 1
