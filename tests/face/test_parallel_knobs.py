@@ -1,10 +1,11 @@
 """Knobs that only say how fast or where (the `parallel` section) re-run nothing; a crop knob
-re-runs crop and what follows it, never detect or landmarks. Real `dvc repro` of the whole DAG
+re-runs crop and what follows it, never demo, ingest, detect or landmarks. Real `dvc repro` of the whole DAG
 in a throw-away copy, tiny params."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -30,6 +31,10 @@ def test_parallel_knobs_rerun_nothing_and_a_crop_knob_reruns_only_crop_onwards(r
 
     repo_copy.set_params(parallel={"engine": "local", "address": None, "n_jobs": 1})
     repo_copy.set_params(crop={"jpeg_quality": 80})
-    stale = _stale(repo_copy)
-    assert stale == AFTER_CROP, stale
-    assert not stale & FACE_AND_BEFORE
+    # directly out of date: crop, and the train stages that record the crop section
+    assert _stale(repo_copy) == {"crop", "train_cnn", "train_rnn"}
+    out = repo_copy.dvc("repro").stdout
+    ran = set(re.findall(r"Running stage '(\w+)'", out))
+    assert ran == AFTER_CROP, out
+    assert not ran & FACE_AND_BEFORE
+    assert _stale(repo_copy) == set()
