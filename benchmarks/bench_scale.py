@@ -9,11 +9,16 @@ number of videos (``demo.n_train`` / ``n_test`` x k, same lengths), as data sets
 
 Kept feasible on 2 cores (say so when quoting): frames are 160x120 with 50-70 px faces
 (instead of 320x240, 80-110 px), the CNN trains on 32 px crops with ``small_width: 8`` (the
-demo: 64 px, 16), and the epoch is capped at ``--train-steps`` steps (the records of every
-frame are still written and read by shard). The demo generation itself is not timed.
+demo: 64 px, 16); ``--train-steps`` can cap the epoch. The demo generation is not timed.
 
-    python benchmarks/bench_scale.py --scales 1 4 16 [--n-jobs 2] [--out benchmarks/scale]
-    python benchmarks/bench_scale.py --plot-only --out benchmarks/scale   # table + plot
+``--replicate``: only the smallest scale is generated and run through every stage; a larger
+scale k is that data set k times over (each video and its label files hard-linked under k
+names), run for real through ingest, shard and train_cnn, while the per-video face stages
+(independent videos, one table each) have their outputs copied k times and their cost is
+k x the measured one (marked "k x" in the table). Without it every scale runs every stage.
+
+    python benchmarks/bench_scale.py --scales 1 4 16 --replicate [--n-jobs 2]
+    python benchmarks/bench_scale.py --plot-only     # table + plot from benchmarks/scale.json
 
 Results go to ``<out>.json`` (appended per scale), the log-log plot to ``<out>.png``.
 """
@@ -111,15 +116,55 @@ def timed(cmd: list[str], log: Path) -> tuple[float, float]:
     return wall, int(stats.read_text().split()[-1]) / 1024
 
 
-def run_scale(scale: int, n_jobs: int, train_steps: int, keep: Path | None) -> dict:
+FACE = ("detect", "landmarks", "crop")
+
+
+def replicate(base: Path, d: Path, k: int) -> None:
+    """``base``'s raw data set k times over into ``d`` (hard links, new names ``<id>_r<j>``),
+    and its face-stage outputs copied k times under the same names."""
+    for f in (base / "raw").rglob("*"):
+        if not f.is_file() or f.parent == base / "raw":
+            continue
+        rel = f.relative_to(base / "raw")
+        for j in range(k):
+            dst = d / "raw" / rel.parent / f"{f.stem}_r{j}{f.suffix}"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.link(f, dst)
+    for name in ("boxes", "landmarks", "crops"):
+        for f in (base / "interim" / name).glob("*.parquet"):
+            for j in range(k):
+                dst = d / "interim" / name / f"{f.stem}_r{j}.parquet"
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.link(f, dst)
+
+
+def run_scale(
+    scale: int, n_jobs: int, train_steps: int, keep: Path | None, base: dict | None = None
+) -> dict:
+    """Every stage at ``scale``; with ``base`` (the result of a smaller scale, its folder
+    kept), the data are that scale's replicated and the face stages are not re-run."""
     d = Path(tempfile.mkdtemp(prefix=f"scale{scale}x-"))
     try:
-        (d / "params.yaml").write_text(yaml.safe_dump(params_for(scale, n_jobs, train_steps)))
+        gen_scale = base["scale"] if base else scale
+        (d / "params.yaml").write_text(yaml.safe_dump(params_for(gen_scale, n_jobs, train_steps)))
         cmds = commands(d)
-        timed(cmds["demo"], d / "demo.log")
+        k = scale // gen_scale
+        if base:
+            replicate(Path(base["folder"]), d, k)
+        else:
+            timed(cmds["demo"], d / "demo.log")
         manifest_frames = None
         result: dict = {"scale": scale, "n_jobs": n_jobs, "stages": {}}
         for stage in STAGES:
+            if base and stage in FACE:
+                b = base["stages"][stage]
+                result["stages"][stage] = {
+                    "seconds": round(b["seconds"] * k, 2),
+                    "peak_rss_mb": b["peak_rss_mb"],
+                    "disk_mb": disk_mb(d, OUTPUTS[stage]),
+                    "extrapolated": f"{k} x the {gen_scale}x run",
+                }
+                continue
             wall, rss = timed(cmds[stage], d / f"{stage}.log")
             result["stages"][stage] = {
                 "seconds": round(wall, 2),
@@ -136,11 +181,16 @@ def run_scale(scale: int, n_jobs: int, train_steps: int, keep: Path | None) -> d
         result["frames"] = manifest_frames
         result["raw_mb"] = disk_mb(d, OUTPUTS["demo"])
         result["load"] = os.getloadavg()
+        result["folder"] = str(d)
         return result
     finally:
         if keep:
             shutil.copytree(d, keep / d.name, dirs_exist_ok=True)
-        shutil.rmtree(d, ignore_errors=True)
+        if not (base is None and _KEEP_BASE):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+_KEEP_BASE = False  # set by main() with --replicate: the base scale's folder is reused
 
 
 def table(results: list[dict]) -> str:
@@ -149,7 +199,8 @@ def table(results: list[dict]) -> str:
     for r in sorted(results, key=lambda r: r["scale"]):
         for stage, s in r["stages"].items():
             us = 1e6 * s["seconds"] / r["frames"]
-            rows.append(f"| {r['scale']}x | {r['videos']} | {r['frames']} | {stage} | "
+            mark = f" ({s['extrapolated']})" if s.get("extrapolated") else ""
+            rows.append(f"| {r['scale']}x | {r['videos']} | {r['frames']} | {stage}{mark} | "
                         f"{s['seconds']:.1f} | {us:.0f} | {s['peak_rss_mb']:.0f} | "
                         f"{s['disk_mb']:.1f} |")  # fmt: skip
     return "\n".join(rows)
@@ -165,12 +216,16 @@ def plot(results: list[dict], png: Path) -> None:
     frames = [r["frames"] for r in results]
     fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
     for stage in STAGES:
-        ax[0].loglog(frames, [r["stages"][stage]["seconds"] for r in results], "o-", label=stage)
-        ax[1].loglog(frames, [r["stages"][stage]["peak_rss_mb"] for r in results], "o-",
-                     label=stage)  # fmt: skip
+        est = any(r["stages"][stage].get("extrapolated") for r in results)
+        style = "o--" if est else "o-"
+        label = f"{stage} (k x the 1x run)" if est else stage
+        ax[0].loglog(frames, [r["stages"][stage]["seconds"] for r in results], style,
+                     label=label, mfc="none" if est else None)  # fmt: skip
+        ax[1].loglog(frames, [r["stages"][stage]["peak_rss_mb"] for r in results], style,
+                     label=label, mfc="none" if est else None)  # fmt: skip
     f0, f1 = frames[0], frames[-1]
-    t0 = results[0]["stages"]["detect"]["seconds"]
-    ax[0].loglog([f0, f1], [t0, t0 * f1 / f0], "k--", lw=0.8, label="linear (from detect)")
+    t0 = results[0]["stages"]["shard"]["seconds"]
+    ax[0].loglog([f0, f1], [t0, t0 * f1 / f0], "k:", lw=0.8, label="linear (from shard at 1x)")
     ax[0].set(xlabel="frames", ylabel="wall seconds", title="time per stage")
     ax[1].set(xlabel="frames", ylabel="peak RSS MB (largest process)", title="memory per stage")
     for a in ax:
@@ -188,15 +243,23 @@ def main() -> None:
                     help="cap on the epoch's steps (default: one pass over the records)")  # fmt: skip
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "scale")
     ap.add_argument("--plot-only", action="store_true")
+    ap.add_argument("--replicate", action="store_true", help="see the module doc")
     ap.add_argument("--keep", type=Path, default=None, help="copy each run's folder here")
     a = ap.parse_args()
     js = a.out.with_suffix(".json")
     results = json.loads(js.read_text()) if js.exists() else []
+    global _KEEP_BASE
+    _KEEP_BASE = a.replicate
     if not a.plot_only:
-        for scale in a.scales:
-            r = run_scale(scale, a.n_jobs, a.train_steps, a.keep)
+        base = None
+        for scale in sorted(a.scales):
+            r = run_scale(scale, a.n_jobs, a.train_steps, a.keep, base)
+            if a.replicate and base is None:
+                base = r
             results = [x for x in results if x["scale"] != scale] + [r]
             js.write_text(json.dumps(results, indent=1))
+        if base is not None:
+            shutil.rmtree(base["folder"], ignore_errors=True)
     print(table(results))
     if len(results) > 1:
         plot(results, a.out.with_suffix(".png"))

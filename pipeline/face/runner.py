@@ -168,7 +168,7 @@ def run_stage(
         else:
             reports = _run_parallel(stage, todo, cfg, n_jobs, bar)
     wall = time.perf_counter() - t0
-    return summarise(stage, reports, wall, n_jobs)
+    return summarise(stage, reports, wall, n_jobs, engine)
 
 
 def _run_parallel(stage: str, todo: list[VideoJob], cfg, n_jobs: int, bar) -> list[dict]:
@@ -219,7 +219,9 @@ def failed_report(stage: str, job: VideoJob, why: str) -> dict:
             "frames_per_s": None}  # fmt: skip
 
 
-def summarise(stage: str, reports: list[dict], wall: float, n_jobs: int) -> dict:
+def summarise(
+    stage: str, reports: list[dict], wall: float, n_jobs: int, engine: str = "local"
+) -> dict:
     frames = sum(r["frames"] for r in reports)
     busy = sum(r["seconds"] for r in reports)
     statuses: dict[str, int] = {}
@@ -234,6 +236,7 @@ def summarise(stage: str, reports: list[dict], wall: float, n_jobs: int) -> dict
         "frames_missing": sum(r["missing"] for r in reports),
         "frames_not_decoded": sum(r["frames"] - r["decoded"] for r in reports if not r["error"]),
         "frames_with_several_faces": sum(r["multi_face_frames"] for r in reports),
+        "engine": engine,
         "n_jobs": n_jobs,
         "wall_seconds": round(wall, 2),
         "frames_per_s": round(frames / wall, 1) if wall > 0 else None,

@@ -66,6 +66,7 @@ def test_ray_writes_the_same_bytes_as_local_and_reports_a_bad_video(
     assert len(a) == 3 * len(chosen) and a.keys() == b.keys()
     assert [k for k in a if a[k] != b[k]] == []
     for stage in ("detect", "landmarks", "crop"):
+        assert (on_ray[stage]["engine"], local[stage]["engine"]) == ("ray", "local")
         failed = on_ray[stage]["failed"]
         assert [f["video_id"] for f in failed] == ["absent"], failed
         assert "absent.mp4" in failed[0]["why"]
