@@ -130,3 +130,57 @@ def test_worker_killed_mid_video_is_retried_and_the_stage_completes(
     assert killed, "no worker was seen running a video"
     assert s["failed"] == [] and s["frames_with_face"] == ref["frames_with_face"] == 300
     assert _bytes(out) == _bytes(tmp_path / "ref")
+
+
+@pytest.mark.slow
+def test_detect_stage_joins_a_running_ray_cluster(clips, tmp_path):
+    """`ray start --head` (as on a cluster's head node), then the detect stage from the command
+    line with `parallel.engine: ray, address: auto`; Ray 2.60's `ray start` turns on token
+    authentication, so the driver runs with RAY_AUTH_MODE=token (README)."""
+    import json
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+
+    import yaml
+
+    from tests.conftest import REPO, tool_env
+
+    with socket.socket() as s:
+        s.bind(("", 0))
+        port = s.getsockname()[1]
+    env = dict(tool_env(), RAY_AUTH_MODE="token", PYTHONPATH=str(REPO))
+    ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # socket paths must stay < 108 bytes
+    head = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ray"), "start", "--head", f"--port={port}",
+         "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+         f"--temp-dir={ray_tmp}", "--block"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        seen = []
+        for line in head.stdout:  # wait until the head is up
+            seen.append(line)
+            if "Ray runtime started" in line:
+                break
+        assert "Ray runtime started" in seen[-1], "".join(seen)[-3000:]
+        params = yaml.safe_load((REPO / "params.yaml").read_text())
+        params["parallel"] = {"engine": "ray", "address": "auto", "n_jobs": 2}
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        manifest = write_manifest(tmp_path / "m.parquet", [clips["gap"], clips["noface"]])
+        r = subprocess.run(
+            [sys.executable, "-m", "stages.detect", "--params", str(tmp_path / "params.yaml"),
+             "--manifest", str(manifest), "--out", str(tmp_path / "boxes"),
+             "--summary", str(tmp_path / "s.json")],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr[-3000:]
+        s = json.loads((tmp_path / "s.json").read_text())
+        assert s["engine"] == "ray" and s["videos"] == 2 and not s["failed"]
+        assert "Connected to Ray cluster" in r.stderr  # joined, did not start its own
+    finally:
+        head.terminate()  # `ray start --block` stops what it started on SIGTERM
+        head.wait(timeout=60)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
