@@ -93,13 +93,15 @@ def run_on_ray(
             job, actor = running.pop(done[0])
             try:
                 reports[job.video_id] = ray.get(done[0])
-            except ray.exceptions.RayError as exc:
+            except ray.exceptions.RayActorError as exc:
                 why = f"Ray worker died on every try ({RETRIES + 1}): {type(exc).__name__}"
                 log.error("%s failed: %s: %s", stage, job.video_id, why)
                 reports[job.video_id] = failed_report(stage, job, why)
                 ray.kill(actor)  # out of restarts: replace it
                 actor = actor_cls.remote(stage, cwd)
                 actors.append(actor)
+            except ray.exceptions.RayError as exc:  # e.g. the job could not be shipped
+                reports[job.video_id] = failed_report(stage, job, f"{type(exc).__name__}: {exc}")
             idle.append(actor)
             bar.update(job.n_frames)
         return [reports[j.video_id] for j in todo]
