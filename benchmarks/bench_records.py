@@ -98,11 +98,9 @@ def main():
 
         for n_jobs in (1, 2):
             out = tmp / f"records{n_jobs}"
-            cfg = ShardConfig(
-                seq_len=args.seq_len, train_stride=args.seq_len, shard_mb=32, n_jobs=n_jobs
-            )
+            cfg = ShardConfig(seq_len=args.seq_len, train_stride=args.seq_len, shard_mb=32)
             t0 = time.perf_counter()
-            summary = write_records(videos, out, cfg, BalanceConfig(method="none"))
+            summary = write_records(videos, out, cfg, BalanceConfig(method="none"), n_jobs)
             dt = time.perf_counter() - t0
             write_json(summary, out / "summary.json")
             mb = sum(p.stat().st_size for p in out.rglob("*.tfrecord")) / 2**20
@@ -148,7 +146,7 @@ def main():
         # Memory does not grow with the number of shards: same data, 1 MB vs 32 MB shards.
         for mb in (32, 1):
             out = tmp / f"mem{mb}"
-            cfg = ShardConfig(seq_len=args.seq_len, shard_mb=mb, n_jobs=1)
+            cfg = ShardConfig(seq_len=args.seq_len, shard_mb=mb)
             write_records(videos, out, cfg, BalanceConfig(method="none"))
             print(
                 f"shard_mb={mb}: {len(list(out.rglob('*.tfrecord')))} shards, "

@@ -54,13 +54,14 @@ def demo(out_dir, params_path, seed):
     """Write the synthetic demo data set (Aff-Wild layout) to OUT_DIR."""
     from pathlib import Path
 
-    from pipeline.config import DemoConfig, load_params
+    from pipeline.config import Params, load_params
     from pipeline.demo.generate import generate_demo
 
-    cfg = load_params(params_path).demo if Path(params_path).exists() else DemoConfig()
+    params = load_params(params_path) if Path(params_path).exists() else Params()
+    cfg = params.demo
     if seed is not None:
         cfg = cfg.model_copy(update={"seed": seed})
-    summary = generate_demo(out_dir, cfg)
+    summary = generate_demo(out_dir, cfg, params.parallel.n_jobs)
     click.echo(f"wrote {out_dir}: {summary}")
 
 
@@ -92,7 +93,7 @@ def check_data(root, fmt, params_path):
 
     params = load_params(params_path) if Path(params_path).exists() else Params()
     data = params.data.model_copy(update={"root": root, "format": fmt})
-    result = ingest(data, params.split, params.ingest)
+    result = ingest(data, params.split, params.ingest, params.parallel.n_jobs)
     for name, s in result.report["splits"].items():
         click.echo(
             f"{name:>5}: {s['videos']:4d} videos {s['frames']:8d} frames "

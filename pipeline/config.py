@@ -66,7 +66,6 @@ class IngestConfig(Section):
     # Broken videos / label files: "fail" stops listing every problem at once;
     # "skip" leaves those videos out and lists them (and why) in the ingest report.
     on_error: Literal["fail", "skip"] = "fail"
-    n_jobs: int = Field(2, ge=1)
 
 
 class DemoConfig(Section):
@@ -96,7 +95,6 @@ class DemoConfig(Section):
     # Per-video gain on the expression deformation (how much the face shows of the labels).
     expressiveness_min: float = Field(0.6, ge=0)
     expressiveness_max: float = Field(1.2, ge=0)
-    n_jobs: int = Field(2, ge=1)
 
     @model_validator(mode="after")
     def _ranges_ordered(self) -> DemoConfig:
@@ -142,7 +140,6 @@ class ShardConfig(Section):
     # never overlap, so every frame is predicted exactly once.
     train_stride: int = Field(10, ge=1)
     seed: int = 0
-    n_jobs: int = Field(2, ge=1)
 
 
 class DetectConfig(Section):
@@ -169,7 +166,6 @@ class DetectConfig(Section):
     # face seen in all its frames.
     min_run: int = Field(5, ge=1)
     max_gap_in_run: int = Field(5, ge=0)
-    n_jobs: int = Field(2, ge=1)
 
 
 class LandmarksConfig(Section):
@@ -188,7 +184,6 @@ class LandmarksConfig(Section):
     jaw: Literal["contour", "fixed"] = "contour"
     # Use the landmarks a data set ships (AFEW-VA) instead of the mesh where there are any.
     use_source_landmarks: bool = False
-    n_jobs: int = Field(2, ge=1)
 
 
 class CropConfig(Section):
@@ -202,7 +197,6 @@ class CropConfig(Section):
     jpeg_quality: int = Field(95, ge=1, le=100)
     # Outside the frame: "constant" (black) or "replicate" (edge pixels).
     border: Literal["constant", "replicate"] = "constant"
-    n_jobs: int = Field(2, ge=1)
 
 
 class AugmentConfig(Section):
@@ -310,6 +304,27 @@ class EvaluateConfig(Section):
     batch_size: int = Field(64, ge=1)
 
 
+class ParallelConfig(Section):
+    """How fast and where, never what: no output depends on these knobs, so no stage lists
+    this section as a DVC param (changing it re-runs nothing). Stages read it from here."""
+
+    # local: a process pool on this machine (``pipeline.parallel``); ray: the per-video face
+    # stages (detect, landmarks, crop) as Ray tasks, one actor per worker (``pip install
+    # -e ".[ray]"``). Every other parallel step uses the local pool.
+    engine: Literal["local", "ray"] = "local"
+    # Ray only. null: start a private Ray on this machine with n_jobs CPUs; "auto": join the
+    # cluster started here with `ray start`; "ray://host:10001": Ray Client to a remote head.
+    address: str | None = None
+    # Worker processes (local), Ray actors (ray), shard-writing threads.
+    n_jobs: int = Field(2, ge=1)
+
+    @model_validator(mode="after")
+    def _address_needs_ray(self) -> ParallelConfig:
+        if self.address is not None and self.engine != "ray":
+            raise ValueError(f"address {self.address!r} is only used with engine: ray")
+        return self
+
+
 class Params(Section):
     data: DataConfig = DataConfig()
     split: SplitConfig = SplitConfig()
@@ -326,6 +341,7 @@ class Params(Section):
     svr: SvrConfig = SvrConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     model: ModelConfig = ModelConfig()
+    parallel: ParallelConfig = ParallelConfig()
 
 
 class ParamsError(InputError):

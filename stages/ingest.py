@@ -22,7 +22,7 @@ def main(root, manifest, labels, source_landmarks, report, params_path):
 
     params = load_params(params_path)
     data = params.data.model_copy(update={"root": root})
-    result = ingest(data, params.split, params.ingest)
+    result = ingest(data, params.split, params.ingest, params.parallel.n_jobs)
     # Everything is computed (and every check passed) before the first file is written.
     write_parquet(result.manifest, manifest)
     write_parquet(result.labels, labels)

@@ -31,7 +31,7 @@ def main(manifest, labels, crops, out, params_path):
     params = load_params(params_path)
     videos = load_videos(pq.read_table(manifest), pq.read_table(labels), Path(crops))
     with atomic_dir(out) as tmp:
-        summary = write_records(videos, tmp, params.shard, params.balance)
+        summary = write_records(videos, tmp, params.shard, params.balance, params.parallel.n_jobs)
         write_json(summary, tmp / "summary.json")
     for split, kinds in summary["splits"].items():
         f, s = kinds["frames"], kinds["sequences"]

@@ -28,7 +28,10 @@ def test_every_params_section_is_a_known_section():
             "data.format: Input should be 'affwild', 'affwild2' or 'afewva'",
         ),
         ({"split": {"val_fraction": 1.5}}, "split.val_fraction: Input should be less than 1"),
-        ({"ingest": {"n_jobs": 0}}, "ingest.n_jobs: Input should be greater than or equal to 1"),
+        (
+            {"parallel": {"n_jobs": 0}},
+            "parallel.n_jobs: Input should be greater than or equal to 1",
+        ),
         (
             {"ingest": {"length_mismatch": "pad"}},
             "ingest.length_mismatch: Input should be 'error' or 'truncate'",

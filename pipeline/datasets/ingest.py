@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from tqdm import tqdm
 
 from pipeline.config import DataConfig, IngestConfig, SplitConfig
 from pipeline.datasets.afewva import scan_afewva
@@ -30,6 +28,7 @@ from pipeline.datasets.base import Entry, ScanResult
 from pipeline.datasets.errors import DataSetError, Problem
 from pipeline.datasets.schema import LABELS, MANIFEST, SOURCE_LANDMARKS, SPLITS
 from pipeline.datasets.split import assign_splits
+from pipeline.parallel import map_ordered
 from pipeline.video.reader import VideoError, VideoInfo, probe
 
 
@@ -67,23 +66,21 @@ def probe_sources(sources: list[Path], fps: float, n_jobs: int) -> dict[Path, Vi
     """Probe each distinct source once, in parallel; a string result is the error message."""
     unique = sorted(set(sources))
     jobs = [(str(s), fps) for s in unique]
-    bar = dict(total=len(jobs), desc="probe videos", unit="video", disable=None)
-    if n_jobs > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs))) as pool:
-            results = list(tqdm(pool.map(_probe, jobs), **bar))
-    else:
-        results = [_probe(j) for j in tqdm(jobs, **bar)]
+    bar = dict(desc="probe videos", unit="video", disable=None)
+    results = map_ordered(_probe, jobs, n_jobs, progress=bar)
     return dict(zip(unique, results, strict=True))
 
 
-def ingest(data: DataConfig, split_cfg: SplitConfig, cfg: IngestConfig) -> IngestResult:
-    """Scan, probe, check and split a data set; raise :class:`DataSetError` on problems
-    unless ``cfg.on_error == "skip"``."""
+def ingest(
+    data: DataConfig, split_cfg: SplitConfig, cfg: IngestConfig, n_jobs: int = 1
+) -> IngestResult:
+    """Scan, probe (in ``n_jobs`` processes), check and split a data set; raise
+    :class:`DataSetError` on problems unless ``cfg.on_error == "skip"``."""
     found = scan(data.root, data.format, split_cfg)
     problems = list(found.problems)
     entries = found.entries
 
-    infos = probe_sources([e.source for e in entries], data.fps, cfg.n_jobs)
+    infos = probe_sources([e.source for e in entries], data.fps, n_jobs)
     truncated, warnings = [], []
     for e in entries:
         info = infos[e.source]

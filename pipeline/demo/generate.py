@@ -15,8 +15,6 @@ size and its index, never on ``n_jobs``.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
 import os
 import time
 from pathlib import Path
@@ -30,6 +28,7 @@ from pipeline.demo.faces import DemoError, load_scenes, load_sources
 from pipeline.demo.render import VideoJob, VideoResult, render_video
 from pipeline.demo.traces import QUADRANTS, quadrant_shares, split_traces
 from pipeline.io import atomic_dir
+from pipeline.parallel import map_ordered
 from pipeline.video.reader import probe
 
 SPLITS = ("train", "test")
@@ -108,15 +107,8 @@ def plan(cfg: DemoConfig, root: Path) -> tuple[list[VideoJob], dict[str, np.ndar
 
 
 def _render_all(jobs: list[VideoJob], n_jobs: int) -> list[VideoResult]:
-    if n_jobs <= 1 or len(jobs) <= 1:
-        return [render_video(job) for job in jobs]
-    # "spawn": the parent has MediaPipe / TensorFlow loaded (threads); forking it is unsafe.
-    ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=ctx) as pool:
-        # longest first, for a better balance
-        order = sorted(range(len(jobs)), key=lambda j: -jobs[j].n_frames)
-        futures = {j: pool.submit(render_video, jobs[j]) for j in order}
-        return [futures[j].result() for j in range(len(jobs))]
+    # longest first, for a better balance
+    return map_ordered(render_video, jobs, n_jobs, cost=lambda job: job.n_frames)
 
 
 def _write_labels(path: Path, values: np.ndarray) -> None:
@@ -124,15 +116,16 @@ def _write_labels(path: Path, values: np.ndarray) -> None:
     path.write_text("".join(f"{x:.4f}\n" for x in values))
 
 
-def generate_demo(out_dir: str | os.PathLike, cfg: DemoConfig) -> dict:
-    """Generate the demo data set into ``out_dir`` (replaced atomically); return a summary."""
+def generate_demo(out_dir: str | os.PathLike, cfg: DemoConfig, n_jobs: int = 1) -> dict:
+    """Generate the demo data set into ``out_dir`` (replaced atomically), rendering videos
+    in ``n_jobs`` processes; return a summary."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         for split in SPLITS:
             (tmp / "videos" / split).mkdir(parents=True)
         jobs, labels = plan(cfg, tmp)
-        results = _render_all(jobs, cfg.n_jobs)
+        results = _render_all(jobs, n_jobs)
 
         tables = []
         for job, res in zip(jobs, results, strict=True):

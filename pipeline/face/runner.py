@@ -1,10 +1,13 @@
 """Running a face stage over every video of the manifest: in parallel, with progress, summarised.
 
-Videos are independent: with ``n_jobs > 1`` they go to that many worker processes (``spawn``,
-so each worker owns its own MediaPipe graphs and nothing is shared); with ``n_jobs == 1``
-they run in this process. A worker that dies (a crash inside a native library) does not stop
-the others: the pool is restarted and the unfinished videos are tried once more; a video that
-fails again gets an all-"no face" table and is listed in the summary with the reason.
+Videos are independent. ``parallel.engine: local`` sends them to ``parallel.n_jobs`` worker
+processes of the project's one pool (:mod:`pipeline.parallel`: ``spawn``, so each worker owns
+its own MediaPipe graphs and nothing is shared); with ``n_jobs == 1`` they run in this
+process. ``engine: ray`` sends them to Ray actors instead (:mod:`pipeline.face.ray_engine`);
+the tables are the same bytes either way. A worker that dies (a crash inside a native library)
+does not stop the others: the unfinished videos are tried once more (local: the pool is
+restarted; ray: the actor is restarted by Ray); a video that fails again gets an all-"no face"
+table and is listed in the summary with the reason.
 
 A tqdm bar (frames, frames/s, ETA) is shown on a terminal only (``disable=None``).
 """
@@ -13,10 +16,9 @@ from __future__ import annotations
 
 import importlib
 import logging
-import multiprocessing as mp
 import os
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from pipeline.datasets.schema import MANIFEST
 from pipeline.errors import InputError
 from pipeline.face.jobs import Progress, VideoJob, VideoReport
 from pipeline.io import atomic_dir, write_json
+from pipeline.parallel import CONTEXT, process_pool
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +70,6 @@ def run_job(stage: str, job: VideoJob, cfg, progress: Progress | None = None) ->
 def _init_worker(counter) -> None:
     global _COUNTER
     _COUNTER = counter
-    from pipeline.quiet import quiet_native
-
-    quiet_native()
-    import cv2
-
-    cv2.setNumThreads(1)  # one core per worker: n_jobs workers use n_jobs cores
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
 def _worker(stage: str, job: VideoJob, cfg) -> dict:
@@ -136,9 +132,17 @@ def _retarget(job: VideoJob, out_dir: Path) -> VideoJob:
 
 
 def run_stage(
-    stage: str, jobs: list[VideoJob], cfg, out_dir: str | os.PathLike, n_jobs: int = 1
+    stage: str,
+    jobs: list[VideoJob],
+    cfg,
+    out_dir: str | os.PathLike,
+    n_jobs: int = 1,
+    engine: str = "local",
+    address: str | None = None,
 ) -> dict:
-    """Run ``stage`` on every job into ``out_dir`` (replaced atomically); return the summary."""
+    """Run ``stage`` on every job into ``out_dir`` (replaced atomically); return the summary.
+
+    ``engine`` / ``address`` / ``n_jobs``: the ``parallel`` section of params.yaml."""
     if stage not in STAGES:
         raise ValueError(f"unknown face stage {stage!r}")
     ids = [j.video_id for j in jobs]
@@ -154,24 +158,26 @@ def run_stage(
     ):
         todo = [_retarget(j, tmp) for j in jobs]
         n_jobs = max(1, min(n_jobs, len(todo)))
-        if n_jobs == 1:
+        if engine == "ray":
+            from pipeline.face.ray_engine import run_on_ray
+
+            reports = run_on_ray(stage, todo, cfg, n_jobs, address, bar)
+        elif n_jobs == 1:
             for job in todo:
                 reports.append(run_job(stage, job, cfg, bar.update))
         else:
             reports = _run_parallel(stage, todo, cfg, n_jobs, bar)
     wall = time.perf_counter() - t0
-    return summarise(stage, reports, wall, n_jobs)
+    return summarise(stage, reports, wall, n_jobs, engine)
 
 
 def _run_parallel(stage: str, todo: list[VideoJob], cfg, n_jobs: int, bar) -> list[dict]:
-    ctx = mp.get_context("spawn")
-    counter = ctx.Value("q", 0)
+    counter = CONTEXT.Value("q", 0)
     reports: dict[str, dict] = {}
     attempts = dict.fromkeys((j.video_id for j in todo), 0)
     remaining = list(todo)
     while remaining:
-        with ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(counter,)) as pool:  # fmt: skip
+        with process_pool(n_jobs, _init_worker, (counter,)) as pool:
             futures = {pool.submit(_worker, stage, job, cfg): job for job in remaining}
             for job in remaining:
                 attempts[job.video_id] += 1
@@ -187,18 +193,21 @@ def _run_parallel(stage: str, todo: list[VideoJob], cfg, n_jobs: int, bar) -> li
                     except BrokenProcessPool:
                         broken = True
                     except Exception as exc:  # noqa: BLE001 - pickling errors and the like
-                        reports[job.video_id] = _failed(stage, job, f"{type(exc).__name__}: {exc}")
+                        reports[job.video_id] = failed_report(
+                            stage, job, f"{type(exc).__name__}: {exc}"
+                        )
         remaining = [j for j in remaining if j.video_id not in reports]
         if broken:
             log.warning("%s: a worker process died; retrying %d videos", stage, len(remaining))
         for job in [j for j in remaining if attempts[j.video_id] >= 2]:
-            reports[job.video_id] = _failed(stage, job, "worker process died (twice)")
+            reports[job.video_id] = failed_report(stage, job, "worker process died (twice)")
         remaining = [j for j in remaining if j.video_id not in reports]
     bar.update(bar.total - bar.n)
     return [reports[j.video_id] for j in todo]
 
 
-def _failed(stage: str, job: VideoJob, why: str) -> dict:
+def failed_report(stage: str, job: VideoJob, why: str) -> dict:
+    """The report of a video whose worker died: an all-"no face" table is written for it."""
     _, empty = _stage_functions(stage)
     try:
         empty(job)
@@ -210,7 +219,9 @@ def _failed(stage: str, job: VideoJob, why: str) -> dict:
             "frames_per_s": None}  # fmt: skip
 
 
-def summarise(stage: str, reports: list[dict], wall: float, n_jobs: int) -> dict:
+def summarise(
+    stage: str, reports: list[dict], wall: float, n_jobs: int, engine: str = "local"
+) -> dict:
     frames = sum(r["frames"] for r in reports)
     busy = sum(r["seconds"] for r in reports)
     statuses: dict[str, int] = {}
@@ -225,6 +236,7 @@ def summarise(stage: str, reports: list[dict], wall: float, n_jobs: int) -> dict
         "frames_missing": sum(r["missing"] for r in reports),
         "frames_not_decoded": sum(r["frames"] - r["decoded"] for r in reports if not r["error"]),
         "frames_with_several_faces": sum(r["multi_face_frames"] for r in reports),
+        "engine": engine,
         "n_jobs": n_jobs,
         "wall_seconds": round(wall, 2),
         "frames_per_s": round(frames / wall, 1) if wall > 0 else None,
@@ -253,7 +265,8 @@ def run_from_cli(
         if name != "source_landmarks" and not Path(path).is_dir():
             raise InputError(f"{path}: no such folder (run the stage that writes it first)")
     jobs = make_jobs(read_manifest(manifest), out, **inputs)
-    result = run_stage(stage, jobs, cfg, out, cfg.n_jobs)
+    par = params.parallel
+    result = run_stage(stage, jobs, cfg, out, par.n_jobs, par.engine, par.address)
     write_json(result, summary)
     click.echo(
         f"{stage}: {result['videos']} videos, {result['frames']} frames, "

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 import struct
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from tqdm import tqdm
 from pipeline.config import BalanceConfig, ShardConfig
 from pipeline.datasets.schema import LANDMARK_VALUES, SPLITS
 from pipeline.errors import InputError
+from pipeline.parallel import map_ordered
 from pipeline.records import balance
 from pipeline.records.schema import KINDS, frame_example, sequence_example, shard_name
 
@@ -200,8 +201,11 @@ def _placeholder(size: int) -> bytes:
 
 def _route_video(
     video: Video, units: list, seq_len: int
-) -> dict[tuple[str, str, int], list[tuple[int, bytes]]]:
-    """Serialise every unit of one video: {(split, kind, shard): [(position, record)]}."""
+) -> Iterator[tuple[tuple[str, str, int], int, bytes]]:
+    """Serialise every unit of one video, one at a time: ``((split, kind, shard), position,
+    record)`` for each copy. A generator, so memory holds the video's crops and one record,
+    not all its records (with overlapping sequences those are ``seq_len / train_stride``
+    times the crops: gigabytes for a long video at 224 px)."""
     table = pq.read_table(video.crops, columns=["image", "landmarks"])
     images = table.column("image").to_pylist()
     lm_col = table.column("landmarks").to_pylist()
@@ -223,7 +227,6 @@ def _route_video(
     blank = _placeholder(size)
     val = np.nan_to_num(video.valence)
     aro = np.nan_to_num(video.arousal)
-    out: dict = {}
     for split, kind, start, positions, n_shards in units:
         if kind == "frames":
             rec = frame_example(
@@ -251,12 +254,15 @@ def _route_video(
                 video.video_id,
             )
         for pos in positions:
-            out.setdefault((split, kind, int(pos) % n_shards), []).append((int(pos), rec))
-    return out
+            yield (split, kind, int(pos) % n_shards), int(pos), rec
 
 
 def write_records(
-    videos: list[Video], out_dir: Path, shard_cfg: ShardConfig, bal: BalanceConfig
+    videos: list[Video],
+    out_dir: Path,
+    shard_cfg: ShardConfig,
+    bal: BalanceConfig,
+    n_jobs: int = 1,
 ) -> dict:
     """Write all shards under ``out_dir/<split>/`` and return the summary."""
     import tensorflow as tf
@@ -299,8 +305,7 @@ def write_records(
     for s in SPLITS:
         (out_dir / s).mkdir(parents=True, exist_ok=True)
     tasks = [(p, k) for p in plans for k in range(p.n_shards)]
-    with ThreadPoolExecutor(shard_cfg.n_jobs) as pool:
-        shards = list(pool.map(lambda t: finish(*t), tasks))
+    shards = map_ordered(lambda t: finish(*t), tasks, n_jobs, threads=True)
     buckets_dir.rmdir()
 
     summary: dict = {
@@ -336,15 +341,14 @@ def _crop_size(videos: list[Video]) -> int | None:
     return None
 
 
-def _append(routed: dict, buckets_dir: Path, handles: dict) -> None:
-    for (split, kind, shard), items in routed.items():
-        key = (split, kind, shard)
+def _append(routed: Iterable, buckets_dir: Path, handles: dict) -> None:
+    for key, pos, rec in routed:
         if key not in handles:
+            split, kind, shard = key
             handles[key] = open(buckets_dir / f"{split}-{kind}-{shard}", "ab")  # noqa: SIM115
         h = handles[key]
-        for pos, rec in items:
-            h.write(_HEADER.pack(pos, len(rec)))
-            h.write(rec)
+        h.write(_HEADER.pack(pos, len(rec)))
+        h.write(rec)
 
 
 def _read_bucket(path: Path) -> list[tuple[int, bytes]]:

@@ -32,6 +32,9 @@ MONITOR = "val_ccc"
 
 def setup_hardware(mixed_precision: str, seed: int) -> tf.distribute.Strategy:
     """Seeds, determinism, precision policy and distribution strategy for this machine."""
+    from pipeline.training import distribute
+
+    distribute.refuse_multi_worker()
     gpus = tf.config.list_physical_devices("GPU")
     keras.utils.set_random_seed(seed)
     if gpus:
@@ -40,11 +43,10 @@ def setup_hardware(mixed_precision: str, seed: int) -> tf.distribute.Strategy:
     else:
         # Bit-for-bit repeatable CPU runs (Keras then keeps XLA off, which is no loss on CPU).
         tf.config.experimental.enable_op_determinism()
-    use_mixed = mixed_precision == "on" or (mixed_precision == "auto" and bool(gpus))
-    keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed else "float32")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+    keras.mixed_precision.set_global_policy(
+        distribute.precision_policy(mixed_precision, bool(gpus))
+    )
+    return distribute.local_strategy()  # MirroredStrategy over every GPU when there are several
 
 
 def fingerprint(*parts) -> str:

@@ -83,6 +83,20 @@ def mse_loss(y_true, y_pred, sample_weight=None):
     return ops.mean(mse_per_dimension(y_true, y_pred, sample_weight))
 
 
+def per_replica(loss):
+    """``loss`` / the replicas in sync: under a ``tf.distribute`` strategy Keras sums the
+    replicas' gradients and reports the loss times the replicas, so a loss must come divided
+    (Keras's own reductions do this; a batch statistic returned as is would train with
+    replicas x the gradient, which tests/training/test_distribute.py catches)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            loss = loss / replicas
+    return loss
+
+
 @keras.saving.register_keras_serializable(package="affwild")
 class AffectLoss(keras.losses.Loss):
     """``ccc``, ``mse`` or ``ccc+mse`` over the whole batch (a scalar; see the module doc)."""
@@ -107,7 +121,7 @@ class AffectLoss(keras.losses.Loss):
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         # A batch statistic: the sample weights go into the mask, not onto per-sample losses.
-        return self._value(y_true, y_pred, sample_weight)
+        return per_replica(self._value(y_true, y_pred, sample_weight))
 
     def get_config(self):
         return {"kind": self.kind, "name": self.name}

@@ -12,8 +12,8 @@ from pipeline.datasets.errors import DataSetError
 from pipeline.datasets.ingest import ingest
 from tests.datasets.conftest import make_afewva, make_affwild2, write_lines, write_video
 
-FAIL = IngestConfig(n_jobs=1)
-SKIP = IngestConfig(n_jobs=1, on_error="skip")
+FAIL = IngestConfig()
+SKIP = IngestConfig(on_error="skip")
 
 
 def _ingest(root, fmt="affwild", cfg=FAIL):
@@ -84,7 +84,7 @@ def test_truncate_policy_keeps_the_shorter_and_reports(affwild_root):
     write_lines(affwild_root / "annotations/train/arousal/a1.txt", [0.2] * 11)
     write_lines(_valence(affwild_root, "t1", "test"), [0.1] * 5)
     write_lines(affwild_root / "annotations/test/arousal/t1.txt", [0.2] * 5)
-    cfg = IngestConfig(n_jobs=1, length_mismatch="truncate")
+    cfg = IngestConfig(length_mismatch="truncate")
     res = _ingest(affwild_root, cfg=cfg)
     rows = {r["video_id"]: r for r in res.manifest.to_pylist()}
     assert rows["a1"]["n_frames"] == 9 and rows["t1"]["n_frames"] == 5

@@ -10,7 +10,7 @@ from pipeline.datasets.ingest import ingest
 from pipeline.datasets.schema import LABELS, MANIFEST, SOURCE_LANDMARKS
 from tests.datasets.conftest import make_afewva, make_affwild2, values
 
-ONE_JOB = IngestConfig(n_jobs=1)
+ONE_JOB = IngestConfig()
 
 
 def _rows(table):
@@ -117,6 +117,6 @@ def test_split_is_deterministic_and_by_video(affwild_root):
 
 def test_parallel_probe_gives_the_same_tables(affwild_root):
     data = DataConfig(root=str(affwild_root), format="affwild")
-    one = ingest(data, SplitConfig(), IngestConfig(n_jobs=1))
-    two = ingest(data, SplitConfig(), IngestConfig(n_jobs=2))
+    one = ingest(data, SplitConfig(), IngestConfig(), n_jobs=1)
+    two = ingest(data, SplitConfig(), IngestConfig(), n_jobs=2)
     assert one.manifest.equals(two.manifest) and one.labels.equals(two.labels)

@@ -21,7 +21,7 @@ from pipeline.demo.render import expression_coefs
 from pipeline.demo.rig import FaceRig
 from pipeline.video import iter_frames, probe
 
-TINY = DemoConfig(n_train=3, n_test=1, min_frames=20, max_frames=30, n_jobs=2, seed=3)
+TINY = DemoConfig(n_train=3, n_test=1, min_frames=20, max_frames=30, seed=3)
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -39,7 +39,7 @@ def read_truth(root: Path) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("demo") / "demo"
-    summary = generate_demo(out, TINY)
+    summary = generate_demo(out, TINY, n_jobs=2)
     return out, summary
 
 
@@ -116,7 +116,7 @@ def test_truth_table_and_label_delay(tiny):
 def test_deterministic_from_the_seed_whatever_n_jobs(tiny, tmp_path):
     root, _ = tiny
     again = tmp_path / "again"
-    generate_demo(again, TINY.model_copy(update={"n_jobs": 1}))
+    generate_demo(again, TINY, n_jobs=1)
     assert tree_digest(again) == tree_digest(root)
     other = tmp_path / "other"
     generate_demo(other, TINY.model_copy(update={"seed": 4}))
@@ -155,11 +155,11 @@ def test_mediapipe_finds_the_subject_where_there_is_one(tmp_path):
     import mediapipe as mp
 
     cfg = DemoConfig(
-        n_train=2, n_test=1, min_frames=90, max_frames=100, seed=11, n_jobs=2,
+        n_train=2, n_test=1, min_frames=90, max_frames=100, seed=11,
         no_face_fraction=0.15, occlusion_fraction=0.1, distractor_fraction=0.5,
     )  # fmt: skip
     root = tmp_path / "demo"
-    summary = generate_demo(root, cfg)
+    summary = generate_demo(root, cfg, n_jobs=2)
     assert summary["no_face_frames"] > 20 and summary["distractor_videos"] >= 1
     t = read_truth(root)
     hits = total = false_pos = empty = 0

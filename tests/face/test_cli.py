@@ -24,9 +24,8 @@ def stage(name: str, *args: str) -> subprocess.CompletedProcess:
 
 def test_three_stages_from_the_command_line_in_two_processes(tmp_path, clips):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["detect"]["n_jobs"] = 2
-    params["landmarks"]["n_jobs"] = 2
-    params["crop"].update(n_jobs=2, size=40, align=True)
+    params["parallel"] = {"engine": "local", "address": None, "n_jobs": 2}
+    params["crop"].update(size=40, align=True)
     p = tmp_path / "params.yaml"
     p.write_text(yaml.safe_dump(params))
     manifest = write_manifest(

@@ -19,12 +19,10 @@ def test_dvc_repro_face_stages_each_cached_on_its_own(repo_copy):
             "n_test": 1,
             "min_frames": 40,
             "max_frames": 50,
-            "n_jobs": 1,
             "distractor_fraction": 1.0,
         },  # fmt: skip
-        detect={"n_jobs": 1},
-        landmarks={"n_jobs": 2},
-        crop={"size": 32, "n_jobs": 1},
+        parallel={"n_jobs": 2},
+        crop={"size": 32},
     )
     out = repo_copy.dvc("repro", "crop").stdout
     for name in ("demo", "ingest", "detect", "landmarks", "crop"):

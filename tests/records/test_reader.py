@@ -26,7 +26,7 @@ SEQ = 8
 def records(interim, tmp_path):
     manifest, labels, crops = interim
     out = tmp_path / "records"
-    cfg = ShardConfig(seq_len=SEQ, train_stride=4, shard_mb=0.05, n_jobs=1)
+    cfg = ShardConfig(seq_len=SEQ, train_stride=4, shard_mb=0.05)
     summary = write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig())
     write_json(summary, out / "summary.json")
     return out

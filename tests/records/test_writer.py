@@ -17,13 +17,13 @@ from pipeline.records.writer import RecordsError, load_videos, windows, write_re
 from tests.records.conftest import make_interim
 
 SEQ = 16
-SHARD = ShardConfig(seq_len=SEQ, train_stride=5, shard_mb=0.05, n_jobs=1)
+SHARD = ShardConfig(seq_len=SEQ, train_stride=5, shard_mb=0.05)
 BAL = BalanceConfig()
 
 
-def _write(interim, out, shard=SHARD, bal=BAL):
+def _write(interim, out, shard=SHARD, bal=BAL, n_jobs=1):
     manifest, labels, crops = interim
-    summary = write_records(load_videos(manifest, labels, crops), out, shard, bal)
+    summary = write_records(load_videos(manifest, labels, crops), out, shard, bal, n_jobs)
     write_json(summary, out / "summary.json")
     return summary
 
@@ -147,7 +147,7 @@ def test_same_seed_byte_identical_any_n_jobs(interim, tmp_path):
     b = tmp_path / "b"
     c = tmp_path / "c"
     _write(interim, a)
-    _write(interim, b, shard=SHARD.model_copy(update={"n_jobs": 2}))
+    _write(interim, b, n_jobs=2)
     _write(interim, c, shard=SHARD.model_copy(update={"seed": 1}))
     files = sorted(p.relative_to(a) for p in a.rglob("*.tfrecord"))
     assert len(files) > 3  # several shards per split

@@ -1,0 +1,40 @@
+"""Knobs that only say how fast or where (the `parallel` section) re-run nothing; a crop knob
+re-runs crop and what follows it, never demo, ingest, detect or landmarks. Real `dvc repro` of the whole DAG
+in a throw-away copy, tiny params."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.test_pipeline_e2e import TINY
+
+FACE_AND_BEFORE = {"demo", "ingest", "detect", "landmarks"}
+AFTER_CROP = {"crop", "shard", "train_cnn", "train_rnn", "train_svr", "evaluate"}
+
+
+def _stale(repo_copy) -> set[str]:
+    status = json.loads(repo_copy.dvc("status", "--json").stdout or "{}")
+    return {name.split(":")[-1] for name in status}
+
+
+@pytest.mark.slow
+def test_parallel_knobs_rerun_nothing_and_a_crop_knob_reruns_only_crop_onwards(repo_copy):
+    repo_copy.set_params(**TINY)
+    repo_copy.dvc("repro")
+    assert _stale(repo_copy) == set()
+
+    repo_copy.set_params(parallel={"engine": "ray", "address": "auto", "n_jobs": 7})
+    assert _stale(repo_copy) == set()
+
+    repo_copy.set_params(parallel={"engine": "local", "address": None, "n_jobs": 1})
+    repo_copy.set_params(crop={"jpeg_quality": 80})
+    # directly out of date: crop, and the train stages that record the crop section
+    assert _stale(repo_copy) == {"crop", "train_cnn", "train_rnn"}
+    out = repo_copy.dvc("repro").stdout
+    ran = set(re.findall(r"Running stage '(\w+)'", out))
+    assert ran == AFTER_CROP, out
+    assert not ran & FACE_AND_BEFORE
+    assert _stale(repo_copy) == set()

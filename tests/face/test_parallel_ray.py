@@ -1,0 +1,186 @@
+"""The face stages on a real local 2-worker Ray (``parallel.engine: ray``), real MediaPipe.
+
+Same bytes as the local engine, a failing video reported without stopping the others, and a
+worker killed mid-video retried by Ray with the stage still completing. Skipped when Ray is
+not installed (``pip install -e ".[ray]"``; the ``test`` extra pulls it in).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import CropConfig, DetectConfig, LandmarksConfig
+from pipeline.face.runner import make_jobs, read_manifest, run_stage
+
+from .conftest import Clip, canvas, paste, write_manifest, write_video
+
+ray = pytest.importorskip("ray")
+
+CFG = {"detect": DetectConfig(), "landmarks": LandmarksConfig(max_gap=3),
+       "crop": CropConfig(size=48, margin=0.2)}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def _three_stages(manifest_path: Path, out: Path, **engine) -> dict:
+    manifest = read_manifest(manifest_path)
+    o = {k: out / k for k in ("boxes", "landmarks", "crops")}
+    inputs = {
+        "detect": {},
+        "landmarks": {"boxes": str(o["boxes"])},
+        "crop": {"boxes": str(o["boxes"]), "landmarks": str(o["landmarks"])},
+    }
+    summaries = {}
+    for stage, kind in (("detect", "boxes"), ("landmarks", "landmarks"), ("crop", "crops")):
+        jobs = make_jobs(manifest, o[kind], **inputs[stage])
+        summaries[stage] = run_stage(stage, jobs, CFG[stage], o[kind], **engine)
+    return summaries
+
+
+def _bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.parquet"))}
+
+
+def test_ray_writes_the_same_bytes_as_local_and_reports_a_bad_video(
+    local_ray, clips, tmp_path
+):  # fmt: skip
+    chosen = [clips[k] for k in ("gap", "distractor", "noface", "two_left")]
+    chosen.append(Clip("absent", tmp_path / "absent.mp4", 8, "", "file missing"))
+    manifest = write_manifest(tmp_path / "manifest.parquet", chosen)
+
+    local = _three_stages(manifest, tmp_path / "local", n_jobs=1)
+    on_ray = _three_stages(manifest, tmp_path / "ray", n_jobs=2, engine="ray")
+
+    a, b = _bytes(tmp_path / "local"), _bytes(tmp_path / "ray")
+    assert len(a) == 3 * len(chosen) and a.keys() == b.keys()
+    assert [k for k in a if a[k] != b[k]] == []
+    for stage in ("detect", "landmarks", "crop"):
+        assert (on_ray[stage]["engine"], local[stage]["engine"]) == ("ray", "local")
+        failed = on_ray[stage]["failed"]
+        assert [f["video_id"] for f in failed] == ["absent"], failed
+        assert "absent.mp4" in failed[0]["why"]
+        assert on_ray[stage]["frames_with_face"] == local[stage]["frames_with_face"] > 0
+
+
+def _descendants(root: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parents[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    out, frontier = set(), {root}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - out
+        out |= frontier
+    return out
+
+
+def _kill_first_busy_worker(killed: list[int], stop: threading.Event) -> None:
+    """SIGKILL the first of this test's Ray workers seen running a video (its process title
+    is ``ray::FaceWorker.run`` while it does)."""
+    while not stop.is_set() and not killed:
+        for pid in _descendants(os.getpid()):
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+            except OSError:
+                continue
+            if title.startswith(b"ray::FaceWorker.run"):
+                time.sleep(0.3)  # well into the video
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+        time.sleep(0.02)
+
+
+def test_worker_killed_mid_video_is_retried_and_the_stage_completes(
+    local_ray, faces, tmp_path
+):  # fmt: skip
+    long = []
+    for k in range(2):
+        frames = [paste(canvas(), faces["astronaut"], 60 + i // 3, 40, 150) for i in range(150)]
+        long.append(Clip(f"long{k}", write_video(tmp_path / f"long{k}.mp4", frames), 150))
+    manifest = read_manifest(write_manifest(tmp_path / "manifest.parquet", long))
+    ref = run_stage("detect", make_jobs(manifest, tmp_path / "ref"), CFG["detect"],
+                    tmp_path / "ref", n_jobs=1)  # fmt: skip
+
+    killed: list[int] = []
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_first_busy_worker, args=(killed, stop))
+    killer.start()
+    try:
+        out = tmp_path / "ray"
+        s = run_stage("detect", make_jobs(manifest, out), CFG["detect"], out, n_jobs=2,
+                      engine="ray")  # fmt: skip
+    finally:
+        stop.set()
+        killer.join()
+    assert killed, "no worker was seen running a video"
+    assert s["failed"] == [] and s["frames_with_face"] == ref["frames_with_face"] == 300
+    assert _bytes(out) == _bytes(tmp_path / "ref")
+
+
+@pytest.mark.slow
+def test_detect_stage_joins_a_running_ray_cluster(clips, tmp_path):
+    """`ray start --head` (as on a cluster's head node), then the detect stage from the command
+    line with `parallel.engine: ray, address: auto`; Ray 2.60's `ray start` turns on token
+    authentication, so the driver runs with RAY_AUTH_MODE=token (README)."""
+    import json
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+
+    import yaml
+
+    from tests.conftest import REPO, tool_env
+
+    with socket.socket() as s:
+        s.bind(("", 0))
+        port = s.getsockname()[1]
+    env = dict(tool_env(), RAY_AUTH_MODE="token", PYTHONPATH=str(REPO))
+    ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # socket paths must stay < 108 bytes
+    head = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ray"), "start", "--head", f"--port={port}",
+         "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+         f"--temp-dir={ray_tmp}", "--block"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        seen = []
+        for line in head.stdout:  # wait until the head is up
+            seen.append(line)
+            if "Ray runtime started" in line:
+                break
+        assert "Ray runtime started" in seen[-1], "".join(seen)[-3000:]
+        params = yaml.safe_load((REPO / "params.yaml").read_text())
+        params["parallel"] = {"engine": "ray", "address": "auto", "n_jobs": 2}
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        manifest = write_manifest(tmp_path / "m.parquet", [clips["gap"], clips["noface"]])
+        r = subprocess.run(
+            [sys.executable, "-m", "stages.detect", "--params", str(tmp_path / "params.yaml"),
+             "--manifest", str(manifest), "--out", str(tmp_path / "boxes"),
+             "--summary", str(tmp_path / "s.json")],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr[-3000:]
+        s = json.loads((tmp_path / "s.json").read_text())
+        assert s["engine"] == "ray" and s["videos"] == 2 and not s["failed"]
+        assert "Connected to Ray cluster" in r.stderr  # joined, did not start its own
+    finally:
+        head.terminate()  # `ray start --block` stops what it started on SIGTERM
+        head.wait(timeout=60)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
