@@ -12,7 +12,7 @@ import pytest
 from tests.test_pipeline_e2e import TINY
 
 FACE_AND_BEFORE = {"demo", "ingest", "detect", "landmarks"}
-AFTER_CROP = {"crop", "shard", "train_cnn", "train_rnn", "train_svr", "evaluate"}
+AFTER_CROP = {"crop", "shard", "train_cnn", "features", "train_rnn", "train_svr", "evaluate"}
 
 
 def _stale(repo_copy) -> set[str]:

@@ -88,21 +88,30 @@ def _descendants(root: int) -> set[int]:
     return out
 
 
+def _title(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return b""
+
+
 def _kill_first_busy_worker(killed: list[int], stop: threading.Event) -> None:
     """SIGKILL the first of this test's Ray workers seen running a video (its process title
-    is ``ray::FaceWorker.run`` while it does)."""
+    is ``ray::FaceWorker.run`` while it does, ``ray::FaceWorker`` while idle). The workers are
+    found once by walking /proc, then only their titles are polled, so a 2-core machine does
+    not miss a busy one."""
+    workers: set[int] = set()
     while not stop.is_set() and not killed:
-        for pid in _descendants(os.getpid()):
-            try:
-                title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-            except OSError:
-                continue
-            if title.startswith(b"ray::FaceWorker.run"):
-                time.sleep(0.3)  # well into the video
+        if not workers:
+            workers = {p for p in _descendants(os.getpid())
+                       if _title(p).startswith(b"ray::FaceWorker")}  # fmt: skip
+        for pid in workers:
+            if _title(pid).startswith(b"ray::FaceWorker.run"):
+                time.sleep(0.2)  # well into the video
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
                 return
-        time.sleep(0.02)
+        time.sleep(0.005 if workers else 0.02)
 
 
 def test_worker_killed_mid_video_is_retried_and_the_stage_completes(
@@ -110,8 +119,8 @@ def test_worker_killed_mid_video_is_retried_and_the_stage_completes(
 ):  # fmt: skip
     long = []
     for k in range(2):
-        frames = [paste(canvas(), faces["astronaut"], 60 + i // 3, 40, 150) for i in range(150)]
-        long.append(Clip(f"long{k}", write_video(tmp_path / f"long{k}.mp4", frames), 150))
+        frames = [paste(canvas(), faces["astronaut"], 60 + i // 3, 40, 150) for i in range(300)]
+        long.append(Clip(f"long{k}", write_video(tmp_path / f"long{k}.mp4", frames), 300))
     manifest = read_manifest(write_manifest(tmp_path / "manifest.parquet", long))
     ref = run_stage("detect", make_jobs(manifest, tmp_path / "ref"), CFG["detect"],
                     tmp_path / "ref", n_jobs=1)  # fmt: skip
@@ -128,7 +137,7 @@ def test_worker_killed_mid_video_is_retried_and_the_stage_completes(
         stop.set()
         killer.join()
     assert killed, "no worker was seen running a video"
-    assert s["failed"] == [] and s["frames_with_face"] == ref["frames_with_face"] == 300
+    assert s["failed"] == [] and s["frames_with_face"] == ref["frames_with_face"] == 600
     assert _bytes(out) == _bytes(tmp_path / "ref")
 
 

@@ -28,7 +28,7 @@ def records(tmp_path_factory):
     root = tmp_path_factory.mktemp("feat")
     manifest, labels, crops = make_interim(root / "interim", VIDEOS)
     out = root / "records"
-    cfg = ShardConfig(seq_len=SEQ, train_stride=4, shard_mb=1, n_jobs=1)
+    cfg = ShardConfig(seq_len=SEQ, train_stride=4, shard_mb=1)
     write_json(
         write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig()),
         out / "summary.json",
