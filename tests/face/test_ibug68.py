@@ -90,3 +90,22 @@ def test_jaw_stays_on_visible_contour_when_head_turns(meshes, degrees):
     # fixed vertices: the far side's slide inside the cheek
     assert _inside_depth(fixed, outline).max() > 0.05 * scale
     assert_jaw_ordered(np.vstack([contour, ibug68.mesh_to_ibug68(m)[17:]]))
+
+
+def test_attention_mesh_refines_the_same_vertices(faces):
+    """The attention model (refine=True) returns the same 468 vertices in frame pixels: close
+    to the plain mesh's (a projection or vertex-order slip would put them far off), not equal
+    to them (it is a different model), and its presence score tells a face from noise."""
+    from pipeline.face.mediapipe_models import FaceDetector, FaceMesh, Roi, roi_from_detection
+
+    with FaceDetector() as det, FaceMesh() as plain, FaceMesh(refine=True) as refined:
+        for name, img in faces.items():
+            d = det(img)
+            roi = roi_from_detection(d.boxes[0], d.keypoints[0])
+            (m0, _), (m1, s1) = plain(img, roi), refined(img, roi)
+            assert m1.shape == (468, 3) and s1 > 0.9, name
+            iod = float(np.linalg.norm(m0[263, :2] - m0[33, :2]))
+            dev = np.linalg.norm(m1[:, :2] - m0[:, :2], axis=1) / iod
+            assert 0 < dev.mean() < 0.05, (name, dev.mean())
+        noise = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+        assert refined(noise, Roi(128, 128, 200))[1] < 0.5
