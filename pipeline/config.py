@@ -190,8 +190,9 @@ class LandmarksConfig(Section):
     refine: bool = True
     # Where the mesh's ROI came from the detector, run the mesh again on its own points' ROI.
     second_pass: bool = True
-    # Track (ROI from the previous mesh) only while that ROI overlaps the detector's this much.
-    track_min_iou: float = Field(0.7, ge=0, le=1)
+    # Track (ROI from the previous mesh) first while that ROI overlaps the subject box's this
+    # much; below it re-detect first (tracking is the fallback down to an overlap of 0.5).
+    track_min_iou: float = Field(0.7, ge=0.5, le=1)
     # Use the landmarks a data set ships (AFEW-VA) instead of the mesh where there are any.
     use_source_landmarks: bool = False
     n_jobs: int = Field(2, ge=1)

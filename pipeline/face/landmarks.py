@@ -48,6 +48,9 @@ def load_source_landmarks(path: str, video_id: str) -> dict[int, np.ndarray]:
     return {int(f): p.astype(np.float64) for f, p in zip(frames, pts, strict=True)}
 
 
+MIN_TRACK_IOU = 0.5  # below this overlap with the subject's box the mesh is never tracked
+
+
 def _roi_overlap(a, b) -> float:
     """IoU of two ROIs' axis-aligned squares (rotation ignored)."""
     ax0, ay0, bx0, by0 = a.cx - a.size / 2, a.cy - a.size / 2, b.cx - b.size / 2, b.cy - b.size / 2
@@ -103,13 +106,17 @@ class LandmarkFollower:
             roi_det = None
             if np.isfinite(box).all():
                 roi_det = roi_from_detection(box, keypoints)
-            tries = []
+            tries = [] if roi_det is None else [(roi_det, "detected")]
             if self.prev_mesh is not None:
+                # Track while the previous mesh's ROI agrees with the subject's box; where it
+                # agrees less than track_min_iou (drift), re-detect first and track only if
+                # that fails; below MIN_TRACK_IOU it is another place (face): never track.
                 roi_trk = roi_from_mesh(self.prev_mesh)
-                if roi_det is None or _roi_overlap(roi_trk, roi_det) >= cfg.track_min_iou:
+                iou = 1.0 if roi_det is None else _roi_overlap(roi_trk, roi_det)
+                if iou >= cfg.track_min_iou:
+                    tries.insert(0, (roi_trk, "tracked"))
+                elif iou >= MIN_TRACK_IOU:
                     tries.append((roi_trk, "tracked"))
-            if roi_det is not None:
-                tries.append((roi_det, "detected"))
             self.prev_mesh = None
             for roi, how in tries:
                 m, s = self.mesh(rgb, roi)
