@@ -44,6 +44,9 @@ from pipeline.video.reader import iter_frames  # noqa: E402
 
 MAPPINGS = {
     "mesh, contour jaw (mesh_to_ibug68 jaw=contour)": lambda m: ibug68.mesh_to_ibug68(m, "contour"),
+    "mesh, contour jaw without the yaw drop (jaw_end_drop=0)": lambda m: ibug68.mesh_to_ibug68(
+        m, "contour", jaw_end_drop=0.0
+    ),
     "mesh, fixed vertices (FIXED_INDICES)": ibug68.mesh_to_ibug68_fixed,
 }
 

@@ -23,10 +23,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 # mean over the 4 photos, per group: measured with params.yaml's landmarks settings (attention
-# mesh, second pass on detections, track_min_iou 0.7: 0.061, 0.115, 0.064, 0.053, 0.024,
-# 0.041) + ~8 %. The plain mesh (before) measured 0.076 / 0.129 / 0.083 / 0.062 / 0.048 /
-# 0.051 and fails the "all", "brows", "nose" and "eyes" bounds.
-BOUNDS = {"all": 0.066, "jaw": 0.125, "brows": 0.069, "nose": 0.057, "eyes": 0.026, "mouth": 0.045}
+# mesh, second pass on detections, track_min_iou 0.7) and the jaw's yaw drop: 0.056, 0.093,
+# 0.064, 0.053, 0.024, 0.041; bounds ~8 % above. The plain mesh with the old jaw rule (before)
+# measured 0.076 / 0.129 / 0.083 / 0.062 / 0.048 / 0.051 and fails every bound.
+BOUNDS = {"all": 0.061, "jaw": 0.101, "brows": 0.069, "nose": 0.057, "eyes": 0.026, "mouth": 0.045}
 
 
 @pytest.fixture(scope="module")
