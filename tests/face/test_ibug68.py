@@ -109,3 +109,18 @@ def test_attention_mesh_refines_the_same_vertices(faces):
             assert 0 < dev.mean() < 0.05, (name, dev.mean())
         noise = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
         assert refined(noise, Roi(128, 128, 200))[1] < 0.5
+
+
+def test_jaw_starts_lower_on_a_turned_head(meshes):
+    """yaw_asymmetry grows as the real mesh is turned, and with it the drop of the jaw's ends
+    below the eye-corner line (a frontal face keeps the first round's rule)."""
+    for name, m in meshes.items():
+        turns = [ibug68.yaw_asymmetry(yawed(m, deg)) for deg in (0, 20, 40)]
+        assert turns[0] < turns[1] < turns[2], (name, turns)
+        t = yawed(m, 40)
+        iod = float(np.linalg.norm(t[263, :2] - t[33, :2]))
+        plain = ibug68.mesh_to_ibug68(t, jaw_end_drop=0.0)
+        dropped = ibug68.mesh_to_ibug68(t)
+        np.testing.assert_allclose(dropped[17:], plain[17:])  # only the jaw moves
+        lower = (dropped[[0, 16], 1] - plain[[0, 16], 1]) / iod
+        assert (lower > 0.02).all(), (name, lower)
