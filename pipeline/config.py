@@ -182,6 +182,13 @@ class LandmarksConfig(Section):
     smooth_beta: float = Field(0.5, ge=0)
     # Jaw points on the visible face outline ("contour") or on fixed mesh vertices ("fixed").
     jaw: Literal["contour", "fixed"] = "contour"
+    # The attention mesh model (MediaPipe's refine_landmarks): sharper lips and eyes.
+    refine: bool = True
+    # Where the mesh's ROI came from the detector, run the mesh again on its own points' ROI.
+    second_pass: bool = True
+    # Track (ROI from the previous mesh) first while that ROI overlaps the subject box's this
+    # much; below it re-detect first (tracking is the fallback down to an overlap of 0.5).
+    track_min_iou: float = Field(0.7, ge=0.5, le=1)
     # Use the landmarks a data set ships (AFEW-VA) instead of the mesh where there are any.
     use_source_landmarks: bool = False
 

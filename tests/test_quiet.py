@@ -17,9 +17,10 @@ from pipeline.demo.faces import detect_landmarks          # the demo stage's sto
 from pipeline.face.mediapipe_models import FaceDetector, FaceMesh, roi_from_detection
 img = np.ascontiguousarray(skimage.data.astronaut()[20:300, 90:370])
 print(detect_landmarks(img).shape)
-with FaceDetector() as det, FaceMesh() as mesh:
+with FaceDetector() as det, FaceMesh() as mesh, FaceMesh(refine=True) as refined:
     d = det(img)
     print(mesh(img, roi_from_detection(d.boxes[0], d.keypoints[0]))[0].shape)
+    print("refined", refined(img, roi_from_detection(d.boxes[0], d.keypoints[0]))[0].shape)
 """
 
 
@@ -31,7 +32,7 @@ def _run(env_extra: dict[str, str]) -> subprocess.CompletedProcess:
 
 def test_graphs_start_and_run_without_native_log_lines():
     r = _run({})
-    assert "(468, 2)" in r.stdout and "(468, 3)" in r.stdout
+    assert "(468, 2)" in r.stdout and "(468, 3)" in r.stdout and "refined (468, 3)" in r.stdout
     found = [ln for ln in r.stderr.splitlines() if any(k in ln for k in NATIVE)]
     assert found == [], found
 

