@@ -81,11 +81,23 @@ def main() -> None:
             tf_config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}}
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "stages.train_cnn", *common,
-                     "--out", str(tmp / "two" / "cnn"), "--checkpoints", str(tmp / "ck"),
-                     "--live", str(tmp / "two" / "live")],
-                    cwd=REPO, env=_env(TF_CONFIG=json.dumps(tf_config)),
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                    [
+                        sys.executable,
+                        "-m",
+                        "stages.train_cnn",
+                        *common,
+                        "--out",
+                        str(tmp / "two" / "cnn"),
+                        "--checkpoints",
+                        str(tmp / "ck"),
+                        "--live",
+                        str(tmp / "two" / "live"),
+                    ],
+                    cwd=REPO,
+                    env=_env(TF_CONFIG=json.dumps(tf_config)),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
                 )  # fmt: skip
             )
         outs = [p.communicate() for p in procs]

@@ -67,6 +67,28 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def on_two_workers(args: list[str], scratch: Path) -> list[str]:
+    """Run ``python *args`` as two workers of a localhost cluster; their stdouts."""
+    hosts = [f"localhost:{_free_port()}", f"localhost:{_free_port()}"]
+    procs = []
+    for i in range(2):  # the same command on every "machine", each with its TF_CONFIG
+        tf_config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}}
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, *args],
+                cwd=REPO,
+                env=_env(scratch, TF_CONFIG=json.dumps(tf_config)),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
+        )
+    done = [p.communicate(timeout=900) for p in procs]
+    for p, (out, err) in zip(procs, done, strict=True):
+        assert p.returncode == 0, out + err[-3000:]
+    return [out for out, _ in done]
+
+
 def _curve(live: Path, name: str) -> list[float]:
     rows = (live / "plots" / "metrics" / f"{name}.tsv").read_text().splitlines()[1:]
     return [float(r.split("\t")[-1]) for r in rows]
@@ -83,27 +105,13 @@ def test_train_cnn_on_two_workers(records, tmp_path):
     params = _params(tmp_path / "params.yaml", 16)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    hosts = [f"localhost:{_free_port()}", f"localhost:{_free_port()}"]
-    procs = []
-    for i in range(2):  # the same command on every "machine", each with its TF_CONFIG
-        tf_config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}}
-        cmd = [sys.executable, "-m", "stages.train_cnn", "--records", str(records),
-               "--out", str(tmp_path / "cnn"), "--checkpoints", str(tmp_path / "ck"),
-               "--live", str(tmp_path / "live"), "--params", str(params)]  # fmt: skip
-        procs.append(
-            subprocess.Popen(
-                cmd,
-                cwd=REPO,
-                env=_env(scratch, TF_CONFIG=json.dumps(tf_config)),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )  # fmt: skip
-        )
-    done = [p.communicate(timeout=900) for p in procs]
-    for p, (out, err) in zip(procs, done, strict=True):
-        assert p.returncode == 0, out + err[-3000:]
-    runs = [ast.literal_eval(out.strip().splitlines()[-1].removeprefix("cnn: ")) for out, _ in done]
+    cmd = ["-m", "stages.train_cnn", "--records", str(records), "--out", str(tmp_path / "cnn"),
+           "--checkpoints", str(tmp_path / "ck"), "--live", str(tmp_path / "live"),
+           "--params", str(params)]  # fmt: skip
+    runs = [
+        ast.literal_eval(out.strip().splitlines()[-1].removeprefix("cnn: "))
+        for out in on_two_workers(cmd, scratch)
+    ]
 
     # the chief wrote a model folder that loads and predicts; the other worker left nothing
     from pipeline.training.run import load_trained
@@ -156,3 +164,16 @@ def test_train_cnn_on_two_workers(records, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     np.testing.assert_allclose(_curve(one / "live", "loss"), loss, rtol=0.1)
     np.testing.assert_allclose(_curve(one / "live", "val_ccc"), val_ccc, atol=0.06)
+
+    # the CNN-RNN from that CNN, the same way (on the images: no feature cache)
+    rnn_cmd = ["-m", "stages.train_rnn", "--records", str(records), "--cnn", str(tmp_path / "cnn"),
+               "--out", str(tmp_path / "rnn"), "--checkpoints", str(tmp_path / "ck2"),
+               "--live", str(tmp_path / "live2"), "--params", str(params)]  # fmt: skip
+    outs = on_two_workers(rnn_cmd, scratch)
+    hashes = [ast.literal_eval(o.splitlines()[-1].split(": ", 1)[1].split("; transferred")[0])
+              for o in outs]  # fmt: skip
+    assert hashes[0]["weights_sha256"] == hashes[1]["weights_sha256"]
+    rnn, rnn_meta = load_trained(tmp_path / "rnn")
+    assert rnn_meta["workers"] == 2 and "backbone/conv1" in rnn_meta["transfer"]["loaded"]
+    assert rnn.output_shape == (None, 8, 2)
+    assert list(scratch.iterdir()) == []
