@@ -119,6 +119,61 @@ def decode_images(parsed: dict, kind: str, image_size: int | None) -> dict:
     return {**parsed, "image": image}
 
 
+def _records(files, training: bool, seed: int, shuffle_buffer: int, deterministic: bool):
+    """The serialized records of ``files``: interleaved, shuffled (files, then examples,
+    seeded) when training."""
+    names = tf.constant([str(f) for f in files])
+    ds = tf.data.Dataset.from_tensor_slices(names)
+    if training:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=deterministic,
+    )
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return ds
+
+
+def _decoder(kind: str, seq_len: int | None, image_size: int | None):
+    """serialized record → parsed example with uint8 image(s)."""
+    spec = features(kind, seq_len)
+
+    def decode(serialized):
+        ex = tf.io.parse_single_example(serialized, spec)
+        if kind == "sequences":
+            ex["landmarks"] = tf.reshape(ex["landmarks"], [seq_len, -1])
+        return decode_images(ex, kind, image_size)
+
+    return decode
+
+
+def _finisher(kind, training, augment, seed, normalization, with_meta):
+    """(batch index, batch of parsed examples) → the pipeline's element."""
+
+    def finish(index, ex):
+        # Batch-level (vectorised) augmentation and normalisation; flips and shifts move
+        # uint8 pixels (a quarter of the bytes of float32).
+        if training and augment is not None:
+            seeds = tf.stack([tf.cast(seed, tf.int64), index])
+            ex = ops.random_augment(ex, augment, seeds, normalization)
+        else:
+            ex = {**ex, "image": ops.normalize(ops.to_float(ex["image"]), normalization)}
+        inputs = {"image": ex["image"], "landmarks": ex["landmarks"]}
+        targets = tf.stack([ex["valence"], ex["arousal"]], axis=-1)
+        # Frame records hold labelled faces only; sequence steps count where the mask says.
+        weights = (
+            tf.ones_like(ex["valence"]) if kind == "frames" else tf.cast(ex["mask"], tf.float32)
+        )
+        if with_meta:
+            return inputs, targets, weights, {"video_id": ex["video_id"], "frame": ex["frame"]}
+        return inputs, targets, weights
+
+    return finish
+
+
 def make_dataset(
     files: list[str | Path],
     kind: str,
@@ -143,45 +198,63 @@ def make_dataset(
     """
     if not files:
         raise ShardError(f"no {kind} shard files given")
-    spec = features(kind, seq_len)
-    names = tf.constant([str(f) for f in files])
-    ds = tf.data.Dataset.from_tensor_slices(names)
-    if training:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.interleave(
-        tf.data.TFRecordDataset,
-        cycle_length=min(len(files), 8),
+    ds = _records(files, training, seed, shuffle_buffer, deterministic)
+    ds = ds.map(
+        _decoder(kind, seq_len, image_size),
         num_parallel_calls=AUTOTUNE,
         deterministic=deterministic,
     )
-    if training:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-
-    def decode(serialized):
-        ex = tf.io.parse_single_example(serialized, spec)
-        if kind == "sequences":
-            ex["landmarks"] = tf.reshape(ex["landmarks"], [seq_len, -1])
-        return decode_images(ex, kind, image_size)
-
-    def finish(index, ex):
-        # Batch-level (vectorised) augmentation and normalisation; flips and shifts move
-        # uint8 pixels (a quarter of the bytes of float32).
-        if training and augment is not None:
-            seeds = tf.stack([tf.cast(seed, tf.int64), index])
-            ex = ops.random_augment(ex, augment, seeds, normalization)
-        else:
-            ex = {**ex, "image": ops.normalize(ops.to_float(ex["image"]), normalization)}
-        inputs = {"image": ex["image"], "landmarks": ex["landmarks"]}
-        targets = tf.stack([ex["valence"], ex["arousal"]], axis=-1)
-        # Frame records hold labelled faces only; sequence steps count where the mask says.
-        weights = (
-            tf.ones_like(ex["valence"]) if kind == "frames" else tf.cast(ex["mask"], tf.float32)
-        )
-        if with_meta:
-            return inputs, targets, weights, {"video_id": ex["video_id"], "frame": ex["frame"]}
-        return inputs, targets, weights
-
-    ds = ds.map(decode, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
+    finish = _finisher(kind, training, augment, seed, normalization, with_meta)
     ds = ds.enumerate().map(finish, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    return ds.prefetch(AUTOTUNE)
+
+
+def make_worker_dataset(
+    files: list[str | Path],
+    kind: str,
+    *,
+    batch_size: int,
+    training: bool,
+    workers: int = 1,
+    worker: int = 0,
+    replicas: int = 1,
+    seq_len: int | None = None,
+    image_size: int | None = None,
+    normalization: str = "unit",
+    augment: AugmentConfig | None = None,
+    seed: int = 0,
+    shuffle_buffer: int = 2048,
+) -> tf.data.Dataset:
+    """One worker's part of a multi-worker input pipeline: batches of ``batch_size`` (per
+    replica) for its ``replicas`` local replicas, in turn.
+
+    Every worker orders the records the same way (same seed: the stream of
+    :func:`make_dataset`), cuts them into batches of ``batch_size`` and numbers them; step
+    ``s`` of ``workers x replicas`` replicas takes the next ``workers x replicas`` batches,
+    and this worker keeps its ``replicas`` consecutive ones (index ``worker``) *before*
+    decoding, so each worker parses and decodes only its share of the JPEGs. A step thus sees
+    the same examples, with the same augmentation (seeded by batch number), whatever the
+    split into workers and devices: 2 workers x 1 device = 1 worker x 2 devices.
+
+    Training repeats the records (reshuffled each pass) without end: the caller counts the
+    steps of an epoch, the same on every worker (workers must step together). Evaluation
+    is one pass in file order and keeps the last incomplete batch."""
+    if not files:
+        raise ShardError(f"no {kind} shard files given")
+    ds = _records(files, training, seed, shuffle_buffer, deterministic=True)
+    if training:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=training).enumerate()  # numbered raw batches
+    ds = ds.batch(replicas).shard(workers, worker).unbatch()  # this worker's batches
+
+    def spread(index, raw):  # one (batch number, serialized record) per record
+        return tf.data.Dataset.from_tensor_slices((tf.fill(tf.shape(raw), index), raw))
+
+    decode = _decoder(kind, seq_len, image_size)
+    ds = ds.flat_map(spread).map(lambda i, r: (i, decode(r)), num_parallel_calls=AUTOTUNE)
+    # the raw batches were full except perhaps the last one: the same cuts again
+    ds = ds.batch(batch_size)
+    finish = _finisher(kind, training, augment, seed, normalization, with_meta=False)
+    ds = ds.map(lambda i, ex: finish(i[0], ex), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)

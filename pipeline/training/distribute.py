@@ -20,9 +20,9 @@ What is supported, and proven on a CPU-only machine by ``tests/training/test_dis
   type (<class 'dict'>) to a Tensor``, keras-team/keras#20585). What runs is a train step
   by ``strategy.run`` (:func:`train_steps`, Keras 3 model and optimizer inside): two worker
   processes on localhost give bit for bit the weights of ``MirroredStrategy`` over two
-  devices, and one process's within the per-replica batch-norm statistics (tested). The
-  ``train_cnn`` / ``train_rnn`` stages use ``fit`` and hence one host; see the README's
-  "Beyond one machine".
+  devices, and one process's within the per-replica batch-norm statistics (tested). With a
+  multi-worker ``TF_CONFIG`` the ``train_cnn`` / ``train_rnn`` stages therefore train with
+  such a loop (:mod:`pipeline.training.multiworker`); see the README's "Beyond one machine".
 """
 
 from __future__ import annotations
@@ -59,18 +59,28 @@ def in_multi_worker_cluster() -> bool:
     return sum(len(v) for k, v in cluster.items() if k in ("chief", "worker")) > 1
 
 
-def refuse_multi_worker() -> None:
-    """The train stages run on one host: with a multi-worker ``TF_CONFIG`` each machine would
-    silently train its own copy, so say so instead."""
-    if in_multi_worker_cluster():
+def cluster_position() -> tuple[int, int]:
+    """(workers, this worker's index) from ``TF_CONFIG``, in ``MultiWorkerMirroredStrategy``'s
+    order (the chief, if any, first, then the workers); (1, 0) without a cluster. Index 0 is
+    the chief: the one that writes the model and the metrics."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return 1, 0
+    config = json.loads(raw)
+    cluster = config.get("cluster", {})
+    tasks = [("chief", i) for i in range(len(cluster.get("chief", [])))]
+    tasks += [("worker", i) for i in range(len(cluster.get("worker", [])))]
+    if len(tasks) <= 1:
+        return 1, 0
+    task = config.get("task", {})
+    me = (task.get("type"), int(task.get("index", 0)))
+    if me not in tasks:
         from pipeline.errors import InputError
 
         raise InputError(
-            "TF_CONFIG names several workers, but the train stages run on one host (all its "
-            "GPUs): Keras 3 model.fit under MultiWorkerMirroredStrategy fails with "
-            "TensorFlow 2.19 (keras-team/keras#20585). Unset TF_CONFIG; see README "
-            '"Beyond one machine".'
+            f"TF_CONFIG: task {task} is not one of the cluster's chief/worker tasks {tasks}"
         )
+    return len(tasks), tasks.index(me)
 
 
 def local_strategy(devices: list[str] | None = None) -> tf.distribute.Strategy:

@@ -30,23 +30,38 @@ import tensorflow as tf
 MONITOR = "val_ccc"
 
 
-def setup_hardware(mixed_precision: str, seed: int) -> tf.distribute.Strategy:
-    """Seeds, determinism, precision policy and distribution strategy for this machine."""
+def setup_hardware(
+    mixed_precision: str, seed: int, devices: list[str] | None = None
+) -> tf.distribute.Strategy:
+    """Seeds, determinism, precision policy and distribution strategy for this machine.
+
+    With a ``TF_CONFIG`` of several workers the strategy is ``MultiWorkerMirroredStrategy``
+    (created first: it must precede every TensorFlow op); otherwise ``MirroredStrategy`` over
+    ``devices`` (default: every GPU) when there are several, else the default strategy."""
     from pipeline.training import distribute
 
-    distribute.refuse_multi_worker()
     gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        tf.config.experimental.set_memory_growth(gpu, True)
+    multi = distribute.multi_worker_strategy() if distribute.in_multi_worker_cluster() else None
     keras.utils.set_random_seed(seed)
-    if gpus:
-        for gpu in gpus:
-            tf.config.experimental.set_memory_growth(gpu, True)
-    else:
+    if not gpus:
         # Bit-for-bit repeatable CPU runs (Keras then keeps XLA off, which is no loss on CPU).
         tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy(
         distribute.precision_policy(mixed_precision, bool(gpus))
     )
-    return distribute.local_strategy()  # MirroredStrategy over every GPU when there are several
+    return multi or distribute.local_strategy(devices)
+
+
+def make_optimizer(cfg) -> keras.optimizers.Optimizer:
+    """Adam (AdamW with ``weight_decay``) on the exponentially decaying learning rate."""
+    schedule = keras.optimizers.schedules.ExponentialDecay(
+        cfg.learning_rate, cfg.decay_steps, cfg.decay_rate, staircase=True
+    )
+    if cfg.weight_decay > 0:
+        return keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay)
+    return keras.optimizers.Adam(schedule)
 
 
 def fingerprint(*parts) -> str:
@@ -154,14 +169,7 @@ def fit(
 
     with strategy.scope():
         model = build()
-        schedule = keras.optimizers.schedules.ExponentialDecay(
-            cfg.learning_rate, cfg.decay_steps, cfg.decay_rate, staircase=True
-        )
-        if cfg.weight_decay > 0:
-            optimizer = keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay)
-        else:
-            optimizer = keras.optimizers.Adam(schedule)
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics())
+        model.compile(optimizer=make_optimizer(cfg), loss=loss, metrics=metrics())
 
     # Two Keras warnings that do not apply to a finite, already-shuffled tf.data pipeline.
     warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed.*")

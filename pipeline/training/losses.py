@@ -166,6 +166,19 @@ class _SumsMetric(keras.metrics.Metric):
         for s, value in self._batch(x, y, w).items():
             self.sums[s].assign_add(value)
 
+    def batch_sums(self, y_true, y_pred):
+        """This batch's sums, a float64 vector in ``SUMS`` order (summable across replicas
+        and workers; :meth:`assign_sums` turns a total back into the metric)."""
+        x, y, w = _split(y_true, y_pred)
+        d = self.dim
+        x, y, w = (ops.cast(t[:, d], "float64") for t in (x, y, w))
+        batch = self._batch(x, y, w)
+        return ops.stack([batch[s] for s in self.SUMS])
+
+    def assign_sums(self, values) -> None:
+        for s, v in zip(self.SUMS, values, strict=True):
+            self.sums[s].assign(ops.cast(v, "float64"))
+
     def reset_state(self):
         for v in self.sums.values():
             v.assign(ops.zeros((), "float64"))

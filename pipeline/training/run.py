@@ -8,6 +8,8 @@ what ``affwild predict`` and ``evaluate`` read.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import keras
@@ -15,7 +17,8 @@ import keras
 from pipeline.config import Params
 from pipeline.errors import InputError
 from pipeline.io import atomic_dir, write_json
-from pipeline.records.reader import load_summary, make_dataset, shard_files
+from pipeline.records.reader import load_summary, make_dataset, make_worker_dataset, shard_files
+from pipeline.training import distribute
 from pipeline.training import fit as fitting
 
 MODEL_FILE = "model.keras"
@@ -82,6 +85,50 @@ def datasets(
     return train, val
 
 
+def worker_datasets(cfg, augment, records_dir: Path, kind: str, image_size: int, normalization):
+    """The multi-worker loop's input (:mod:`pipeline.training.multiworker`): functions that
+    make one worker's training stream and validation batches, the targets with their mask;
+    and the number of training records."""
+    records_kind = "frames" if kind == "cnn" else "sequences"
+    summary = load_summary(records_dir)
+    common = dict(seq_len=summary["seq_len"], image_size=image_size, normalization=normalization)
+    train_files = shard_files(records_dir, "train", records_kind)
+    n_train = int(summary["splits"]["train"][records_kind]["records"])
+
+    def make_train(workers: int, worker: int, replicas: int):
+        ds = make_worker_dataset(
+            train_files,
+            records_kind,
+            batch_size=cfg.batch_size,
+            training=True,
+            workers=workers,
+            worker=worker,
+            replicas=replicas,
+            augment=augment if cfg.augment else None,
+            seed=cfg.seed,
+            **common,
+        )
+        return fitting.with_mask_targets(ds)
+
+    make_val = None
+    if summary["splits"].get("val", {}).get(records_kind, {}).get("records"):
+        val_files = shard_files(records_dir, "val", records_kind)
+
+        def make_val(workers: int, worker: int):
+            ds = make_worker_dataset(
+                val_files,
+                records_kind,
+                batch_size=cfg.batch_size,
+                training=False,
+                workers=workers,
+                worker=worker,
+                **common,
+            )
+            return fitting.with_mask_targets(ds)
+
+    return make_train, make_val, n_train
+
+
 def train_stage(
     kind: str,
     params: Params,
@@ -91,22 +138,42 @@ def train_stage(
     live_dir: Path,
     cnn_dir: Path | None = None,
     features_dir: Path | None = None,
+    *,
+    loop: str = "auto",
+    devices: list[str] | None = None,
 ) -> dict:
     """Train the CNN (``kind="cnn"``) or the CNN-RNN (``"cnn_rnn"``, initialised from the
     trained CNN in ``cnn_dir``) and write the model folder ``out_dir`` atomically.
 
     With ``features_dir`` (the ``features`` stage's output) and a frozen CNN without
     augmentation, the CNN-RNN's FC + RNN train on the cached backbone features
-    (:mod:`pipeline.training.features`); the saved model is the full CNN-RNN either way."""
+    (:mod:`pipeline.training.features`); the saved model is the full CNN-RNN either way.
+
+    ``loop``: ``"fit"`` (Keras ``model.fit``: one host, its GPUs, resumable), ``"custom"``
+    (:mod:`pipeline.training.multiworker`), ``"auto"`` (custom when ``TF_CONFIG`` names
+    several workers). With several workers only the chief writes ``out_dir`` and
+    ``live_dir``; the others write into a temporary folder that is removed. ``devices``:
+    the local devices to mirror over (default: every GPU)."""
     from pipeline.models import (
         create_model,
         freeze_backbone,
         normalization_for,
         transfer_cnn_weights,
     )
-    from pipeline.training.losses import make_loss, make_metrics
 
     cfg = params.train_cnn if kind == "cnn" else params.train_rnn
+    if loop not in ("auto", "fit", "custom"):
+        raise ValueError(f"loop must be auto, fit or custom, got {loop!r}")
+    position = distribute.cluster_position()
+    custom = loop == "custom" or (loop == "auto" and position[0] > 1)
+    if position[0] > 1 and not custom:
+        raise InputError(
+            "TF_CONFIG names several workers: Keras model.fit cannot train across them "
+            "(keras-team/keras#20585); the multi-worker loop does (loop='auto')"
+        )
+    strategy = None
+    if position[0] > 1:  # MultiWorkerMirroredStrategy must precede every TensorFlow op
+        strategy = fitting.setup_hardware(cfg.mixed_precision, cfg.seed, devices)
     summary = _records_meta(records_dir)
     image_size = cfg.image_size or summary["crop_size"]
     seq_len = summary["seq_len"] if kind == "cnn_rnn" else None
@@ -122,22 +189,27 @@ def train_stage(
             )
 
     cached = None
-    if kind == "cnn_rnn" and features_dir is not None:
+    if kind == "cnn_rnn" and features_dir is not None and custom:
+        print("the multi-worker loop trains on the images, not on cached features", flush=True)
+    elif kind == "cnn_rnn" and features_dir is not None:
         from pipeline.training import features as cache
 
         cached = cache.for_training(features_dir, cnn_dir, records_dir, cfg, image_size)
 
-    strategy = fitting.setup_hardware(cfg.mixed_precision, cfg.seed)
+    if strategy is None:
+        strategy = fitting.setup_hardware(cfg.mixed_precision, cfg.seed, devices)
     replicas = strategy.num_replicas_in_sync
-    train_ds, val_ds = datasets(
-        cfg,
-        params.augment,
-        records_dir,
-        kind,
-        image_size,
-        normalization,
-        batch_size=cfg.batch_size * replicas,
-    )
+    train_ds = val_ds = None
+    if not custom:
+        train_ds, val_ds = datasets(
+            cfg,
+            params.augment,
+            records_dir,
+            kind,
+            image_size,
+            normalization,
+            batch_size=cfg.batch_size * replicas,
+        )
     if cached is not None:  # the image pipeline above is built (cheap) but never read
         train_ds, val_ds = cache.datasets(features_dir, cached, cfg.batch_size * replicas, cfg.seed)
     transfer_report: dict = {}
@@ -154,6 +226,46 @@ def train_stage(
             return cache.head_model(params.model, model, cached)
         return model
 
+    log_params = {
+        "model": params.model.model_dump(mode="json"),
+        "train": cfg.model_dump(mode="json"),
+    }
+    workers, index = position
+    scratch = None
+    if custom and index != 0:  # not the chief: its copy of the outputs goes nowhere
+        scratch = Path(tempfile.mkdtemp(prefix=f"affwild-worker{index}-"))
+        out_dir, live_dir = scratch / "model", scratch / "live"
+    try:
+        if custom:
+            model, run = _fit_custom(
+                build, cfg, strategy, position, params.augment, records_dir, kind,
+                image_size, normalization, checkpoint_dir, live_dir, log_params,
+            )  # fmt: skip
+        else:
+            model, run = _fit(
+                build, cfg, strategy, train_ds, val_ds, kind, params, summary, cnn_dir,
+                cached, checkpoint_dir, live_dir, log_params,
+            )  # fmt: skip
+        if cached is not None:
+            cache.copy_head_weights(model, full[0])  # the trained FC + RNN into the full model
+            model = full[0]
+        meta = _meta(
+            kind, params, cfg, image_size, summary, normalization, seq_len, replicas, run,
+            transfer_report, cached, workers,
+        )  # fmt: skip
+        with atomic_dir(out_dir) as tmp:
+            model.save(tmp / MODEL_FILE)
+            write_json(meta, tmp / META_FILE)
+        if not custom:
+            fitting.finish_checkpoint(checkpoint_dir)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return meta
+
+
+def _fit(build, cfg, strategy, train_ds, val_ds, kind, params, summary, cnn_dir, cached,
+         checkpoint_dir, live_dir, log_params):  # fmt: skip
     run_id = fitting.fingerprint(
         kind,
         params.model.model_dump(),
@@ -163,7 +275,9 @@ def train_stage(
         (Path(cnn_dir) / META_FILE).read_text() if cnn_dir else "",
         *([cached["source"]] if cached is not None else []),
     )
-    model, run = fitting.fit(
+    from pipeline.training.losses import make_loss, make_metrics
+
+    return fitting.fit(
         build,
         train_ds,
         val_ds,
@@ -174,15 +288,49 @@ def train_stage(
         run_id=run_id,
         loss=make_loss(cfg.loss),
         metrics=make_metrics,
-        log_params={
-            "model": params.model.model_dump(mode="json"),
-            "train": cfg.model_dump(mode="json"),
-        },
+        log_params=log_params,
     )
-    if cached is not None:
-        cache.copy_head_weights(model, full[0])  # the trained FC + RNN into the full model
-        model = full[0]
-    meta = {
+
+
+def _fit_custom(build, cfg, strategy, position, augment, records_dir, kind, image_size,
+                normalization, checkpoint_dir, live_dir, log_params):  # fmt: skip
+    from pipeline.training.losses import make_loss, make_metrics
+    from pipeline.training.multiworker import fit_custom
+
+    if Path(checkpoint_dir).exists():
+        print(
+            f"{checkpoint_dir}: multi-worker training does not resume; starting from epoch 1 "
+            "(the checkpoint folder is left as it is)",
+            flush=True,
+        )
+    make_train, make_val, n_train = worker_datasets(
+        cfg, augment, records_dir, kind, image_size, normalization
+    )
+    global_batch = cfg.batch_size * strategy.num_replicas_in_sync
+    steps = cfg.steps_per_epoch or n_train // global_batch
+    if steps < 1:
+        raise InputError(
+            f"{records_dir}: {n_train} training records, fewer than one global batch of "
+            f"{global_batch} ({cfg.batch_size} x {strategy.num_replicas_in_sync} replicas)"
+        )
+    return fit_custom(
+        build,
+        make_train,
+        make_val,
+        cfg,
+        strategy=strategy,
+        steps_per_epoch=steps,
+        position=position,
+        live_dir=live_dir,
+        loss=make_loss(cfg.loss),
+        metrics=make_metrics,
+        log_params=log_params,
+    )
+
+
+def _meta(kind, params, cfg, image_size, summary, normalization, seq_len, replicas, run,
+          transfer_report, cached, workers) -> dict:  # fmt: skip
+    return {
         "kind": kind,
         "image_size": int(image_size),
         "records_crop_size": int(summary["crop_size"]),
@@ -198,6 +346,7 @@ def train_stage(
             "crop": params.crop.model_dump(mode="json"),
         },
         "replicas": replicas,
+        "workers": workers,
         # The data it learnt from; `affwild predict` warns when that was the synthetic demo.
         "data": {
             "root": params.data.root,
@@ -208,8 +357,3 @@ def train_stage(
         "transfer": transfer_report,
         "features": None if cached is None else {k: cached[k] for k in ("dim", "frames")},
     }
-    with atomic_dir(out_dir) as tmp:
-        model.save(tmp / MODEL_FILE)
-        write_json(meta, tmp / META_FILE)
-    fitting.finish_checkpoint(checkpoint_dir)
-    return meta

@@ -143,14 +143,23 @@ def test_keras_fit_under_multi_worker_still_fails_with_our_pins(tmp_path):
     assert any("PerReplica" in r.stderr and "unsupported type" in r.stderr for r in done)
 
 
-def test_train_stages_refuse_a_multi_worker_tf_config(monkeypatch):
-    from pipeline.errors import InputError
-    from pipeline.training.fit import setup_hardware
+def test_cluster_position_from_tf_config(monkeypatch):
+    from pipeline.training.distribute import cluster_position
 
-    cluster = {"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}
-    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
-    with pytest.raises(InputError, match="TF_CONFIG names several workers"):
-        setup_hardware("off", 0)
-    cluster["cluster"]["worker"] = ["a:1"]  # one worker: fine
-    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
-    assert setup_hardware("off", 0).num_replicas_in_sync == 1
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert cluster_position() == (1, 0)
+    cfg = {"cluster": {"chief": ["c:1"], "worker": ["a:1", "b:1"]},
+           "task": {"type": "worker", "index": 1}}  # fmt: skip
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cfg))
+    assert cluster_position() == (3, 2)  # the chief first, then the workers
+    cfg["task"] = {"type": "chief", "index": 0}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cfg))
+    assert cluster_position() == (3, 0)
+    cfg["task"] = {"type": "worker", "index": 5}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cfg))
+    from pipeline.errors import InputError
+
+    with pytest.raises(InputError, match="not one of the cluster"):
+        cluster_position()
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1"]}}))
+    assert cluster_position() == (1, 0)
