@@ -31,7 +31,7 @@ import tensorflow as tf
 from pipeline.errors import InputError
 from pipeline.evaluation import spread
 from pipeline.evaluation import windows as win
-from pipeline.evaluation.metrics import DIMENSIONS, METRICS
+from pipeline.evaluation.metrics import DIMENSIONS, FLAT_KEYS, METRICS
 from pipeline.records.reader import decode_images, load_summary, make_dataset, shard_files
 from pipeline.records.schema import parse
 
@@ -286,9 +286,6 @@ def _metrics(grid: dict, sel: np.ndarray, pred: np.ndarray) -> dict:
             res[f"per_video_{m}_{dim}"] = round(float(np.nanmean(col)), 4)
     res["ccc_mean"] = round((res["ccc_valence"] + res["ccc_arousal"]) / 2, 4)
     return res
-
-
-FLAT_KEYS = ("ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence", "mse_arousal")
 
 
 def score(

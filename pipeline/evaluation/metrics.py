@@ -51,3 +51,5 @@ def pcc(truth, pred) -> float:
 
 METRICS = {"ccc": ccc, "mse": mse, "pcc": pcc}
 DIMENSIONS = ("valence", "arousal")
+# The flat keys of metrics/<model>.json (with ccc_<valence|arousal|mean>_lo/_hi intervals).
+FLAT_KEYS = ("ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence", "mse_arousal")

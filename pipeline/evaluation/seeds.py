@@ -23,8 +23,7 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import InputError
 from pipeline.evaluation import spread
-from pipeline.evaluation.evaluate import FLAT_KEYS
-from pipeline.evaluation.metrics import DIMENSIONS
+from pipeline.evaluation.metrics import DIMENSIONS, FLAT_KEYS
 
 MODEL_LABELS = {
     "svr": "SIFT + SVR (baseline)",
