@@ -335,11 +335,14 @@ def score(
         all_frames = _metrics(grid, labelled, pred)
         face_only = _metrics(grid, with_face, pred) if with_face.any() else {}
         flat = {k: all_frames[k] for k in FLAT_KEYS}
-        for dim in ("valence", "arousal", "mean"):
-            lo, hi = spread.interval(boot[name][f"ccc_{dim}"])
-            flat[f"ccc_{dim}_lo"], flat[f"ccc_{dim}_hi"] = round(lo, 4), round(hi, 4)
+        intervals = {}
+        for key in ("ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence", "mse_arousal"):
+            lo, hi = spread.interval(boot[name][key])
+            intervals[key] = [round(lo, 4), round(hi, 4)]
+        flat["ccc_mean_lo"], flat["ccc_mean_hi"] = intervals["ccc_mean"]
         out["models"][name] = {
             "metrics": flat,
+            "intervals": intervals,
             "all_frames": all_frames,
             "with_face": face_only,
         }

@@ -97,9 +97,11 @@ def collect(runs: dict[int, dict], n_boot: int, seed: int) -> dict:
             mean, sd = spread.mean_sd([v[key] for v in runs_m.values()])
             flat[key] = round(mean, 4)
             row[f"{key}_sd"] = None if np.isnan(sd) else round(sd, 4)
-        for dim in ("valence", "arousal", "mean"):
-            lo, hi = spread.interval(boot[m][f"ccc_{dim}"])
-            flat[f"ccc_{dim}_lo"], flat[f"ccc_{dim}_hi"] = round(lo, 4), round(hi, 4)
+        row["intervals"] = {}
+        for key in FLAT_KEYS:
+            lo, hi = spread.interval(boot[m][key])
+            row["intervals"][key] = [round(lo, 4), round(hi, 4)]
+        flat["ccc_mean_lo"], flat["ccc_mean_hi"] = row["intervals"]["ccc_mean"]
         row["metrics"] = flat
         out["models"][m] = row
     for i, a in enumerate(models):

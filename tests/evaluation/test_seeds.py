@@ -62,7 +62,8 @@ def test_collect_mean_sd_interval_and_claims(tmp_path):
     assert row["metrics"]["ccc_valence"] == pytest.approx(np.mean(per_seed), abs=1e-4)
     assert row["ccc_valence_sd"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-4)
     f = row["metrics"]
-    assert f["ccc_valence_lo"] < f["ccc_valence"] < f["ccc_valence_hi"]
+    lo, hi = row["intervals"]["ccc_valence"]
+    assert lo < f["ccc_valence"] < hi and f["ccc_mean_lo"] < f["ccc_mean"] < f["ccc_mean_hi"]
     c = out["comparisons"]
     assert c["cnn vs cnn_rnn"]["ccc_mean"]["verdict"] == "lower"
     assert c["cnn_rnn vs twin"]["ccc_mean"]["verdict"] == "not distinguishable here"
