@@ -104,8 +104,8 @@ def collect(runs: dict[int, dict], n_boot: int, seed: int) -> dict:
         flat["ccc_mean_lo"], flat["ccc_mean_hi"] = row["intervals"]["ccc_mean"]
         row["metrics"] = flat
         out["models"][m] = row
-    for i, a in enumerate(models):
-        for b in models[i + 1 :]:
+    for i, a in enumerate(models):  # each model against the simpler ones before it
+        for b in models[:i]:
             out["comparisons"][f"{a} vs {b}"] = {
                 key: spread.compare(boot[a][key], boot[b][key])
                 for key in ("ccc_valence", "ccc_arousal", "ccc_mean")

@@ -65,8 +65,8 @@ def test_collect_mean_sd_interval_and_claims(tmp_path):
     lo, hi = row["intervals"]["ccc_valence"]
     assert lo < f["ccc_valence"] < hi and f["ccc_mean_lo"] < f["ccc_mean"] < f["ccc_mean_hi"]
     c = out["comparisons"]
-    assert c["cnn vs cnn_rnn"]["ccc_mean"]["verdict"] == "lower"
-    assert c["cnn_rnn vs twin"]["ccc_mean"]["verdict"] == "not distinguishable here"
+    assert c["cnn_rnn vs cnn"]["ccc_mean"]["verdict"] == "higher"
+    assert c["twin vs cnn_rnn"]["ccc_mean"]["verdict"] == "not distinguishable here"
     text = sd.markdown(out)
     assert "± " in text and "not distinguishable here" in text and "CNN-RNN" in text
 
