@@ -120,17 +120,20 @@ def kept_metrics(state: dict) -> dict:
 
 
 class LiveLog(keras.callbacks.Callback):
-    """Per-epoch metrics into DVCLive (learning curves for ``dvc plots`` / ``dvc exp show``)."""
+    """Per-epoch metrics into DVCLive: every epoch in the learning curves (``plots/``), and
+    in ``metrics.json`` (what ``dvc metrics show`` / ``dvc exp show`` read) the kept epoch
+    so far — never the last epoch's numbers, also while training runs or after a kill.
+    Runs after :class:`KeepBest` (whose state it reads)."""
 
-    def __init__(self, live):
+    def __init__(self, live, keep: KeepBest):
         super().__init__()
-        self.live = live
+        self.live, self.keep = live, keep
 
     def on_epoch_end(self, epoch, logs=None):
         for name, value in sorted((logs or {}).items()):
             if name == "learning_rate" or isinstance(value, int | float):
                 self.live.log_metric(name, float(value))
-        self.live.log_metric("epoch", epoch, plot=False)
+        self.live.summary = kept_metrics(self.keep.state)  # DVCLive adds "step" (resume)
         self.live.next_step()
 
 
@@ -199,7 +202,7 @@ def fit(
         MeanCCC(),
         keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup"), save_freq="epoch"),
         keep,
-        LiveLog(live),
+        LiveLog(live, keep),
     ]
     history = model.fit(
         with_mask_targets(train_ds),

@@ -183,6 +183,11 @@ def test_resume_after_being_killed_mid_training(records, tmp_path):
     proc.wait()
     done_before = len((tmp_path / "live/plots/metrics/loss.tsv").read_text().splitlines()) - 1
     assert 2 <= done_before < epochs
+    # Even mid-training DVC is shown the kept epoch so far, in the flat layout.
+    shown = json.loads(metrics.read_text())
+    assert set(shown) <= {"epoch", "step", "ccc_valence", "ccc_arousal", "ccc_mean",
+                          "mse_valence", "mse_arousal"}, shown  # fmt: skip
+    assert 0 <= shown["epoch"] < done_before
     assert not (tmp_path / "cnn").exists()  # nothing half-written
 
     res = subprocess.run(
