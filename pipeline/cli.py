@@ -324,8 +324,14 @@ def ablations():
     metavar="KEY=VALUE",
     help="Extra params.yaml override for every experiment (repeatable).",
 )
+@click.option(
+    "--seeds",
+    default="0,1,2",
+    show_default=True,
+    help="Training seeds: one experiment per row and seed (<row>-s<seed>); '' = params.yaml's.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the commands, queue nothing.")
-def ablations_queue(tables, extra, dry_run):
+def ablations_queue(tables, extra, seeds, dry_run):
     """Queue one `dvc exp run` per table row; run them with `dvc queue start`."""
     import shlex
     import subprocess
@@ -338,7 +344,13 @@ def ablations_queue(tables, extra, dry_run):
         if not sep:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
         overrides[key] = value
-    for cmd in queue_commands([t.strip() for t in tables.split(",")], overrides):
+    try:
+        seed_list = [int(x) for x in seeds.split(",") if x.strip()] or None
+    except ValueError:
+        raise click.BadParameter(
+            f"{seeds!r} is not a list of integers", param_hint="--seeds"
+        ) from None
+    for cmd in queue_commands([t.strip() for t in tables.split(",")], overrides, seed_list):
         click.echo(shlex.join(cmd))
         if not dry_run:
             subprocess.run(cmd, check=True)

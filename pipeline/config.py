@@ -303,12 +303,30 @@ class SvrConfig(Section):
 
 
 class EvaluateConfig(Section):
-    """The ``evaluate`` stage: metrics over all test frames, plots."""
+    """The ``evaluate`` stage: metrics over every labelled test frame, intervals, plots."""
 
     # Frames of the test split drawn in the prediction-vs-truth plots (the paper's Figs. 4-5
     # show about 6,000).
     trace_frames: int = Field(1000, ge=10)
     batch_size: int = Field(64, ge=1)
+    # A frame without a face gets the nearest predicted frame's output of the same video
+    # within fill_max_gap frames (nearest), else the training-set mean label (mean: always).
+    fill: Literal["nearest", "mean"] = "nearest"
+    fill_max_gap: int = Field(12, ge=0)
+    # CNN-RNN windows overlap by this many frames of context; only each window's tail is
+    # kept (null: half the sequence length; 0: back-to-back windows starting cold).
+    rnn_context: int | None = Field(None, ge=0)
+    # Bootstrap over test videos for the 95 % intervals.
+    bootstrap: int = Field(1000, ge=100)
+    bootstrap_seed: int = 0
+    # Extra training seeds of `dvc repro seeds/dvc.yaml` (besides train_cnn/train_rnn.seed).
+    seeds: list[int] = Field(default_factory=lambda: [1, 2])
+
+    @model_validator(mode="after")
+    def _distinct_seeds(self) -> EvaluateConfig:
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds {self.seeds} repeat a seed")
+        return self
 
 
 class ParallelConfig(Section):

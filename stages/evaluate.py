@@ -1,5 +1,5 @@
-"""DVC stage ``evaluate``: CNN, CNN-RNN and SIFT+SVR on every test frame → metrics, plots,
-predictions."""
+"""DVC stage ``evaluate``: CNN, CNN-RNN and SIFT+SVR on every labelled test frame →
+metrics (one flat CCC/MSE file per model), a detailed report, plots, predictions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from pathlib import Path
 
 import click
 
+from pipeline.training.threads import single_threaded_ops
 from stages._cli import friendly_errors
+
+single_threaded_ops()  # before TensorFlow is imported: same numbers on any core count
 
 
 @click.command()
@@ -16,58 +19,126 @@ from stages._cli import friendly_errors
 @click.option("--labels", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--cnn", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--cnn-rnn", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--svr", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--metrics", "metrics_dir", required=True, type=click.Path(file_okay=False))
-@click.option("--plots", "plots_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--svr", default=None, type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--metrics",
+    "metrics_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder of <model>.json: the flat CCC/MSE keys `dvc metrics show` lists.",
+)
+@click.option(
+    "--report",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="JSON with everything else: with-face numbers, per-video means, comparisons.",
+)
+@click.option("--plots", "plots_dir", default=None, type=click.Path(file_okay=False))
 @click.option("--predictions", required=True, type=click.Path(dir_okay=False))
 @click.option("--split", default="test", show_default=True)
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @friendly_errors
 def main(
-    records, labels, cnn, cnn_rnn, svr, metrics_dir, plots_dir, predictions, split, params_path
+    records,
+    labels,
+    cnn,
+    cnn_rnn,
+    svr,
+    metrics_dir,
+    report,
+    plots_dir,
+    predictions,
+    split,
+    params_path,
 ):
     import joblib
     import pyarrow.parquet as pq
 
     from pipeline.config import load_params
+    from pipeline.errors import InputError
     from pipeline.evaluation import evaluate as ev
     from pipeline.evaluation import plots
+    from pipeline.evaluation import windows as win
     from pipeline.io import atomic_dir, write_json, write_parquet
     from pipeline.records.reader import load_summary
     from pipeline.training.run import load_trained
 
     cfg = load_params(params_path).evaluate
     summary = load_summary(records)
-    grid = ev.frame_grid(records, split)
-    preds = {}
+    grid = ev.frame_grid(records, split, labels, with_inputs=True)
+    raw, metas = {}, {}
     for name, folder in (("cnn", cnn), ("cnn_rnn", cnn_rnn)):
         model, meta = load_trained(folder)
         ev.check_compatible(meta, summary, folder)
-        preds[name] = ev.predict_model(model, meta, records, split, grid, cfg.batch_size)
-    svr_meta = json.loads((Path(svr) / "meta.json").read_text())
-    preds["svr"] = ev.predict_svr(
-        joblib.load(Path(svr) / "model.joblib"), records, split, grid, svr_meta["grid"]
-    )
-    scores = ev.score(grid, preds)  # raises when nothing can be evaluated: before any write
+        if "train_label_mean" not in meta:
+            raise InputError(
+                f"{folder}/meta.json: no train_label_mean (trained by an older version): "
+                "re-train it (dvc repro)"
+            )
+        metas[name] = meta
+        raw[name] = ev.predict_model(
+            model, meta, records, split, grid, cfg.batch_size, context=cfg.rnn_context
+        )
+    if svr:
+        svr_meta = json.loads((Path(svr) / "meta.json").read_text())
+        raw["svr"] = ev.predict_svr(
+            joblib.load(Path(svr) / "model.joblib"), records, split, grid, svr_meta["grid"]
+        )
+    fallback = metas["cnn"]["train_label_mean"]  # the training set's mean label
+    filled = {
+        n: ev.fill_missing(
+            grid, p, metas.get(n, metas["cnn"])["train_label_mean"], cfg.fill, cfg.fill_max_gap
+        )
+        for n, p in raw.items()
+    }
+    # raises when nothing can be evaluated: before any write
+    scores = ev.score(grid, filled, raw, cfg.bootstrap, cfg.bootstrap_seed)
+
+    seq_len = metas["cnn_rnn"]["seq_len"]
+    context = win.default_context(seq_len) if cfg.rnn_context is None else cfg.rnn_context
+    starts = ev.window_starts(grid, seq_len, context)
+    scores["cnn_rnn_windows"] = {
+        "seq_len": seq_len,
+        "context": context,
+        "jump_ratio": round(ev.jump_ratio(grid, raw["cnn_rnn"], starts), 3),
+        "what": "mean |prediction change| into a frame where a window's kept part starts, "
+        "over the mean elsewhere (frames with a face on both sides); ~1: no trace of the cut",
+    }
+    scores["fill"] = {"rule": cfg.fill, "max_gap": cfg.fill_max_gap, "fallback": fallback}
+    scores["split"] = split
 
     with atomic_dir(metrics_dir) as tmp:
-        for name, res in scores.items():
-            write_json(res, Path(tmp) / f"{name}.json")
-    table = pq.read_table(labels, columns=["valence", "arousal"])
-    all_labels = {d: table.column(d).to_numpy(zero_copy_only=False) for d in ("valence", "arousal")}
-    rows = plots.trace_rows(grid, preds, cfg.trace_frames)
-    with atomic_dir(plots_dir) as tmp:
-        plots.write_traces(rows, Path(tmp), list(preds))
-        plots.write_figures(rows, all_labels, grid, preds, Path(tmp))
-    write_parquet(ev.predictions_table(grid, preds), predictions)
+        for name, res in scores["models"].items():
+            write_json(res["metrics"], Path(tmp) / f"{name}.json")
+    write_json(scores, report)
+    if plots_dir:
+        table = pq.read_table(labels, columns=["valence", "arousal"])
+        all_labels = {
+            d: table.column(d).to_numpy(zero_copy_only=False) for d in ("valence", "arousal")
+        }
+        rows = plots.trace_rows(grid, filled, cfg.trace_frames)
+        with atomic_dir(plots_dir) as tmp:
+            plots.write_traces(rows, Path(tmp), list(filled))
+            plots.write_figures(rows, all_labels, grid, filled, Path(tmp))
+    write_parquet(ev.predictions_table(grid, filled, starts), predictions)
 
-    click.echo(f"{split}: {scores['cnn']['frames']} frames of {scores['cnn']['videos']} videos")
-    click.echo(f"{'model':>8}  {'CCC V':>6} {'CCC A':>6} {'MSE V':>6} {'MSE A':>6}")
-    for name, res in scores.items():
+    f = scores["frames"]
+    click.echo(
+        f"{split}: {f['labelled']} labelled frames of {f['videos']} videos, "
+        f"{f['with_face']} ({f['face_share']:.1%}) with a face; frames without: {cfg.fill} "
+        f"(≤{cfg.fill_max_gap} frames), else the training mean"
+    )
+    click.echo(
+        f"{'model':>8}  {'CCC V':>6} {'CCC A':>6} {'MSE V':>6} {'MSE A':>6}  95% CI of CCC mean"
+    )
+    for name, res in scores["models"].items():
+        m = res["metrics"]
         click.echo(
-            f"{name:>8}  {res['valence']['ccc']:6.3f} {res['arousal']['ccc']:6.3f} "
-            f"{res['valence']['mse']:6.3f} {res['arousal']['mse']:6.3f}"
+            f"{name:>8}  {m['ccc_valence']:6.3f} {m['ccc_arousal']:6.3f} "
+            f"{m['mse_valence']:6.3f} {m['mse_arousal']:6.3f}  "
+            f"[{m['ccc_mean_lo']:.3f}, {m['ccc_mean_hi']:.3f}]"
         )
+    click.echo(f"CNN-RNN window-start jump ratio: {scores['cnn_rnn_windows']['jump_ratio']}")
 
 
 if __name__ == "__main__":

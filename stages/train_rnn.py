@@ -7,7 +7,10 @@ from pathlib import Path
 
 import click
 
+from pipeline.training.threads import single_threaded_ops
 from stages._cli import friendly_errors
+
+single_threaded_ops()  # before TensorFlow is imported: same numbers on any core count
 
 
 @click.command()
@@ -34,12 +37,18 @@ from stages._cli import friendly_errors
 )
 @click.option("--live", required=True, type=click.Path(file_okay=False), help="DVCLive folder.")
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Training seed instead of params' train_cnn.seed / train_rnn.seed (seed runs).",
+)
 @friendly_errors
-def main(records, cnn, features, out, checkpoints, live, params_path):
+def main(records, cnn, features, out, checkpoints, live, params_path, seed):
     from pipeline.config import load_params
-    from pipeline.training.run import train_stage
+    from pipeline.training.run import train_stage, with_train_seed
 
-    params = load_params(params_path)
+    params = with_train_seed(load_params(params_path), seed)
     meta = train_stage(
         "cnn_rnn",
         params,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -32,8 +33,10 @@ TINY = {
     "train_cnn": {"epochs": 1, "batch_size": 16},
     "train_rnn": {"epochs": 1, "batch_size": 2},
     "svr": {"max_train": 200, "pca": 16},
-    "evaluate": {"trace_frames": 50},
+    "evaluate": {"trace_frames": 50, "seeds": [1], "bootstrap": 200},
 }
+FLAT = {"ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence", "mse_arousal", "ccc_mean_lo",
+        "ccc_mean_hi"}  # fmt: skip
 
 
 @pytest.mark.slow
@@ -45,9 +48,15 @@ def test_dvc_repro_whole_dag_then_an_experiment(repo_copy):
 
     for model in ("cnn", "cnn_rnn", "svr"):
         m = json.loads((root / "metrics" / f"{model}.json").read_text())
+        assert set(m) == FLAT, m  # flat: one narrow row of `dvc metrics show` per model
         for dim in ("valence", "arousal"):
-            assert set(m[dim]) >= {"ccc", "mse", "per_video"}
-            assert -1 <= m[dim]["ccc"] <= 1 and m[dim]["mse"] >= 0
+            assert -1 <= m[f"ccc_{dim}"] <= 1 and m[f"mse_{dim}"] >= 0
+        assert m["ccc_mean_lo"] <= m["ccc_mean_hi"]
+    report = json.loads((root / "reports/evaluate.json").read_text())
+    assert report["frames"]["labelled"] >= report["frames"]["with_face"] > 0
+    assert {"with_face", "all_frames", "intervals"} <= set(report["models"]["cnn"])
+    kept = json.loads((root / "dvclive/train_cnn/metrics.json").read_text())
+    assert kept["epoch"] == 0 and "val_loss" not in kept  # the kept epoch, flat keys
     for name in (
         "fig_traces.png",
         "fig_histogram.png",
@@ -59,13 +68,30 @@ def test_dvc_repro_whole_dag_then_an_experiment(repo_copy):
     assert (root / "data/predictions/test.parquet").exists()
     assert (root / "dvclive/train_cnn/plots/metrics/val_ccc.tsv").exists()
 
-    shown = repo_copy.dvc("metrics", "show").stdout
-    assert "metrics/cnn_rnn.json" in shown and "valence.ccc" in shown
+    shown = repo_copy.run(
+        "env", "COLUMNS=160", sys.executable, "-m", "dvc", "metrics", "show"
+    ).stdout
+    assert "metrics/cnn_rnn.json" in shown and "ccc_valence" in shown
+    assert max(len(line) for line in shown.splitlines()) <= 160, shown
+    assert "per_video" not in shown and "val_loss" not in shown
     plots = repo_copy.dvc("plots", "show", "-o", "dvc_plots").stdout
     assert (root / "dvc_plots" / "index.html").exists(), plots
 
     # Nothing changed: nothing runs again.
     assert "didn't change" in repo_copy.dvc("repro").stdout
+
+    # The seed runs, one command: seed 1 beside the main run's seed 0, collected.
+    repo_copy.dvc("repro", "seeds/dvc.yaml")
+    summary = json.loads((root / "seeds/report.json").read_text())
+    assert summary["seeds"] == [0, 1] and summary["models"]["cnn"]["seeds"] == [0, 1]
+    assert summary["models"]["svr"]["seeds"] == [0]
+    assert set(json.loads((root / "seeds/mean/cnn_rnn.json").read_text())) == FLAT
+    assert "±" in (root / "seeds/report.md").read_text()
+    shown = repo_copy.run(
+        "env", "COLUMNS=160", sys.executable, "-m", "dvc", "metrics", "show"
+    ).stdout
+    assert "seeds/mean/cnn.json" in shown
+    assert max(len(line) for line in shown.splitlines()) <= 160, shown
 
     repo_copy.run("git", "add", "-A")
     repo_copy.run("git", "commit", "-qm", "baseline run")
@@ -88,4 +114,5 @@ def test_dvc_repro_whole_dag_then_an_experiment(repo_copy):
     report = repo_copy.run("affwild", "ablations", "report", "--out", "ablations.md")
     text = (root / "ablations.md").read_text()
     lstm_row = next(line for line in text.splitlines() if line.startswith("| LSTM (peephole)"))
-    assert "–" not in lstm_row.split("|")[2], (report.stdout, lstm_row)
+    assert lstm_row.split("|")[2].strip() == "1", lstm_row  # one run (no seed suffix)
+    assert "–" not in lstm_row.split("|")[3], (report.stdout, lstm_row)

@@ -1,15 +1,25 @@
 """The paper's ablations (Tables 4-9) as DVC experiments, and a report beside the paper.
 
-``affwild ablations queue`` queues one ``dvc exp run`` per row (``-S`` overrides of
-``params.yaml``); ``dvc queue start`` runs them; ``affwild ablations report`` reads
-``dvc exp show --json`` and writes each table with the measured numbers next to the paper's.
+``affwild ablations queue`` queues one ``dvc exp run`` per row and training seed (``-S``
+overrides of ``params.yaml``; ``--seeds 0,1,2`` by default: experiment ``<row>-s<seed>``);
+``dvc queue start`` runs them; ``affwild ablations report`` reads ``dvc exp show --json`` and
+writes each table with the measured numbers — mean ± sd over the seeds found, and the
+bootstrap 95 % interval over test videos of the mean CCC (the mean of the seeds' bounds) —
+next to the paper's. A difference between two rows smaller than these spreads is not a
+finding.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.evaluation import spread
+from pipeline.evaluation.metrics import FLAT_KEYS
 
 
 @dataclass(frozen=True)
@@ -33,34 +43,45 @@ def _gru(units: int, layers: int) -> dict[str, str]:
     return {"model.rnn": "gru", "model.rnn_units": str(units), "model.rnn_layers": str(layers)}
 
 
+# The paper's Table 4 setting: scenario 2 (landmarks join the FC part), 224 px crops and
+# networks, the backbone's own FC sizes.
+PAPER_224 = {
+    "model.landmarks": "true",
+    "model.fc_units": "null",
+    "crop.size": "224",
+    "train_cnn.image_size": "224",
+    "train_rnn.image_size": "224",
+}
+
 TABLES = [
     Table(
         "4",
-        "CNN by pre-trained initialisation (with landmarks)",
+        "CNN by pre-trained initialisation (with landmarks, 224 px)",
         [
             Row(
                 "t4-vgg-face",
                 "VGG-Face",
-                {"model.backbone": "vgg_face"},
+                {**PAPER_224, "model.backbone": "vgg_face"},
                 "cnn",
                 (0.46, 0.35, 0.10, 0.09),
             ),
             Row(
                 "t4-vgg16",
                 "VGG-16",
-                {"model.backbone": "vgg16", "model.init": "imagenet"},
+                {**PAPER_224, "model.backbone": "vgg16", "model.init": "imagenet"},
                 "cnn",
                 (0.40, 0.30, 0.13, 0.11),
             ),
             Row(
                 "t4-resnet50",
                 "ResNet-50",
-                {"model.backbone": "resnet50", "model.init": "imagenet"},
+                {**PAPER_224, "model.backbone": "resnet50", "model.init": "imagenet"},
                 "cnn",
                 (0.33, 0.24, 0.16, 0.13),
             ),
         ],
-        "The paper's VGG-Face row starts from the public VGG-Face weights: queue with "
+        "As the paper ran it: scenario 2 (landmarks), 224 px crops, the backbones' FC sizes. "
+        "The VGG-Face row starts from the public VGG-Face weights: queue with "
         "--set model.init=/path/to/vgg_face.h5. 224 px backbones need a GPU.",
     ),
     Table(
@@ -131,20 +152,34 @@ TABLES = [
 # public Aff-Wild release does not ship; it is not queued.
 
 
-def experiments(tables: list[str], extra: dict[str, str]) -> dict[str, dict[str, str]]:
-    """Experiment name → overrides, for the chosen tables (rows sharing a name run once).
-    ``extra`` applies to every row that does not set the same key itself."""
+def experiments(
+    tables: list[str], extra: dict[str, str], seeds: list[int] | None = None
+) -> dict[str, dict[str, str]]:
+    """Experiment name → overrides, for the chosen tables (rows sharing a name run once),
+    one per training seed (``<row>-s<seed>``; ``seeds=None``: the row alone, params.yaml's
+    seeds). ``extra`` applies to every row that does not set the same key itself."""
     out: dict[str, dict[str, str]] = {}
     for t in TABLES:
         if t.key in tables:
             for r in t.rows:
-                out[r.name] = {**extra, **r.overrides}
+                base = {**extra, **r.overrides}
+                if seeds is None:
+                    out[r.name] = base
+                    continue
+                for s in seeds:
+                    out[f"{r.name}-s{s}"] = {
+                        **base,
+                        "train_cnn.seed": str(s),
+                        "train_rnn.seed": str(s),
+                    }
     return out
 
 
-def queue_commands(tables: list[str], extra: dict[str, str]) -> list[list[str]]:
+def queue_commands(
+    tables: list[str], extra: dict[str, str], seeds: list[int] | None = None
+) -> list[list[str]]:
     cmds = []
-    for name, overrides in experiments(tables, extra).items():
+    for name, overrides in experiments(tables, extra, seeds).items():
         cmd = ["dvc", "exp", "run", "--queue", "-n", name]
         for k, v in overrides.items():
             cmd += ["-S", f"{k}={v}"]
@@ -153,7 +188,8 @@ def queue_commands(tables: list[str], extra: dict[str, str]) -> list[list[str]]:
 
 
 def collect_metrics(exp_show: list) -> dict[str, dict]:
-    """``dvc exp show --json`` → experiment name → {model: metrics}."""
+    """``dvc exp show --json`` → experiment name → {model: flat metrics}; only the main
+    run's ``metrics/<model>.json`` (not the seed runs' or the training logs)."""
     found: dict[str, dict] = {}
 
     def visit(entry):
@@ -163,9 +199,11 @@ def collect_metrics(exp_show: list) -> dict[str, dict]:
         name = entry.get("name") or data.get("name")
         metrics = {}
         for path, content in (data.get("metrics") or {}).items():
-            model = path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".json")
-            if isinstance(content, dict) and "data" in content:
-                metrics[model] = content["data"]
+            parts = path.replace("\\", "/").split("/")
+            if len(parts) != 2 or parts[0] != "metrics":
+                continue
+            if isinstance(content, dict) and isinstance(content.get("data"), dict):
+                metrics[parts[1].removesuffix(".json")] = content["data"]
         if name and metrics:
             found[name] = metrics
         for child in entry.get("experiments") or []:
@@ -178,18 +216,40 @@ def collect_metrics(exp_show: list) -> dict[str, dict]:
     return found
 
 
+def row_runs(measured: dict[str, dict], row: Row) -> list[dict]:
+    """The metrics of every run of a row: ``<name>`` and ``<name>-s<seed>``."""
+    runs = []
+    for name, models in sorted(measured.items()):
+        if name == row.name or re.fullmatch(re.escape(row.name) + r"-s\d+", name):
+            m = models.get(row.model)
+            if m and "ccc_valence" in m:
+                runs.append(m)
+    return runs
+
+
 def _fmt(x) -> str:
     return "–" if x is None else f"{x:.2f}"
 
 
+def _pm(values: list[float]) -> str:
+    if not values:
+        return "–"
+    mean, sd = spread.mean_sd(values)
+    return f"{mean:.2f}" if len(values) == 1 else f"{mean:.2f} ± {sd:.2f}"
+
+
 def report(measured: dict[str, dict]) -> str:
-    """Markdown: every table, the measured CCC/MSE next to the paper's."""
+    """Markdown: every table, the measured CCC/MSE (mean ± sd over seeds, interval) next
+    to the paper's."""
     lines = [
         "# Ablations: measured vs the paper (Kollias et al., CVPRW 2017)",
         "",
-        "Measured numbers come from this repository's `dvc exp show`; the paper's from its "
-        "Aff-Wild test set. Different data (e.g. the demo set) gives different numbers: "
-        "compare the orderings, not the values.",
+        "Measured numbers come from this repository's `dvc exp show`: mean ± sd over the "
+        "training seeds run (n), and the bootstrap 95 % interval over test videos of the "
+        "mean CCC (averaged over the seeds' intervals). Rows whose intervals overlap are not "
+        "distinguishable here. The paper's numbers are from its Aff-Wild test set. "
+        "Different data (e.g. the demo set) gives different numbers: compare the orderings "
+        "the intervals support, not the values.",
         "",
     ]
     for t in TABLES:
@@ -197,26 +257,28 @@ def report(measured: dict[str, dict]) -> str:
         if t.note:
             lines += [t.note, ""]
         lines += [
-            "| row | CCC V | CCC A | MSE V | MSE A | paper CCC V | paper CCC A | "
-            "paper MSE V | paper MSE A |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| row | n | CCC V | CCC A | MSE V | MSE A | 95 % interval, mean CCC | "
+            "paper CCC V | paper CCC A | paper MSE V | paper MSE A |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in t.rows:
-            m = measured.get(r.name, {}).get(r.model)
-            got = (
-                [m["valence"]["ccc"], m["arousal"]["ccc"], m["valence"]["mse"], m["arousal"]["mse"]]
-                if m
-                else [None] * 4
-            )
+            runs = row_runs(measured, r)
+            cells = [_pm([m[k] for m in runs]) for k in FLAT_KEYS if k != "ccc_mean"]
+            if runs and all("ccc_mean_lo" in m for m in runs):
+                lo = float(np.mean([m["ccc_mean_lo"] for m in runs]))
+                hi = float(np.mean([m["ccc_mean_hi"] for m in runs]))
+                ci = f"[{lo:.2f}, {hi:.2f}]"
+            else:
+                ci = "–"
             lines.append(
-                f"| {r.label} | "
-                + " | ".join(_fmt(x) for x in got)
-                + " | "
+                f"| {r.label} | {len(runs)} | "
+                + " | ".join(cells)
+                + f" | {ci} | "
                 + " | ".join(_fmt(x) for x in r.paper)
                 + " |"
             )
         lines.append("")
-    missing = sorted({r.name for t in TABLES for r in t.rows} - set(measured))
+    missing = sorted({r.name for t in TABLES for r in t.rows if not row_runs(measured, r)})
     if missing:
         lines += [
             f"Not run yet: {', '.join(missing)} (`affwild ablations queue`, then "

@@ -1,21 +1,41 @@
-"""The ``evaluate`` stage's core: every model on every test frame, metrics, plot data.
+"""The ``evaluate`` stage's core: every model on every labelled test frame, metrics, plot
+data.
 
-All models are scored on the same frames: the labelled test frames that have a face (the
-``mask`` of the sequence records, which cover every test frame exactly once). CCC and MSE
-are computed over all those frames concatenated (how Aff-Wild results are reported) and as
-the mean of per-video values.
+**Every labelled frame is scored** (the paper's protocol). The frame grid holds every frame
+of the test videos (from the sequence records, which cover each frame exactly once), with
+its label from the labels table (NaN where unlabelled) and whether a face was found.
+Networks predict the frames with a face: the CNN each frame, the CNN-RNN windows over the
+whole video (:mod:`pipeline.models.windows`: overlapping windows, only the tail of each is
+kept, so every frame has past context). A frame without a face (or without a prediction)
+gets, by :func:`fill_missing`:
+
+- ``fill: nearest`` — the prediction of the nearest frame of the same video that has one,
+  if it is at most ``fill_max_gap`` frames away (the earlier one on a tie), else
+- the training-set mean label, stored in the model's ``meta.json`` by the training stage
+  (so evaluation never derives it from test data); ``fill: mean`` always uses it.
+
+The CNN-RNN's own output on a face-less step (a black placeholder) is not used: every model
+gets the same rule. Metrics over all labelled frames are the headline; the same metrics
+over the frames with a face (and a network prediction) stand beside them with their share.
+CCC and MSE are computed over all frames concatenated (how Aff-Wild results are reported),
+with a bootstrap 95 % interval over test videos (:mod:`pipeline.evaluation.spread`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import tensorflow as tf
 
 from pipeline.errors import InputError
-from pipeline.evaluation.metrics import DIMENSIONS, METRICS
-from pipeline.records.reader import load_summary, make_dataset, shard_files
+from pipeline.evaluation import spread
+from pipeline.evaluation import windows as win
+from pipeline.evaluation.metrics import DIMENSIONS, FLAT_KEYS, METRICS
+from pipeline.records.reader import decode_images, load_summary, make_dataset, shard_files
 from pipeline.records.schema import parse
+
+FILL_RULES = ("nearest", "mean")
 
 
 def read_records(records_dir, split: str, kind: str, seq_len: int | None = None) -> dict:
@@ -43,9 +63,12 @@ def check_compatible(meta: dict, summary: dict, model_dir) -> None:
         )
 
 
-def frame_grid(records_dir, split: str) -> dict:
-    """Every frame of the split once, from the (non-overlapping) sequence records:
-    video_id, frame, valence, arousal (NaN where unlabelled), face, mask."""
+def frame_grid(records_dir, split: str, labels_path=None, with_inputs: bool = False) -> dict:
+    """Every frame of the split once, in video/frame order, from the (non-overlapping)
+    sequence records: video_id, frame, valence, arousal (from ``labels_path`` where given,
+    NaN where unlabelled), face, mask (face and label: what the records train on) and
+    labelled. ``with_inputs`` adds each frame's JPEG crop and landmarks (the CNN-RNN's
+    input stream)."""
     seq_len = load_summary(records_dir)["seq_len"]
     r = read_records(records_dir, split, "sequences", seq_len)
     if not len(r.get("frame", [])):
@@ -61,8 +84,30 @@ def frame_grid(records_dir, split: str) -> dict:
         "face": r["face"][real].astype(bool),
         "mask": mask,
     }
+    if with_inputs:
+        grid["image"] = r["image"][real]
+        grid["landmarks"] = r["landmarks"].reshape(*r["frame"].shape, -1)[real]
     order = np.lexsort((grid["frame"], grid["video_id"]))
-    return {k: v[order] for k, v in grid.items()}
+    grid = {k: v[order] for k, v in grid.items()}
+    if labels_path is not None:
+        _join_labels(grid, labels_path)
+    grid["labelled"] = np.isfinite(grid["valence"]) & np.isfinite(grid["arousal"])
+    return grid
+
+
+def _join_labels(grid: dict, labels_path) -> None:
+    """Labels of every grid frame from the labels table (frames without a face have a label
+    there but not in the records)."""
+    t = pq.read_table(labels_path, columns=["video_id", "frame", "valence", "arousal"])
+    vid = t.column("video_id").to_pylist()
+    frame = t.column("frame").to_numpy()
+    index = {(v, int(f)): i for i, (v, f) in enumerate(zip(vid, frame, strict=True))}
+    rows = np.array(
+        [index.get((v, int(f)), -1) for v, f in zip(grid["video_id"], grid["frame"], strict=True)]
+    )
+    for dim in DIMENSIONS:
+        col = t.column(dim).to_numpy(zero_copy_only=False).astype(np.float64)
+        grid[dim] = np.where(rows >= 0, col[np.maximum(rows, 0)], np.nan)
 
 
 def _place(grid: dict, vids, frames, values: np.ndarray) -> np.ndarray:
@@ -78,14 +123,18 @@ def _place(grid: dict, vids, frames, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def predict_model(model, meta: dict, records_dir, split: str, grid: dict, batch_size: int):
-    """A trained CNN (frame records) or CNN-RNN (sequence records) on every frame of the
-    split, placed on the grid's rows; padding steps of sequences are dropped."""
-    kind = "frames" if meta["kind"] == "cnn" else "sequences"
+def predict_model(
+    model, meta: dict, records_dir, split: str, grid: dict, batch_size: int, context=None
+):
+    """A trained CNN (frame records) or CNN-RNN (windows over the grid's input stream, see
+    :func:`predict_sequences`) on every frame of the split, placed on the grid's rows."""
+    if meta["kind"] != "cnn":
+        if context is None:
+            context = win.default_context(meta["seq_len"])
+        return predict_sequences(model, meta, grid, batch_size, context)
     ds = make_dataset(
-        shard_files(records_dir, split, kind),
-        kind,
-        seq_len=meta.get("seq_len"),
+        shard_files(records_dir, split, "frames"),
+        "frames",
         batch_size=batch_size,
         training=False,
         with_meta=True,
@@ -94,16 +143,87 @@ def predict_model(model, meta: dict, records_dir, split: str, grid: dict, batch_
     )
     vids, frames, preds = [], [], []
     for x, _, _, m in ds:
-        p = np.asarray(model.predict_on_batch(x), np.float32)  # (B, 2) or (B, L, 2)
-        f = m["frame"].numpy()
-        v = m["video_id"].numpy().reshape(-1, *[1] * (f.ndim - 1))
-        real = f >= 0
-        vids += [s.decode() for s in np.broadcast_to(v, f.shape)[real]]
-        frames.append(f[real])
-        preds.append(p[real])
+        p = np.asarray(model.predict_on_batch(x), np.float32)
+        vids += [s.decode() for s in m["video_id"].numpy()]
+        frames.append(m["frame"].numpy())
+        preds.append(p)
     if not preds:
         return np.full((len(grid["frame"]), 2), np.nan, np.float32)
     return _place(grid, vids, np.concatenate(frames), np.concatenate(preds))
+
+
+def sequence_windows(grid: dict, seq_len: int, context: int) -> list[tuple[np.ndarray, int, int]]:
+    """The CNN-RNN's windows over the grid: (grid rows read, (L,) with -1 = padding; first
+    kept position; one past the last kept position), video by video."""
+    out = []
+    vids = grid["video_id"]
+    bounds = np.flatnonzero(np.r_[True, vids[1:] != vids[:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        for w in win.plan(int(b - a), seq_len, context):
+            rows = np.full(seq_len, -1)
+            n = min(seq_len, b - a - w.start)
+            rows[:n] = a + w.start + np.arange(n)
+            out.append((rows, w.keep_from - w.start, w.keep_to - w.start))
+    return out
+
+
+def predict_sequences(model, meta: dict, grid: dict, batch_size: int, context: int):
+    """The CNN-RNN over overlapping windows of each test video; frame t's prediction comes
+    from the window that keeps it (at least ``context`` frames of past in the window)."""
+    from pipeline.records import ops
+
+    seq_len, size = meta["seq_len"], meta["image_size"]
+    blank = tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8)).numpy()
+    images = np.append(grid["image"], blank)  # row -1: padding
+    n_lm = grid["landmarks"].shape[1]
+    landmarks = np.concatenate([grid["landmarks"], np.zeros((1, n_lm), np.float32)])
+    wins = sequence_windows(grid, seq_len, context)
+    per_call = max(1, batch_size // seq_len)
+    names = {t.name.split(":")[0] for t in model.inputs}
+
+    @tf.function
+    def prepare(jpegs):
+        img = decode_images({"image": jpegs}, "sequences", size)["image"]
+        return ops.normalize(ops.to_float(img), meta["normalization"])
+
+    out = np.full((len(grid["frame"]), 2), np.nan, np.float32)
+    for k in range(0, len(wins), per_call):
+        chunk = wins[k : k + per_call]
+        rows = np.stack([r for r, _, _ in chunk])  # (W, L)
+        img = prepare(tf.constant(images[rows.ravel()]))
+        x = {
+            "image": tf.reshape(img, [len(chunk), seq_len, *img.shape[1:]]),
+            "landmarks": landmarks[rows.ravel()].reshape(len(chunk), seq_len, n_lm),
+        }
+        x = {n: v for n, v in x.items() if n in names} or x
+        p = np.asarray(model.predict_on_batch(x), np.float32)
+        for (r, a, b), pw in zip(chunk, p, strict=True):
+            out[r[a:b]] = pw[a:b, :2]
+    return out
+
+
+def window_starts(grid: dict, seq_len: int, context: int) -> np.ndarray:
+    """True at the grid rows where a window's kept part begins (after the first window of
+    each video): where a cold-start jump would show."""
+    starts = np.zeros(len(grid["frame"]), bool)
+    for rows, a, _ in sequence_windows(grid, seq_len, context):
+        starts[rows[a]] = True
+    first = np.r_[True, grid["video_id"][1:] != grid["video_id"][:-1]]
+    return starts & ~first
+
+
+def jump_ratio(grid: dict, pred: np.ndarray, starts: np.ndarray) -> float:
+    """Mean |Δ prediction| (both dimensions) into frames where a window starts, divided by
+    the mean elsewhere; only steps between two consecutive frames of one video that both
+    have a face. About 1 when windows leave no trace; >> 1 when each starts cold."""
+    same = grid["video_id"][1:] == grid["video_id"][:-1]
+    both = grid["face"][1:] & grid["face"][:-1] & same
+    step = np.abs(np.diff(pred, axis=0)).mean(axis=1)
+    ok = both & np.isfinite(step)
+    at, rest = ok & starts[1:], ok & ~starts[1:]
+    if not at.any() or not rest.any():
+        return float("nan")
+    return float(step[at].mean() / step[rest].mean())
 
 
 def predict_svr(model, records_dir, split: str, grid: dict, sift_grid: int):
@@ -116,47 +236,144 @@ def predict_svr(model, records_dir, split: str, grid: dict, sift_grid: int):
     return _place(grid, [v.decode() for v in r["video_id"]], r["frame"], pred)
 
 
-def score(grid: dict, predictions: dict[str, np.ndarray]) -> dict[str, dict]:
-    """Per model: {dimension: {metric: value}} over all evaluated frames concatenated, plus
-    the mean of per-video values and the mean CCC of the two dimensions."""
-    evaluated = grid["mask"].copy()
-    for p in predictions.values():
-        evaluated &= np.isfinite(p).all(axis=1)
-    if not evaluated.any():
+def fill_missing(
+    grid: dict, pred: np.ndarray, fallback, rule: str = "nearest", max_gap: int = 12
+) -> np.ndarray:
+    """A prediction for every frame: network outputs where there is a face; elsewhere the
+    nearest prediction of the same video within ``max_gap`` frames (``rule="nearest"``,
+    the earlier one on a tie), else ``fallback`` (the training-set mean label)."""
+    if rule not in FILL_RULES:
+        raise ValueError(f"fill rule {rule!r} (allowed: {', '.join(FILL_RULES)})")
+    out = np.array(pred, np.float32, copy=True)
+    out[~grid["face"]] = np.nan
+    have = np.isfinite(out).all(axis=1)
+    filled = out.copy()
+    vids, frames = grid["video_id"], np.asarray(grid["frame"], np.int64)
+    bounds = np.flatnonzero(np.r_[True, vids[1:] != vids[:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        f, ok = frames[a:b], have[a:b]
+        missing = np.flatnonzero(~ok)
+        if not missing.size:
+            continue
+        src = np.flatnonzero(ok)
+        if rule == "nearest" and src.size:
+            pos = np.searchsorted(f[src], f[missing])
+            before = src[np.clip(pos - 1, 0, src.size - 1)]
+            after = src[np.clip(pos, 0, src.size - 1)]
+            d_before = np.where(pos > 0, f[missing] - f[before], np.iinfo(np.int64).max)
+            d_after = np.where(pos < src.size, f[after] - f[missing], np.iinfo(np.int64).max)
+            take = np.where(d_before <= d_after, before, after)
+            near = np.minimum(d_before, d_after) <= max_gap
+            filled[a + missing[near]] = out[a + take[near]]
+            missing = missing[~near]
+        filled[a + missing] = np.asarray(fallback, np.float32)
+    return filled
+
+
+def _metrics(grid: dict, sel: np.ndarray, pred: np.ndarray) -> dict:
+    res: dict = {}
+    videos = np.unique(grid["video_id"][sel])
+    for d, dim in enumerate(DIMENSIONS):
+        truth, p = grid[dim][sel], pred[sel, d]
+        for m, fn in METRICS.items():
+            res[f"{m}_{dim}"] = round(fn(truth, p), 4)
+        per_video = [
+            [fn(truth[grid["video_id"][sel] == v], p[grid["video_id"][sel] == v])
+             for fn in METRICS.values()]
+            for v in videos
+        ]  # fmt: skip
+        for m, col in zip(METRICS, np.array(per_video, np.float64).T, strict=True):
+            res[f"per_video_{m}_{dim}"] = round(float(np.nanmean(col)), 4)
+    res["ccc_mean"] = round((res["ccc_valence"] + res["ccc_arousal"]) / 2, 4)
+    return res
+
+
+def score(
+    grid: dict,
+    predictions: dict[str, np.ndarray],
+    raw: dict[str, np.ndarray] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """Metrics over all labelled frames (``predictions`` must cover them: filled), the same
+    over the frames with a face that every network predicted (``raw``: predictions before
+    filling), bootstrap intervals over videos and paired comparisons of the models.
+
+    Returns ``{"models": {name: {"metrics": flat, "with_face": ..., "all_frames": ...}},
+    "frames": ..., "comparisons": ...}``; ``metrics`` is what ``metrics/<name>.json``
+    holds (one narrow row of ``dvc metrics show``)."""
+    labelled = grid["labelled"]
+    if not labelled.any():
         raise InputError(
-            "the test split has no frame with both a label and a face that every model "
-            "predicted: nothing to evaluate (check the labels and the face stages' summaries)"
+            "the test split has no labelled frame: nothing to evaluate (check the labels "
+            "table and the ingest report)"
         )
-    videos = np.unique(grid["video_id"][evaluated])
-    out = {}
+    for name, p in predictions.items():
+        if not np.isfinite(p[labelled]).all():
+            raise ValueError(f"{name}: labelled frames without a prediction (fill them first)")
+    with_face = labelled & grid["face"]
+    for p in (raw or {}).values():
+        with_face &= np.isfinite(p).all(axis=1)
+    boot = spread.bootstrap(
+        grid["video_id"][labelled],
+        {dim: grid[dim][labelled] for dim in DIMENSIONS},
+        {n: p[labelled] for n, p in predictions.items()},
+        n_boot,
+        seed,
+    )
+    out: dict = {
+        "frames": {
+            "labelled": int(labelled.sum()),
+            "with_face": int(with_face.sum()),
+            "face_share": round(float(with_face.sum() / labelled.sum()), 4),
+            "videos": len(np.unique(grid["video_id"][labelled])),
+        },
+        "bootstrap": {"unit": "video", "resamples": n_boot, "seed": seed, "level": 0.95},
+        "models": {},
+    }
     for name, pred in predictions.items():
-        res: dict = {"frames": int(evaluated.sum()), "videos": len(videos)}
-        for d, dim in enumerate(DIMENSIONS):
-            truth = grid[dim][evaluated]
-            p = pred[evaluated, d]
-            res[dim] = {m: round(fn(truth, p), 4) for m, fn in METRICS.items()}
-            per_video = []
-            for v in videos:
-                sel = grid["video_id"][evaluated] == v
-                per_video.append([fn(truth[sel], p[sel]) for fn in METRICS.values()])
-            res[dim]["per_video"] = {
-                m: round(float(np.nanmean(col)), 4)
-                for m, col in zip(METRICS, np.array(per_video, np.float64).T, strict=True)
-            }
-        res["ccc_mean"] = round((res["valence"]["ccc"] + res["arousal"]["ccc"]) / 2, 4)
-        out[name] = res
+        all_frames = _metrics(grid, labelled, pred)
+        face_only = _metrics(grid, with_face, pred) if with_face.any() else {}
+        flat = {k: all_frames[k] for k in FLAT_KEYS}
+        intervals = {}
+        for key in ("ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence", "mse_arousal"):
+            lo, hi = spread.interval(boot[name][key])
+            intervals[key] = [round(lo, 4), round(hi, 4)]
+        flat["ccc_mean_lo"], flat["ccc_mean_hi"] = intervals["ccc_mean"]
+        out["models"][name] = {
+            "metrics": flat,
+            "intervals": intervals,
+            "all_frames": all_frames,
+            "with_face": face_only,
+        }
+    names = list(predictions)
+    out["comparisons"] = {
+        f"{a} vs {b}": {
+            key: spread.compare(boot[a][key], boot[b][key])
+            for key in ("ccc_valence", "ccc_arousal", "ccc_mean")
+        }
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+    }
     return out
 
 
-def predictions_table(grid: dict, predictions: dict[str, np.ndarray]) -> pa.Table:
+def predictions_table(
+    grid: dict, predictions: dict[str, np.ndarray], window_start: np.ndarray | None = None
+) -> pa.Table:
+    """One row per test frame: labels, face, the (filled) predictions of every model and
+    where a CNN-RNN window's kept part starts."""
     cols = {
         "video_id": pa.array(grid["video_id"].tolist(), pa.string()),
         "frame": pa.array(grid["frame"].astype(np.int32)),
         "valence": pa.array(grid["valence"].astype(np.float32)),
         "arousal": pa.array(grid["arousal"].astype(np.float32)),
         "face": pa.array(grid["face"]),
-        "evaluated": pa.array(grid["mask"]),
+        "labelled": pa.array(grid["labelled"]),
+        "with_face": pa.array(grid["mask"]),
     }
+    if window_start is not None:
+        cols["window_start"] = pa.array(window_start)
     for name, p in predictions.items():
         cols[f"{name}_valence"] = pa.array(p[:, 0])
         cols[f"{name}_arousal"] = pa.array(p[:, 1])

@@ -51,3 +51,6 @@ def pcc(truth, pred) -> float:
 
 METRICS = {"ccc": ccc, "mse": mse, "pcc": pcc}
 DIMENSIONS = ("valence", "arousal")
+# The flat keys of metrics/<model>.json, with ccc_mean_lo / ccc_mean_hi (its 95 % interval);
+# the other intervals are in the reports (a narrow `dvc metrics show`).
+FLAT_KEYS = ("ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence", "mse_arousal")

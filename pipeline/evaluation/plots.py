@@ -18,8 +18,8 @@ from pipeline.evaluation.metrics import DIMENSIONS
 
 
 def trace_rows(grid: dict, predictions: dict[str, np.ndarray], n: int) -> list[dict]:
-    """The first ``n`` evaluated test frames, in video/frame order."""
-    idx = np.flatnonzero(grid["mask"])[:n]
+    """The first ``n`` labelled test frames, in video/frame order."""
+    idx = np.flatnonzero(grid["labelled"])[:n]
     rows = []
     for step, i in enumerate(idx):
         row = {"step": step, "video_id": grid["video_id"][i], "frame": int(grid["frame"][i])}
@@ -88,7 +88,7 @@ def write_figures(rows, labels: dict[str, np.ndarray], grid, predictions, out: P
     panels = [("labels (test)", grid["valence"], grid["arousal"])]
     panels += [(m, p[:, 0], p[:, 1]) for m, p in predictions.items()]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False)
-    sel = grid["mask"]
+    sel = grid["labelled"]
     for ax, (title, v, a) in zip(axes[0], panels, strict=True):
         ok = sel & np.isfinite(v) & np.isfinite(a)
         ax.hist2d(v[ok], a[ok], bins=30, range=[[-1, 1], [-1, 1]], cmap="viridis")

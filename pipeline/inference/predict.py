@@ -10,13 +10,14 @@ landmarks are the crop-normalised 68 points, zeros where the crop came from the 
 padded so the model keeps one input shape); frames without a face are not shown to it (it
 never saw one in training) and get NaN.
 
-**CNN-RNN.** The video is cut into consecutive, non-overlapping windows of the model's
-``seq_len`` frames (the way the evaluation records cut test videos), the last one padded
-with black, landmark-less steps; every frame is predicted exactly once, by the window that
-holds it. Frames without a face are in the window as a black image with zero landmarks (as
-no-face steps were in training), so the recurrence runs on; their output is still reported
-as NaN, for consistency with the CNN and because the label of a frame whose face is not
-seen is not defined. Windows start cold (no state carried over), as in evaluation.
+**CNN-RNN.** Windows of the model's ``seq_len`` frames overlap and only each window's tail
+is kept (:mod:`pipeline.evaluation.windows`, the plan evaluation uses): every frame is
+predicted exactly once and with at least ``context`` preceding frames (half a window by
+default), so the prediction does not jump where a window starts from a zero state. The
+last window is padded with black, landmark-less steps. Frames without a face are in the
+window as a black image with zero landmarks (as no-face steps were in training), so the
+recurrence runs on; their output is still reported as NaN, for consistency with the CNN
+and because the label of a frame whose face is not seen is not defined.
 
 **Rows.** ``frame`` (0-based), ``time_s`` (the container's time stamp, so variable frame
 rates are honoured), ``valence``, ``arousal`` (NaN where no face), ``face`` (bool) — one per decoded frame, written to .csv or .parquet.
@@ -43,6 +44,7 @@ import cv2
 import numpy as np
 
 from pipeline.errors import InputError
+from pipeline.evaluation import windows
 from pipeline.inference.faces import FaceFrame, FacePass
 from pipeline.inference.model import TrainedModel
 from pipeline.io import atomic_path
@@ -114,12 +116,18 @@ class Predictor:
     """Push :class:`FaceFrame` s in order, get :class:`Prediction` s back in order (see the
     module docstring for how CNN and CNN-RNN inputs are formed)."""
 
-    def __init__(self, tm: TrainedModel, batch_size: int = 64):
+    def __init__(self, tm: TrainedModel, batch_size: int = 64, context: int | None = None):
         self.tm = tm
         self.make = InputMaker(tm)
         self.batch_size = max(1, int(batch_size))
         self.seq_len = tm.seq_len
         self.windows_per_call = max(1, self.batch_size // (self.seq_len or 1))
+        if self.seq_len and context is None:
+            context = windows.default_context(self.seq_len)
+        if self.seq_len:
+            windows.check_context(self.seq_len, context)
+        self.context = context or 0
+        self._history: list[FaceFrame] = []  # the last `context` frames, already predicted
         self._pending: list[FaceFrame] = []
         self._n_faces = 0
         self.model_seconds = 0.0
@@ -140,10 +148,12 @@ class Predictor:
             if self._n_faces >= self.batch_size or len(self._pending) >= 8 * self.batch_size:
                 return self._flush()
         elif len(self._pending) >= self.seq_len * self.windows_per_call:
-            return self._flush()
+            return self._flush_windows(final=False)
         return []
 
     def finish(self) -> list[Prediction]:
+        if self.seq_len is not None:
+            return self._flush_windows(final=True)
         return self._flush()
 
     def _flush(self) -> list[Prediction]:
@@ -161,19 +171,42 @@ class Predictor:
                     self.make.inputs(self.make.images(crops), self.make.landmarks(chosen))
                 )
                 va[faces] = out[: len(faces), :2]
-        else:
-            t = self.seq_len
-            n_win = math.ceil(len(pending) / t)
-            steps: list[FaceFrame | None] = pending + [None] * (n_win * t - len(pending))
-            crops = [None if ff is None or not ff.face else ff.crop for ff in steps]
-            image = self.make.images(crops).reshape(n_win, t, self.tm.image_size,
-                                                    self.tm.image_size, 3)  # fmt: skip
-            lms = self.make.landmarks(steps).reshape(n_win, t, N_LANDMARK_VALUES)
-            if any(ff.face for ff in pending):
-                out = self._run(self.make.inputs(image, lms)).reshape(n_win * t, -1)
-                face = np.array([ff.face for ff in pending])
-                va[face] = out[: len(pending)][face, :2]
         return [Prediction(ff, float(v), float(a)) for ff, (v, a) in zip(pending, va, strict=True)]
+
+    def _flush_windows(self, final: bool) -> list[Prediction]:
+        """Overlapping windows over (history + pending), tails kept. Before the end of the
+        video only complete windows run (the rest waits), so the windows fall where the
+        whole-video plan puts them, whatever the batch size."""
+        t, size = self.seq_len, self.tm.image_size
+        frames = self._history + self._pending
+        head = len(self._history)
+        plan = windows.plan(len(frames), t, self.context, covered=head)
+        if not final:
+            plan = [w for w in plan if w.start + t <= len(frames)]
+        done = plan[-1].keep_to if plan else head
+        out = np.full((done, 2), np.nan, np.float32)
+        if any(ff.face for ff in frames[head:done]):
+            for k in range(0, len(plan), self.windows_per_call):
+                group = plan[k : k + self.windows_per_call]
+                steps: list[FaceFrame | None] = []
+                for w in group:
+                    part = frames[w.start : w.start + t]
+                    steps += part + [None] * (t - len(part))
+                crops = [None if ff is None or not ff.face else ff.crop for ff in steps]
+                image = self.make.images(crops).reshape(len(group), t, size, size, 3)
+                lms = self.make.landmarks(steps).reshape(len(group), t, N_LANDMARK_VALUES)
+                res = self._run(self.make.inputs(image, lms))
+                for w, r in zip(group, res, strict=True):
+                    out[w.keep_from : w.keep_to] = r[
+                        w.keep_from - w.start : w.keep_to - w.start, :2
+                    ]
+        emitted = frames[head:done]
+        self._pending = frames[done:]
+        self._n_faces = sum(ff.face for ff in self._pending)
+        self._history = frames[max(0, done - self.context) : done] if self.context else []
+        va = out[head:done]
+        va[~np.array([ff.face for ff in emitted], bool)] = np.nan
+        return [Prediction(ff, float(v), float(a)) for ff, (v, a) in zip(emitted, va, strict=True)]
 
 
 # -- the output table -----------------------------------------------------------------------

@@ -49,12 +49,13 @@ class WeightsReport(Mapping):
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (layer, why)
     not_in_source: list[str] = field(default_factory=list)  # left as they were
     unused: list[str] = field(default_factory=list)  # source layers nothing took
+    partial: list[tuple[str, str]] = field(default_factory=list)  # (layer, rule) part-copied
 
     def __getitem__(self, key: str):
         if key not in self.__dataclass_fields__:
             raise KeyError(key)
         value = getattr(self, key)
-        return [list(v) for v in value] if key == "skipped" else value
+        return [list(v) for v in value] if key in ("skipped", "partial") else value
 
     def __iter__(self):
         return iter(self.__dataclass_fields__)
@@ -66,6 +67,8 @@ class WeightsReport(Mapping):
         lines = [f"weights from {self.source}: {len(self.loaded)} layers loaded"]
         if self.loaded:
             lines.append("  loaded: " + ", ".join(self.loaded))
+        for name, rule in self.partial:
+            lines.append(f"  partly copied {name}: {rule}")
         for name, why in self.skipped:
             lines.append(f"  skipped {name}: {why}")
         if self.not_in_source:
@@ -291,18 +294,24 @@ def initialize(model: keras.Model, cfg: ModelConfig) -> WeightsReport | None:
     return load_weights_by_name(model, cfg.init)
 
 
+LANDMARK_ROWS = 136  # the 68 (x, y) landmark values a FC layer may take besides the image
+
+
 def transfer_cnn_weights(cnn: keras.Model, cnn_rnn: keras.Model) -> WeightsReport:
     """Copy the trained CNN's convolutional part (required to fit) and every FC layer
     whose name and shapes match into the CNN-RNN, matched by layer path. A CNN with joint
-    heads also initialises both networks of a CNN-RNN with separate heads."""
+    heads also initialises both networks of a CNN-RNN with separate heads.
+
+    **Landmark rows.** Where the CNN-RNN's FC takes the landmarks and the CNN's layer of the
+    same name does not (VGG with landmarks: the CNN joins them before ``fc7``, the CNN-RNN
+    before ``fc6``), the layer's kernel differs only by 136 extra input rows. The image rows
+    and the bias are copied from the CNN; the landmark rows are set to **zero**, so at the
+    start the CNN-RNN's layer computes exactly the CNN's (the landmarks then enter through
+    what fine-tuning learns). Listed in the report's ``partial``."""
     source = dict(weight_layers(cnn))
 
     def lookup(path: str, _layer: keras.layers.Layer):
-        candidates = [path]
-        for prefix in SEPARATE_PREFIXES:
-            if path.startswith(prefix):
-                candidates.append(path[len(prefix) :])
-        for c in candidates:
+        for c in _candidates(path):
             if c in source:
                 return c, [(w.name, keras.ops.convert_to_numpy(w)) for w in source[c].weights]
         return path, None
@@ -314,4 +323,42 @@ def transfer_cnn_weights(cnn: keras.Model, cnn_rnn: keras.Model) -> WeightsRepor
             f"the CNN has no layer for these backbone layers of the CNN-RNN: "
             f"{', '.join(missing[:10])} (different backbone or heads?)"
         )
+    targets = dict(weight_layers(cnn_rnn))
+    still_skipped = []
+    for path, why in report.skipped:
+        src = next((source[c] for c in _candidates(path) if c in source), None)
+        if src is not None and _copy_image_rows(src, targets[path]):
+            report.partial.append(
+                (path, f"image rows and bias from the CNN, {LANDMARK_ROWS} landmark rows zero")
+            )
+            report.loaded.append(path)
+        else:
+            still_skipped.append((path, why))
+    report.skipped = still_skipped
     return report
+
+
+def _candidates(path: str) -> list[str]:
+    out = [path]
+    for prefix in SEPARATE_PREFIXES:
+        if path.startswith(prefix):
+            out.append(path[len(prefix) :])
+    return out
+
+
+def _copy_image_rows(src: keras.layers.Layer, dst: keras.layers.Layer) -> bool:
+    """Dense ``src`` (F, U) into Dense ``dst`` (F + 136, U): rows [0, F) copied, the rest
+    zero; False (nothing changed) for any other pair of shapes."""
+    if not (isinstance(src, keras.layers.Dense) and isinstance(dst, keras.layers.Dense)):
+        return False
+    k_src = keras.ops.convert_to_numpy(src.kernel)
+    k_dst = keras.ops.convert_to_numpy(dst.kernel)
+    if k_src.shape[1] != k_dst.shape[1] or k_dst.shape[0] != k_src.shape[0] + LANDMARK_ROWS:
+        return False
+    kernel = np.zeros_like(k_dst)
+    kernel[: k_src.shape[0]] = k_src
+    weights = [kernel] + [keras.ops.convert_to_numpy(w) for w in src.weights[1:]]
+    if [w.shape for w in weights] != [tuple(w.shape) for w in dst.weights]:
+        return False
+    dst.set_weights(weights)
+    return True

@@ -94,7 +94,7 @@ class KeepBest(keras.callbacks.Callback):
         self.folder, self.monitor, self.patience = folder, monitor, patience
         self.state_path = folder / "best.json"
         self.model_path = folder / "best.keras"
-        self.state = {"best": -math.inf, "epoch": -1}
+        self.state = {"best": -math.inf, "epoch": -1, "logs": {}}
         if self.state_path.exists() and self.model_path.exists():
             self.state = json.loads(self.state_path.read_text())
 
@@ -105,24 +105,52 @@ class KeepBest(keras.callbacks.Callback):
         if value > self.state["best"]:
             self.model.save(self.folder / "best.tmp.keras")
             (self.folder / "best.tmp.keras").replace(self.model_path)
-            self.state = {"best": float(value), "epoch": int(epoch)}
+            self.state = {
+                "best": float(value),
+                "epoch": int(epoch),
+                "logs": {k: float(v) for k, v in (logs or {}).items() if _is_number(v)},
+            }
             self.state_path.write_text(json.dumps(self.state))
         elif self.patience and epoch - self.state["epoch"] >= self.patience:
             self.model.stop_training = True
 
 
-class LiveLog(keras.callbacks.Callback):
-    """Per-epoch metrics into DVCLive (learning curves for ``dvc plots`` / ``dvc exp show``)."""
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
 
-    def __init__(self, live):
+
+KEPT_KEYS = ("ccc_valence", "ccc_arousal", "ccc", "mse_valence", "mse_arousal")
+
+
+def kept_metrics(state: dict) -> dict:
+    """What DVC shows for a training stage: the KEPT (best-on-validation) epoch's
+    validation numbers under the same flat names as the ``evaluate`` metrics (``ccc`` →
+    ``ccc_mean``), so ``dvc metrics show`` stays one narrow CCC/MSE table. Without a
+    validation split they are the training numbers of the kept epoch."""
+    logs = state.get("logs") or {}
+    prefix = "val_" if any(k.startswith("val_") for k in logs) else ""
+    out = {"epoch": int(state.get("epoch", -1))}
+    for key in KEPT_KEYS:
+        if f"{prefix}{key}" in logs:
+            out["ccc_mean" if key == "ccc" else key] = round(logs[f"{prefix}{key}"], 4)
+    return out
+
+
+class LiveLog(keras.callbacks.Callback):
+    """Per-epoch metrics into DVCLive: every epoch in the learning curves (``plots/``), and
+    in ``metrics.json`` (what ``dvc metrics show`` / ``dvc exp show`` read) the kept epoch
+    so far — never the last epoch's numbers, also while training runs or after a kill.
+    Runs after :class:`KeepBest` (whose state it reads)."""
+
+    def __init__(self, live, keep: KeepBest):
         super().__init__()
-        self.live = live
+        self.live, self.keep = live, keep
 
     def on_epoch_end(self, epoch, logs=None):
         for name, value in sorted((logs or {}).items()):
             if name == "learning_rate" or isinstance(value, int | float):
                 self.live.log_metric(name, float(value))
-        self.live.log_metric("epoch", epoch, plot=False)
+        self.live.summary = kept_metrics(self.keep.state)  # DVCLive adds "step" (resume)
         self.live.next_step()
 
 
@@ -184,7 +212,7 @@ def fit(
         MeanCCC(),
         keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup"), save_freq="epoch"),
         keep,
-        LiveLog(live),
+        LiveLog(live, keep),
     ]
     history = model.fit(
         with_mask_targets(train_ds),
@@ -195,6 +223,9 @@ def fit(
         verbose=2,
     )
     live.end()
+    # DVCLive's metrics.json holds the LAST epoch; DVC must show the epoch that was kept.
+    kept = kept_metrics(keep.state)
+    (Path(live_dir) / "metrics.json").write_text(json.dumps(kept, indent=2) + "\n")
     best = (
         keras.saving.load_model(keep.model_path, compile=False)
         if keep.model_path.exists()
@@ -204,6 +235,7 @@ def fit(
         "epochs_run": int(len(history.history.get("loss", []))),
         "best_epoch": keep.state["epoch"],
         f"best_{monitor}": keep.state["best"],
+        "kept": kept,
         "resumed": resuming,
     }
     return best, summary

@@ -45,6 +45,53 @@ def load_trained(folder: str | Path) -> tuple[keras.Model, dict]:
     return keras.saving.load_model(model_path, compile=False), meta
 
 
+def with_train_seed(params: Params, seed: int | None) -> Params:
+    """``params`` with both training seeds set to ``seed`` (None: unchanged). The seed runs
+    (``seeds/dvc.yaml``) train the same configuration under other seeds this way; the data
+    (records, balancing, split) stay those of ``params.yaml``."""
+    if seed is None:
+        return params
+    return params.model_copy(
+        update={
+            "train_cnn": params.train_cnn.model_copy(update={"seed": seed}),
+            "train_rnn": params.train_rnn.model_copy(update={"seed": seed}),
+        }
+    )
+
+
+def training_label_mean(records_dir: Path) -> list[float]:
+    """Mean (valence, arousal) over the training split's labelled frames, each frame once
+    (read from the sequence records, which are not balanced; overlapping training
+    sequences repeat frames, so frames are de-duplicated by video and index). Stored in the
+    model's meta: the prediction ``evaluate`` gives a frame that has no face and no nearby
+    prediction, without ever looking at test data."""
+    import numpy as np
+    import tensorflow as tf
+
+    from pipeline.records.schema import sequence_features
+
+    seq_len = load_summary(records_dir)["seq_len"]
+    spec = {
+        k: v
+        for k, v in sequence_features(seq_len).items()
+        if k in ("valence", "arousal", "mask", "frame", "video_id")
+    }
+    files = [str(f) for f in shard_files(records_dir, "train", "sequences")]
+    seen: dict[tuple[bytes, int], tuple[float, float]] = {}
+    for batch in tf.data.TFRecordDataset(files).batch(1024):
+        ex = {k: v.numpy() for k, v in tf.io.parse_example(batch, spec).items()}
+        for i, vid in enumerate(ex["video_id"]):
+            for f, m, v, a in zip(
+                ex["frame"][i], ex["mask"][i], ex["valence"][i], ex["arousal"][i], strict=True
+            ):
+                if m and f >= 0:
+                    seen[(vid, int(f))] = (float(v), float(a))
+    if not seen:
+        raise InputError(f"{records_dir}: no labelled training frame in the sequence records")
+    mean = np.mean(np.array(list(seen.values())), axis=0)
+    return [round(float(mean[0]), 6), round(float(mean[1]), 6)]
+
+
 def _records_meta(records_dir: Path) -> dict:
     summary = load_summary(records_dir)
     crop = summary.get("crop_size")
@@ -337,6 +384,8 @@ def _meta(kind, params, cfg, image_size, summary, normalization, seq_len, replic
         "normalization": normalization,
         "landmarks": params.model.landmarks,
         "seq_len": seq_len,
+        # (valence, arousal) evaluate falls back to on frames without a face
+        "train_label_mean": training_label_mean(records_dir),
         "model": params.model.model_dump(mode="json"),
         "train": cfg.model_dump(mode="json"),
         # How the face stages made the crops it learnt from: `affwild predict` repeats them.

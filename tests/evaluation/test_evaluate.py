@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.evaluation.evaluate import check_compatible, predictions_table, score
+from pipeline.evaluation.evaluate import check_compatible, fill_missing, predictions_table, score
 from pipeline.evaluation.metrics import ccc
 
 
@@ -20,34 +20,100 @@ def _grid(n=40, seed=0):
         "arousal": rng.uniform(-1, 1, n),
         "face": np.ones(n, bool),
         "mask": np.ones(n, bool),
+        "labelled": np.ones(n, bool),
     }
 
 
-def test_score_uses_frames_every_model_predicted():
+def test_every_labelled_frame_is_scored_and_face_only_numbers_stand_beside():
     g = _grid()
-    g["mask"][:3] = False
+    g["face"][:3] = g["mask"][:3] = False  # no face: filled, scored in the headline numbers
+    g["labelled"][30] = False
+    g["valence"][30] = g["arousal"][30] = np.nan
     perfect = np.stack([g["valence"], g["arousal"]], 1)
     noisy = perfect + np.random.default_rng(1).normal(0, 0.3, perfect.shape)
-    noisy[5] = np.nan  # a frame one model has no prediction for
-    res = score(g, {"perfect": perfect, "noisy": noisy})
-    keep = g["mask"].copy()
-    keep[5] = False
-    assert res["perfect"]["frames"] == res["noisy"]["frames"] == keep.sum()
-    assert res["perfect"]["valence"]["ccc"] == pytest.approx(1.0)
-    assert res["noisy"]["arousal"]["ccc"] == pytest.approx(
-        ccc(g["arousal"][keep], noisy[keep, 1]), abs=1e-4
+    raw = {"perfect": perfect.copy(), "noisy": noisy.copy()}
+    raw["perfect"][:3] = raw["noisy"][:3] = np.nan
+    filled = {k: fill_missing(g, v, [0.0, 0.0], "mean") for k, v in raw.items()}
+    res = score(g, filled, raw, n_boot=200)
+    assert res["frames"] == {"labelled": 39, "with_face": 36, "face_share": round(36 / 39, 4),
+                             "videos": 2}  # fmt: skip
+    m = res["models"]["noisy"]
+    lab = g["labelled"]
+    assert m["metrics"]["ccc_arousal"] == pytest.approx(
+        ccc(g["arousal"][lab], filled["noisy"][lab, 1]), abs=1e-4
     )
-    assert res["noisy"]["ccc_mean"] == pytest.approx(
-        (res["noisy"]["valence"]["ccc"] + res["noisy"]["arousal"]["ccc"]) / 2, abs=1e-4
+    face = lab & g["face"]
+    assert m["with_face"]["ccc_arousal"] == pytest.approx(
+        ccc(g["arousal"][face], noisy[face, 1]), abs=1e-4
     )
-    assert res["perfect"]["videos"] == 2 and "per_video" in res["perfect"]["valence"]
+    assert res["models"]["perfect"]["with_face"]["ccc_valence"] == pytest.approx(1.0)
+    assert res["models"]["perfect"]["metrics"]["ccc_valence"] < 1.0  # the filled frames count
+    flat = m["metrics"]
+    assert flat["ccc_mean"] == pytest.approx(
+        (flat["ccc_valence"] + flat["ccc_arousal"]) / 2, abs=2e-4
+    )
+    assert flat["ccc_mean_lo"] <= flat["ccc_mean"] <= flat["ccc_mean_hi"]
+    v = res["comparisons"]["perfect vs noisy"]["ccc_mean"]
+    assert v["verdict"] == "higher" and v["diff_lo"] > 0
 
 
-def test_no_valid_label_is_an_error_not_nan_metrics():
+def test_metrics_layout_is_flat_and_narrow():
+    """metrics/<model>.json: the keys `dvc metrics show` lists, numbers only, no nesting."""
     g = _grid()
-    g["mask"][:] = False
-    with pytest.raises(InputError, match="no frame with both a label and a face"):
+    p = np.stack([g["valence"], g["arousal"]], 1) * 0.5
+    res = score(g, {"cnn": p}, n_boot=100)
+    flat = res["models"]["cnn"]["metrics"]
+    assert list(flat) == [
+        "ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence", "mse_arousal",
+        "ccc_mean_lo", "ccc_mean_hi",
+    ]  # fmt: skip
+    lo, hi = res["models"]["cnn"]["intervals"]["ccc_valence"]
+    assert lo <= flat["ccc_valence"] <= hi
+    assert all(isinstance(x, float) for x in flat.values())
+
+
+def test_labelled_frames_without_prediction_are_refused():
+    g = _grid()
+    p = np.zeros((40, 2))
+    p[4] = np.nan
+    with pytest.raises(ValueError, match="fill them first"):
+        score(g, {"m": p})
+
+
+def test_no_label_at_all_is_an_error_not_nan_metrics():
+    g = _grid()
+    g["labelled"][:] = False
+    with pytest.raises(InputError, match="no labelled frame"):
         score(g, {"m": np.zeros((40, 2))})
+
+
+def test_fill_rule_nearest_within_gap_else_training_mean():
+    n = 30
+    g = {
+        "video_id": np.array(["a"] * 20 + ["b"] * 10, dtype=object),
+        "frame": np.r_[np.arange(20), np.arange(10)],
+        "face": np.ones(n, bool),
+    }
+    pred = np.arange(2 * n, dtype=np.float32).reshape(n, 2)
+    g["face"][[0, 1]] = False  # start of a: nearest is frame 2 (after)
+    g["face"][5:8] = False  # a gap of 3: 5 <- 4, 6 <- 4 (a tie: the earlier), 7 <- 8
+    g["face"][10:20] = False  # a 10-19: 10..12 from 9 (gap 3); 13..19 beyond: mean
+    g["face"][20:] = False  # video b has no face at all: mean, never a's frames
+    mean = [0.25, -0.5]
+    out = fill_missing(g, pred, mean, "nearest", max_gap=3)
+    np.testing.assert_array_equal(out[[0, 1]], pred[[2, 2]])
+    np.testing.assert_array_equal(out[[5, 6, 7]], pred[[4, 4, 8]])
+    np.testing.assert_array_equal(out[[10, 11, 12]], pred[[9, 9, 9]])
+    np.testing.assert_array_equal(out[13:20], np.tile(mean, (7, 1)))
+    np.testing.assert_array_equal(out[20:], np.tile(mean, (10, 1)))
+    keep = g["face"]
+    np.testing.assert_array_equal(out[keep], pred[keep])  # network outputs untouched
+    # A network output on a face-less step (the CNN-RNN's black placeholder) is not used.
+    assert not np.isin(out[~keep], pred[~keep]).all(axis=1).any()
+    only_mean = fill_missing(g, pred, mean, "mean", max_gap=3)
+    np.testing.assert_array_equal(only_mean[~keep], np.tile(mean, ((~keep).sum(), 1)))
+    with pytest.raises(ValueError, match="fill rule"):
+        fill_missing(g, pred, mean, "zero")
 
 
 def test_model_and_records_must_match():
@@ -61,8 +127,9 @@ def test_model_and_records_must_match():
 
 def test_predictions_table_has_a_row_per_frame():
     g = _grid()
-    t = predictions_table(g, {"cnn": np.zeros((40, 2), np.float32)})
+    t = predictions_table(g, {"cnn": np.zeros((40, 2), np.float32)}, np.zeros(40, bool))
     assert t.num_rows == 40
-    assert {"video_id", "frame", "valence", "arousal", "cnn_valence", "cnn_arousal"} <= set(
-        t.column_names
-    )
+    assert {
+        "video_id", "frame", "valence", "arousal", "face", "labelled", "window_start",
+        "cnn_valence", "cnn_arousal",
+    } <= set(t.column_names)  # fmt: skip

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from pipeline.evaluation import windows
 from pipeline.face import tables
 from pipeline.face.jobs import VideoJob
 from pipeline.inference.faces import FacePass
@@ -148,8 +149,10 @@ def test_predictions_do_not_depend_on_batching(gap_video, cnn_dir, rnn_dir, tmp_
 
 
 def test_cnn_rnn_windows_match_the_keras_model_on_the_same_inputs(gap_video, rnn_dir):
-    """Frames go to the network in consecutive windows of seq_len, the last padded; a no-face
-    step is a black, landmark-less step and its output is reported as NaN."""
+    """Frames go to the network in overlapping windows of seq_len (the plan of
+    pipeline.evaluation.windows: each kept frame has >= seq_len // 2 frames of past in its
+    window), the last one padded; a no-face step is a black, landmark-less step and its
+    output is reported as NaN."""
     tm = load_model(rnn_dir)
     p = Predictor(tm, batch_size=1)
     with FacePass(tm.face, fps=30.0) as fp:
@@ -160,15 +163,21 @@ def test_cnn_rnn_windows_match_the_keras_model_on_the_same_inputs(gap_video, rnn
     preds = [q for ff in ffs for q in p.push(ff)] + p.finish()
     assert [q.face.frame for q in preds] == list(range(N_FRAMES))
     t = tm.seq_len
-    n_win = math.ceil(N_FRAMES / t)
-    steps = ffs + [None] * (n_win * t - N_FRAMES)
-    crops = [None if f is None or not f.face else f.crop for f in steps]
-    image = p.make.images(crops).reshape(n_win, t, tm.image_size, tm.image_size, 3)
-    lms = p.make.landmarks(steps).reshape(n_win, t, 136)
+    plan = windows.plan(N_FRAMES, t, t // 2)
+    assert len(plan) > math.ceil(N_FRAMES / t)  # overlapping, not back to back
+    ref = np.full((N_FRAMES, 2), np.nan)
     black = p.make.images([None])[0]
-    assert (image[1, 4] == black).all()  # frame 10: no face, a normalised black image
-    ref = np.asarray(tm.keras_model({"image": image, "landmarks": lms}, training=False))
-    ref = ref.reshape(-1, 2)[:N_FRAMES]
+    for w in plan:
+        steps = ffs[w.start : w.start + t]
+        steps = steps + [None] * (t - len(steps))
+        crops = [None if f is None or not f.face else f.crop for f in steps]
+        image = p.make.images(crops).reshape(1, t, tm.image_size, tm.image_size, 3)
+        if w.start <= 10 < w.start + t:
+            assert (image[0, 10 - w.start] == black).all()  # frame 10: no face
+        lms = p.make.landmarks(steps).reshape(1, t, 136)
+        out = np.asarray(tm.keras_model({"image": image, "landmarks": lms}, training=False))
+        ref[w.keep_from : w.keep_to] = out[0, w.keep_from - w.start : w.keep_to - w.start]
+        assert w.keep_from - w.start >= min(t // 2, w.keep_from)  # past context in the window
     got = np.array([[q.valence, q.arousal] for q in preds])
     np.testing.assert_allclose(got[FACE], ref[FACE], atol=1e-5)
     assert np.isnan(got[~FACE]).all()

@@ -229,3 +229,35 @@ def test_freeze_needs_a_backbone():
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="no sub-model named 'backbone'"):
         freeze_backbone(plain)
+
+
+def test_vgg_cnn_rnn_with_landmarks_takes_fc6_image_rows_from_the_cnn():
+    # VGG with landmarks: the CNN joins them before fc7, the CNN-RNN before fc6, so the
+    # CNN-RNN's fc6 has 136 more input rows than the CNN's (issue 10, point 7).
+    cfg = ModelConfig(
+        backbone="vgg_face", heads="joint", landmarks=True, fc_units=[16, 8], rnn_units=8
+    )
+    keras.utils.set_random_seed(1)
+    cnn = build_model(cfg, 32, kind="cnn")
+    keras.utils.set_random_seed(2)
+    rnn = build_model(cfg, 32, kind="cnn_rnn", seq_len=3)
+    src, dst = dict(weight_layers(cnn))["fc6"], dict(weight_layers(rnn))["fc6"]
+    n_img = src.kernel.shape[0]
+    assert dst.kernel.shape[0] == n_img + 136
+    report = transfer_cnn_weights(cnn, rnn)
+    assert "fc6" in report.loaded and [p for p, _ in report.partial] == ["fc6"]
+    assert "fc6" not in dict(report.skipped)
+    k = dst.kernel.numpy()
+    np.testing.assert_array_equal(k[:n_img], src.kernel.numpy())
+    np.testing.assert_array_equal(k[n_img:], 0.0)
+    np.testing.assert_array_equal(dst.bias.numpy(), src.bias.numpy())
+    # So at the start the CNN-RNN's fc6 is the CNN's, whatever the landmarks say.
+    x = inputs((1, 3), 32)
+    fc6 = keras.Model(rnn.inputs, rnn.get_layer("fc6").output)
+    a = fc6.predict_on_batch(x)
+    b = fc6.predict_on_batch({**x, "landmarks": x["landmarks"] * 0 + 0.5})
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    cnn_fc6 = keras.Model(cnn.inputs, cnn.get_layer("fc6").output)
+    np.testing.assert_allclose(
+        a[0], cnn_fc6.predict_on_batch({k: v[0] for k, v in x.items()}), rtol=1e-4, atol=1e-5
+    )

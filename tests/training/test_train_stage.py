@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import yaml
 
@@ -90,6 +91,17 @@ def test_cnn_then_cnn_rnn(records, tmp_path):
     assert len(curve) == 1 + 3  # header + one row per epoch
     losses = [float(line.split("\t")[-1]) for line in curve[1:]]
     assert losses[-1] < losses[0]  # it learns something
+    # What DVC shows is the KEPT epoch's validation numbers, not the last epoch's.
+    shown = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    best = meta["run"]["best_epoch"]
+    assert shown["epoch"] == best
+    val_curve = (tmp_path / "live" / "plots" / "metrics" / "val_ccc.tsv").read_text().splitlines()
+    assert shown["ccc_mean"] == pytest.approx(float(val_curve[1 + best].split("\t")[-1]), abs=1e-4)
+    assert set(shown) == {"epoch", "ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence",
+                          "mse_arousal"}  # fmt: skip
+    # The training set's mean label (evaluate's fallback for face-less frames), each frame once.
+    assert len(meta["train_label_mean"]) == 2
+    assert all(-1 <= x <= 1 for x in meta["train_label_mean"])
 
     rnn = train_stage(
         "cnn_rnn",
@@ -104,6 +116,23 @@ def test_cnn_then_cnn_rnn(records, tmp_path):
     assert "backbone/conv1" in rnn["transfer"]["loaded"]
     model, _ = load_trained(tmp_path / "rnn")
     assert model.output_shape == (None, SEQ, 2)
+
+
+def test_seed_override_changes_training_not_data(records, tmp_path):
+    from pipeline.training.run import with_train_seed
+
+    params = tiny_params(epochs=1)
+    p1 = with_train_seed(params, 1)
+    assert p1.train_cnn.seed == p1.train_rnn.seed == 1 and params.train_cnn.seed == 0
+    assert p1.shard == params.shard and p1.balance == params.balance
+    assert with_train_seed(params, None) is params
+    w = []
+    for k, p in enumerate((params, p1, params)):
+        train_stage("cnn", p, records, tmp_path / f"m{k}", tmp_path / f"c{k}", tmp_path / f"l{k}")
+        model, _ = load_trained(tmp_path / f"m{k}")
+        w.append(np.concatenate([x.ravel() for x in model.get_weights()]))
+    np.testing.assert_array_equal(w[0], w[2])  # same seed: same weights
+    assert not np.array_equal(w[0], w[1])
 
 
 def test_not_a_model_folder(tmp_path):
@@ -154,6 +183,11 @@ def test_resume_after_being_killed_mid_training(records, tmp_path):
     proc.wait()
     done_before = len((tmp_path / "live/plots/metrics/loss.tsv").read_text().splitlines()) - 1
     assert 2 <= done_before < epochs
+    # Even mid-training DVC is shown the kept epoch so far, in the flat layout.
+    shown = json.loads(metrics.read_text())
+    assert set(shown) <= {"epoch", "step", "ccc_valence", "ccc_arousal", "ccc_mean",
+                          "mse_valence", "mse_arousal"}, shown  # fmt: skip
+    assert 0 <= shown["epoch"] < done_before
     assert not (tmp_path / "cnn").exists()  # nothing half-written
 
     res = subprocess.run(

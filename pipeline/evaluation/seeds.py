@@ -1,0 +1,180 @@
+"""Seed runs → one table: mean ± sd over training seeds, bootstrap 95 % intervals over test
+videos, and which differences the intervals support (``dvc repro seeds/dvc.yaml``).
+
+Every run is the same configuration trained under another seed and evaluated on the same
+test frames (``evaluate``'s predictions table, one per run). For each model:
+
+- ``ccc_valence`` … ``mse_arousal``: the mean over the runs, with the sample sd;
+- ``ccc_*_lo`` / ``_hi``: a bootstrap 95 % interval of that seed mean over test videos
+  (every resample draws videos, every run is scored on them, the runs are averaged);
+- comparisons: the interval of the paired difference of two models' seed means; a model
+  "beats" another only when it lies above 0, else they are "not distinguishable here".
+
+A model that only the main run has (the SIFT+SVR baseline: no training seed) enters with
+its single run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from pipeline.errors import InputError
+from pipeline.evaluation import spread
+from pipeline.evaluation.metrics import DIMENSIONS, FLAT_KEYS
+
+MODEL_LABELS = {
+    "svr": "SIFT + SVR (baseline)",
+    "cnn": "CNN",
+    "cnn_rnn": "CNN-RNN",
+}
+
+
+def load_run(path: str | Path) -> dict:
+    """A predictions table (``evaluate --predictions``) → arrays; models from its columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such predictions table (run `dvc repro seeds/dvc.yaml`)")
+    t = pq.read_table(path)
+    cols = t.column_names
+    models = [c.removesuffix("_valence") for c in cols if c.endswith("_valence") and c != "valence"]
+    run = {
+        "video_id": np.array(t.column("video_id").to_pylist(), dtype=object),
+        "frame": t.column("frame").to_numpy(),
+        "labelled": t.column("labelled").to_numpy(zero_copy_only=False),
+        "models": {},
+    }
+    for dim in DIMENSIONS:
+        run[dim] = t.column(dim).to_numpy(zero_copy_only=False).astype(np.float64)
+    for m in models:
+        run["models"][m] = np.stack(
+            [t.column(f"{m}_{d}").to_numpy(zero_copy_only=False) for d in DIMENSIONS], axis=1
+        )
+    return run
+
+
+def collect(runs: dict[int, dict], n_boot: int, seed: int) -> dict:
+    """``runs``: training seed → :func:`load_run` result (same frames in each). Returns the
+    summary (see the module docstring)."""
+    if not runs:
+        raise InputError("no seed runs to collect")
+    seeds = sorted(runs)
+    ref = runs[seeds[0]]
+    for s in seeds[1:]:
+        r = runs[s]
+        if not (
+            np.array_equal(r["video_id"], ref["video_id"])
+            and np.array_equal(r["frame"], ref["frame"])
+        ):
+            raise InputError(
+                f"seed {s}: its predictions cover other test frames than seed {seeds[0]}'s"
+            )
+    sel = ref["labelled"]
+    truth = {d: ref[d][sel] for d in DIMENSIONS}
+    models = [m for m in MODEL_LABELS if any(m in r["models"] for r in runs.values())]
+    models += sorted({m for r in runs.values() for m in r["models"]} - set(models))
+    stacked, per_run = {}, {}
+    for m in models:
+        have = [s for s in seeds if m in runs[s]["models"]]
+        stacked[m] = np.stack([runs[s]["models"][m][sel] for s in have])
+        per_run[m] = {s: _point(truth, runs[s]["models"][m][sel]) for s in have}
+    boot = spread.bootstrap(ref["video_id"][sel], truth, stacked, n_boot, seed)
+    out: dict = {
+        "seeds": seeds,
+        "frames": int(sel.sum()),
+        "videos": len(np.unique(ref["video_id"][sel])),
+        "bootstrap": {"unit": "video", "resamples": n_boot, "seed": seed, "level": 0.95},
+        "models": {},
+        "comparisons": {},
+    }
+    for m in models:
+        runs_m = per_run[m]
+        row: dict = {"seeds": sorted(runs_m), "per_seed": {str(s): v for s, v in runs_m.items()}}
+        flat: dict = {}
+        for key in FLAT_KEYS:
+            mean, sd = spread.mean_sd([v[key] for v in runs_m.values()])
+            flat[key] = round(mean, 4)
+            row[f"{key}_sd"] = None if np.isnan(sd) else round(sd, 4)
+        row["intervals"] = {}
+        for key in FLAT_KEYS:
+            lo, hi = spread.interval(boot[m][key])
+            row["intervals"][key] = [round(lo, 4), round(hi, 4)]
+        flat["ccc_mean_lo"], flat["ccc_mean_hi"] = row["intervals"]["ccc_mean"]
+        row["metrics"] = flat
+        out["models"][m] = row
+    for i, a in enumerate(models):  # each model against the simpler ones before it
+        for b in models[:i]:
+            out["comparisons"][f"{a} vs {b}"] = {
+                key: spread.compare(boot[a][key], boot[b][key])
+                for key in ("ccc_valence", "ccc_arousal", "ccc_mean")
+            }
+    return out
+
+
+def _point(truth: dict, pred: np.ndarray) -> dict:
+    from pipeline.evaluation.metrics import ccc, mse
+
+    res = {}
+    for d, dim in enumerate(DIMENSIONS):
+        res[f"ccc_{dim}"] = round(ccc(truth[dim], pred[:, d]), 4)
+        res[f"mse_{dim}"] = round(mse(truth[dim], pred[:, d]), 4)
+    res["ccc_mean"] = round((res["ccc_valence"] + res["ccc_arousal"]) / 2, 4)
+    return res
+
+
+def _pm(row: dict, key: str) -> str:
+    mean, sd = row["metrics"][key], row.get(f"{key}_sd")
+    return f"{mean:.3f}" if sd is None else f"{mean:.3f} ± {sd:.3f}"
+
+
+def claims(summary: dict) -> list[str]:
+    """One sentence per comparison, stated only as far as the intervals support it."""
+    lines = []
+    for pair, by_key in summary["comparisons"].items():
+        a, b = pair.split(" vs ")
+        la, lb = MODEL_LABELS.get(a, a), MODEL_LABELS.get(b, b)
+        parts = []
+        for key, res in by_key.items():
+            what = key.removeprefix("ccc_").replace("mean", "mean CCC")
+            what = what if what == "mean CCC" else f"CCC {what}"
+            if res["verdict"] == "not distinguishable here":
+                verdict = "not distinguishable here"
+            else:
+                verdict = f"{la} {res['verdict']}"
+            parts.append(
+                f"{what}: {verdict} (difference {res['diff_lo']:+.3f} to {res['diff_hi']:+.3f})"
+            )
+        lines.append(f"- {la} vs {lb} — " + "; ".join(parts))
+    return lines
+
+
+def markdown(summary: dict) -> str:
+    n = len(summary["seeds"])
+    lines = [
+        f"Test split: {summary['frames']:,} labelled frames of {summary['videos']} videos. "
+        f"Mean ± sd over {n} training seeds ({', '.join(map(str, summary['seeds']))}); "
+        "95 % interval: bootstrap over test videos of the seed mean "
+        f"({summary['bootstrap']['resamples']} resamples).",
+        "",
+        "| model | CCC valence | CCC arousal | MSE valence | MSE arousal | CCC mean | 95 % interval of CCC mean |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for m, row in summary["models"].items():
+        f = row["metrics"]
+        label = MODEL_LABELS.get(m, m)
+        if len(row["seeds"]) == 1:
+            label += " (one run)"
+        lines.append(
+            f"| {label} | {_pm(row, 'ccc_valence')} | {_pm(row, 'ccc_arousal')} | "
+            f"{_pm(row, 'mse_valence')} | {_pm(row, 'mse_arousal')} | {_pm(row, 'ccc_mean')} | "
+            f"[{f['ccc_mean_lo']:.3f}, {f['ccc_mean_hi']:.3f}] |"
+        )
+    lines += [
+        "",
+        "Paired bootstrap over the same resampled videos (95 % interval of the difference):",
+        "",
+    ]
+    lines += claims(summary)
+    return "\n".join(lines) + "\n"

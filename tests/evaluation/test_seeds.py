@@ -1,0 +1,120 @@
+"""Collecting the seed runs: mean ± sd over seeds, bootstrap intervals over test videos,
+claims only where the intervals support them; the stage on real parquet files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from pipeline.errors import InputError
+from pipeline.evaluation import seeds as sd
+from pipeline.evaluation.evaluate import predictions_table
+from pipeline.evaluation.metrics import ccc
+from pipeline.io import write_parquet
+
+N_VIDEOS, N = 6, 50
+
+
+def _grid(seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(N)
+    val = np.concatenate([np.sin(t / 7 + v) * 0.6 for v in range(N_VIDEOS)])
+    aro = np.concatenate([np.cos(t / 5 + v) * 0.5 for v in range(N_VIDEOS)])
+    g = {
+        "video_id": np.repeat([f"v{v}" for v in range(N_VIDEOS)], N).astype(object),
+        "frame": np.tile(t, N_VIDEOS),
+        "valence": val,
+        "arousal": aro,
+        "face": rng.uniform(size=N * N_VIDEOS) > 0.1,
+    }
+    g["mask"] = g["face"].copy()
+    g["labelled"] = np.ones(N * N_VIDEOS, bool)
+    return g
+
+
+def _write(path, g, noise: dict[str, float], seed: int):
+    rng = np.random.default_rng(100 + seed)
+    truth = np.stack([g["valence"], g["arousal"]], 1)
+    preds = {
+        m: (truth + rng.normal(0, s, truth.shape)).astype(np.float32) for m, s in noise.items()
+    }
+    write_parquet(predictions_table(g, preds, np.zeros(len(truth), bool)), path)
+    return preds
+
+
+def test_collect_mean_sd_interval_and_claims(tmp_path):
+    g = _grid()
+    runs, preds = {}, {}
+    for s in (0, 1, 2):
+        # cnn_rnn clearly better than cnn; "twin" as good as cnn_rnn (not distinguishable)
+        preds[s] = _write(
+            tmp_path / f"{s}.parquet", g, {"cnn": 0.5, "cnn_rnn": 0.1, "twin": 0.1}, s
+        )
+        runs[s] = sd.load_run(tmp_path / f"{s}.parquet")
+    out = sd.collect(runs, n_boot=300, seed=0)
+    assert out["seeds"] == [0, 1, 2] and out["frames"] == N * N_VIDEOS and out["videos"] == N_VIDEOS
+    per_seed = [ccc(g["valence"], preds[s]["cnn"][:, 0]) for s in (0, 1, 2)]
+    row = out["models"]["cnn"]
+    assert row["metrics"]["ccc_valence"] == pytest.approx(np.mean(per_seed), abs=1e-4)
+    assert row["ccc_valence_sd"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-4)
+    f = row["metrics"]
+    lo, hi = row["intervals"]["ccc_valence"]
+    assert lo < f["ccc_valence"] < hi and f["ccc_mean_lo"] < f["ccc_mean"] < f["ccc_mean_hi"]
+    c = out["comparisons"]
+    assert c["cnn_rnn vs cnn"]["ccc_mean"]["verdict"] == "higher"
+    assert c["twin vs cnn_rnn"]["ccc_mean"]["verdict"] == "not distinguishable here"
+    text = sd.markdown(out)
+    assert "± " in text and "not distinguishable here" in text and "CNN-RNN" in text
+
+
+def test_runs_on_other_frames_are_refused(tmp_path):
+    g = _grid()
+    _write(tmp_path / "0.parquet", g, {"cnn": 0.3}, 0)
+    h = {k: v[N:] for k, v in g.items()}  # one video fewer
+    _write(tmp_path / "1.parquet", h, {"cnn": 0.3}, 1)
+    runs = {s: sd.load_run(tmp_path / f"{s}.parquet") for s in (0, 1)}
+    with pytest.raises(InputError, match="other test frames"):
+        sd.collect(runs, n_boot=100, seed=0)
+    with pytest.raises(InputError, match="no such predictions table"):
+        sd.load_run(tmp_path / "missing.parquet")
+
+
+def test_seeds_report_stage(tmp_path, monkeypatch):
+    from stages.seeds_report import main
+
+    g = _grid()
+    _write(tmp_path / "main.parquet", g, {"svr": 0.6, "cnn": 0.4, "cnn_rnn": 0.2}, 0)
+    for s in (1, 2):
+        (tmp_path / "runs" / str(s)).mkdir(parents=True)
+        _write(tmp_path / "runs" / str(s) / "test.parquet", g, {"cnn": 0.4, "cnn_rnn": 0.2}, s)
+    (tmp_path / "main.json").write_text(json.dumps({"fill": {"rule": "nearest"}}))
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump({"evaluate": {"seeds": [1, 2], "bootstrap": 200}})
+    )
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(
+        main,
+        ["--main-predictions", "main.parquet", "--main-report", "main.json", "--runs", "runs",
+         "--metrics", "mean", "--report", "report.json", "--markdown", "report.md"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "mean").iterdir()) == [
+        "cnn.json",
+        "cnn_rnn.json",
+        "svr.json",
+    ]
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["models"]["cnn"]["seeds"] == [0, 1, 2] and rep["models"]["svr"]["seeds"] == [0]
+    assert "SIFT + SVR (baseline) (one run)" in (tmp_path / "report.md").read_text()
+    (tmp_path / "runs" / "2" / "test.parquet").unlink()
+    r = CliRunner().invoke(
+        main,
+        ["--main-predictions", "main.parquet", "--main-report", "main.json", "--runs", "runs",
+         "--metrics", "mean2", "--report", "r2.json", "--markdown", "r2.md"],
+    )  # fmt: skip
+    assert r.exit_code == 1 and "runs/2/test.parquet" in r.output
+    assert not (tmp_path / "mean2").exists()

@@ -1,0 +1,76 @@
+"""The CNN-RNN window rule: every frame predicted once, with past context, and no jump where
+a window starts (issue 10, point 4) — checked on a real (untrained) Keras CNN-RNN."""
+
+from __future__ import annotations
+
+import cv2
+import keras
+import numpy as np
+import pytest
+
+from pipeline.config import ModelConfig
+from pipeline.evaluation import windows
+from pipeline.evaluation.evaluate import jump_ratio, predict_sequences, window_starts
+from pipeline.models import create_model
+
+SEQ = 10
+
+
+@pytest.mark.parametrize("n", [1, 9, 10, 11, 37, 100])
+@pytest.mark.parametrize("context", [0, 3, 5, 9])
+def test_plan_covers_every_frame_once_with_context(n, context):
+    plan = windows.plan(n, SEQ, context)
+    kept = np.concatenate([np.arange(w.keep_from, w.keep_to) for w in plan])
+    np.testing.assert_array_equal(kept, np.arange(n))
+    for w in plan:
+        assert w.start <= w.keep_from < w.keep_to <= min(w.start + SEQ, n)
+        # every kept frame has `context` frames of past in its window, or all there are
+        assert w.keep_from - w.start >= min(context, w.keep_from)
+
+
+def test_plan_resumes_after_a_covered_head():
+    # A streaming caller passes its last `context` frames: the windows are those of the
+    # whole-video plan.
+    full = windows.plan(60, SEQ, 5)
+    head = windows.plan(25, SEQ, 5, covered=5)  # frames 15..39 of the video, 15..19 done
+    shifted = [(w.start + 15, w.keep_from + 15, w.keep_to + 15) for w in head]
+    assert shifted[:2] == [(w.start, w.keep_from, w.keep_to) for w in full[3:5]]
+    with pytest.raises(ValueError, match="context"):
+        windows.plan(10, SEQ, SEQ)
+
+
+def _grid(n_videos=3, n=120, size=16):
+    """Videos whose frames drift smoothly (a moving bright square), as JPEGs."""
+    rows = {"video_id": [], "frame": [], "image": [], "face": []}
+    for v in range(n_videos):
+        for f in range(n):
+            img = np.full((size, size, 3), 40, np.uint8)
+            x = int((size - 6) * (0.5 + 0.5 * np.sin(f / 9 + v)))
+            img[4:10, x : x + 6] = 220
+            rows["video_id"].append(f"v{v}")
+            rows["frame"].append(f)
+            rows["image"].append(cv2.imencode(".jpg", img)[1].tobytes())
+            rows["face"].append(True)
+    grid = {k: np.array(v, dtype=object if k in ("video_id", "image") else None)
+            for k, v in rows.items()}  # fmt: skip
+    grid["landmarks"] = np.zeros((len(grid["frame"]), 136), np.float32)
+    return grid
+
+
+def test_overlapping_windows_leave_no_jump_at_window_starts():
+    keras.utils.set_random_seed(3)
+    cfg = ModelConfig(
+        backbone="small", small_width=4, fc_units=[16], rnn_units=16, rnn_layers=1,
+        heads="joint", landmarks=False, dropout=0.0,
+    )  # fmt: skip
+    model = create_model(cfg, image_size=16, kind="cnn_rnn", seq_len=SEQ)
+    meta = {"seq_len": SEQ, "image_size": 16, "normalization": "unit"}
+    grid = _grid()
+    ratios = {}
+    for context in (0, SEQ // 2):
+        pred = predict_sequences(model, meta, grid, batch_size=64, context=context)
+        assert np.isfinite(pred).all()  # every frame predicted
+        ratios[context] = jump_ratio(grid, pred, window_starts(grid, SEQ, context))
+    # Back-to-back windows (each starting cold) jump at every start; overlapping ones do not.
+    assert ratios[0] > 1.5, ratios
+    assert ratios[SEQ // 2] <= 1.5, ratios
