@@ -9,7 +9,10 @@ from pathlib import Path
 
 import click
 
+from pipeline.training.threads import single_threaded_ops
 from stages._cli import friendly_errors
+
+single_threaded_ops()  # before TensorFlow is imported: the same features on any core count
 
 
 @click.command()

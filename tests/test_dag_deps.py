@@ -68,8 +68,18 @@ def import_closure(module: str) -> set[Path]:
     return {_module_file(m).relative_to(ROOT) for m in seen if _module_file(m) is not None}
 
 
+# The main DAG and the seed runs' (its stages run with ``wdir: ..``: paths from the root too).
+DVC_FILES = ("dvc.yaml", "seeds/dvc.yaml")
+
+
 def _stages() -> dict[str, dict]:
-    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    """Every stage of both files, the seed runs' as ``seeds/dvc.yaml:<name>``."""
+    out = {}
+    for file in DVC_FILES:
+        prefix = "" if file == "dvc.yaml" else f"{file}:"
+        for name, stage in yaml.safe_load((ROOT / file).read_text())["stages"].items():
+            out[prefix + name] = stage
+    return out
 
 
 def _stage_module(stage: dict) -> str | None:
@@ -125,3 +135,16 @@ def test_closure_follows_imports_inside_functions():
     assert Path("pipeline/evaluation/evaluate.py") in closure
     assert Path("pipeline/__init__.py") in closure
     assert Path("pipeline/config.py") in closure
+
+
+@pytest.mark.parametrize("name", ["train_cnn", "features", "train_rnn"])
+def test_seed_runs_train_like_the_main_run(name):
+    """A seed run differs from the main run by its seed only: same code deps and params."""
+    stages = dict(_stage_items())
+    main, seed = stages[name], stages[f"seeds/dvc.yaml:{name}"]
+    assert seed.get("params") == main.get("params")
+
+    def code(body: dict) -> list[str]:
+        return [d for d in body["deps"] if isinstance(d, str) and d.split("/")[0] in OWN_PACKAGES]
+
+    assert code(seed) == code(main)
