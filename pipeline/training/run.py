@@ -298,7 +298,7 @@ def train_stage(
             model = full[0]
         meta = _meta(
             kind, params, cfg, image_size, summary, normalization, seq_len, replicas, run,
-            transfer_report, cached, workers,
+            transfer_report, cached, workers, training_label_mean(records_dir),
         )  # fmt: skip
         with atomic_dir(out_dir) as tmp:
             model.save(tmp / MODEL_FILE)
@@ -376,7 +376,7 @@ def _fit_custom(build, cfg, strategy, position, augment, records_dir, kind, imag
 
 
 def _meta(kind, params, cfg, image_size, summary, normalization, seq_len, replicas, run,
-          transfer_report, cached, workers) -> dict:  # fmt: skip
+          transfer_report, cached, workers, label_mean) -> dict:  # fmt: skip
     return {
         "kind": kind,
         "image_size": int(image_size),
@@ -385,7 +385,7 @@ def _meta(kind, params, cfg, image_size, summary, normalization, seq_len, replic
         "landmarks": params.model.landmarks,
         "seq_len": seq_len,
         # (valence, arousal) evaluate falls back to on frames without a face
-        "train_label_mean": training_label_mean(records_dir),
+        "train_label_mean": label_mean,
         "model": params.model.model_dump(mode="json"),
         "train": cfg.model_dump(mode="json"),
         # How the face stages made the crops it learnt from: `affwild predict` repeats them.
