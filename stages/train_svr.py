@@ -20,11 +20,12 @@ def main(records, out, params_path):
     import joblib
     import numpy as np
 
+    from pipeline.artifacts import SvrMeta
     from pipeline.baseline.sift_svr import fit_svr, sift_features
     from pipeline.config import load_params
     from pipeline.errors import InputError
     from pipeline.evaluation.evaluate import read_records
-    from pipeline.io import atomic_dir, write_json
+    from pipeline.io import atomic_dir
 
     cfg = load_params(params_path).svr
     r = read_records(records, "train", "frames")
@@ -38,18 +39,14 @@ def main(records, out, params_path):
     model = fit_svr(features, targets, cfg)
     seconds = time.perf_counter() - t0
     with atomic_dir(out) as tmp:
-        joblib.dump(model, Path(tmp) / "model.joblib")
-        write_json(
-            {
-                "kind": "svr",
-                "grid": cfg.grid,
-                "train_frames": len(pick),
-                "feature_dim": int(features.shape[1]),
-                "svr": cfg.model_dump(mode="json"),
-                "fit_seconds": round(seconds, 1),
-            },
-            Path(tmp) / "meta.json",
-        )
+        joblib.dump(model, Path(tmp) / SvrMeta.MODEL_FILE)
+        SvrMeta(
+            grid=cfg.grid,
+            train_frames=len(pick),
+            feature_dim=int(features.shape[1]),
+            svr=cfg.model_dump(mode="json"),
+            fit_seconds=round(seconds, 1),
+        ).write(tmp)
     click.echo(
         f"svr: {len(pick)} training frames, {features.shape[1]} SIFT features, {seconds:.1f} s"
     )

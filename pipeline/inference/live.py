@@ -37,7 +37,6 @@ a window (``q`` or Esc stops too).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -398,7 +397,7 @@ def run_live(
     result = LiveResult(source.spec, source.kind, source.fps)
     stop = threading.Event()
     reader = Reader(source, queue_size, stop)
-    face = dataclasses.replace(tm.face, landmarks=tm.face.landmarks.model_copy(update={"max_gap": 0}))  # fmt: skip
+    face = tm.face.model_copy(update={"landmarks": tm.face.landmarks.model_copy(update={"max_gap": 0})})  # fmt: skip
     try:
         predictor = FramePredictor(tm, round(reset_after_s * source.fps))
         predictor.warm_up()

@@ -15,12 +15,12 @@ With ``with_meta=True`` a fourth element carries ``video_id`` and ``frame`` (eva
 
 from __future__ import annotations
 
-import json
 import struct
 from pathlib import Path
 
 import tensorflow as tf
 
+from pipeline.artifacts import ArtifactError, RecordsSummary
 from pipeline.config import AugmentConfig
 from pipeline.errors import InputError
 from pipeline.records import ops
@@ -33,34 +33,34 @@ class ShardError(InputError):
     """A shard that is missing, truncated or corrupted; the message names the file."""
 
 
-def load_summary(records_dir: str | Path) -> dict:
-    path = Path(records_dir) / "summary.json"
-    if not path.is_file():
-        raise ShardError(f"{path}: no records summary (run the shard stage first)")
-    return json.loads(path.read_text())
+def load_summary(records_dir: str | Path) -> RecordsSummary:
+    """The records folder's ``summary.json``; a missing or bad one is a :class:`ShardError`."""
+    try:
+        return RecordsSummary.read(records_dir)
+    except ArtifactError as exc:
+        raise ShardError(str(exc)) from None
 
 
 def shard_files(records_dir: str | Path, split: str, kind: str) -> list[Path]:
     """The shard files of one split and kind, checked against the summary (fast: record
     framing only, no payload read)."""
     records_dir = Path(records_dir)
-    summary = load_summary(records_dir)
-    try:
-        expected = summary["splits"][split][kind]["shards"]
-    except KeyError:
+    entry = load_summary(records_dir).entry(split, kind)
+    if entry is None:
         raise ShardError(
-            f"{records_dir}/summary.json: no {kind} records for split {split!r}"
-        ) from None
+            f"{records_dir}/{RecordsSummary.FILE}: no {kind} records for split {split!r}"
+        )
     files = []
-    for sh in expected:
-        path = records_dir / sh["file"]
+    for sh in entry.shards:
+        path = records_dir / sh.file
         if not path.is_file():
-            raise ShardError(f"{path}: shard listed in summary.json is missing")
+            raise ShardError(f"{path}: shard listed in {RecordsSummary.FILE} is missing")
         n = count_records(path)
-        if n != sh["records"] or path.stat().st_size != sh["bytes"]:
+        if n != sh.records or path.stat().st_size != sh.bytes:
             raise ShardError(
-                f"{path}: holds {n} records / {path.stat().st_size} bytes, summary.json says "
-                f"{sh['records']} / {sh['bytes']} (incomplete or modified shard)"
+                f"{path}: holds {n} records / {path.stat().st_size} bytes, "
+                f"{RecordsSummary.FILE} says {sh.records} / {sh.bytes} "
+                "(incomplete or modified shard)"
             )
         files.append(path)
     return files

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+from pipeline.artifacts import ModelMeta
 from pipeline.config import ModelConfig
 from pipeline.evaluation import windows
 from pipeline.evaluation.evaluate import jump_ratio, predict_sequences, window_starts
@@ -64,7 +65,8 @@ def test_overlapping_windows_leave_no_jump_at_window_starts():
         heads="joint", landmarks=False, dropout=0.0,
     )  # fmt: skip
     model = create_model(cfg, image_size=16, kind="cnn_rnn", seq_len=SEQ)
-    meta = {"seq_len": SEQ, "image_size": 16, "normalization": "unit"}
+    meta = ModelMeta(kind="cnn_rnn", seq_len=SEQ, image_size=16, normalization="unit",
+                     landmarks=False)  # fmt: skip
     grid = _grid()
     ratios = {}
     for context in (0, SEQ // 2):

@@ -7,7 +7,6 @@ import pytest
 import tensorflow as tf
 
 from pipeline.config import AugmentConfig, BalanceConfig, ShardConfig
-from pipeline.io import write_json
 from pipeline.records import ops
 from pipeline.records.reader import (
     ShardError,
@@ -28,7 +27,7 @@ def records(interim, tmp_path):
     out = tmp_path / "records"
     cfg = ShardConfig(seq_len=SEQ, train_stride=4, shard_mb=0.05)
     summary = write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig())
-    write_json(summary, out / "summary.json")
+    summary.write(out)
     return out
 
 
