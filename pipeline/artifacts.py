@@ -182,6 +182,8 @@ class ModelMeta(Artifact):
     kind: Literal["cnn", "cnn_rnn"]
     image_size: int = Field(ge=1)
     records_crop_size: int | None = None
+    # What the model's first layer (`preprocess`) does to the raw 0-255 crops it takes; a
+    # model saved before that layer existed is put behind one when loaded (load_model).
     normalization: Literal["unit", "symmetric", "caffe_imagenet", "caffe_vggface"]
     landmarks: bool
     seq_len: int | None = Field(None, ge=1)
@@ -267,7 +269,6 @@ class FeaturesSummary(Artifact):
     reason: str | None = None  # why not used
     seq_len: int | None = None
     image_size: int | None = None
-    normalization: str | None = None
     backbone: str | None = None
     backbones: int | None = None
     dim: int | None = None
@@ -294,10 +295,6 @@ class TrainedModel:
         return self.meta.image_size
 
     @property
-    def normalization(self) -> str:
-        return self.meta.normalization
-
-    @property
     def landmarks(self) -> bool:
         return self.meta.landmarks
 
@@ -312,25 +309,65 @@ class TrainedModel:
 
 def load_model(folder: str | Path) -> TrainedModel:
     """A trained model folder → :class:`TrainedModel` (inference only: no optimiser or loss
-    is restored). Every problem is a :class:`ModelFolderError` naming the file."""
+    is restored). Every problem is a :class:`ModelFolderError` naming the file.
+
+    The Keras model takes raw crops (0-255): its first layer normalises them. A model saved
+    before the normalisation moved into it (it took normalised images) is built anew with
+    that layer and given the saved weights, so old and new folders are used the same way."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ModelFolderError(f"{folder}: no such model folder")
-    if not (folder / MODEL_FILE).is_file() or not (folder / META_FILE).is_file():
+    if not (folder / MODEL_FILE).is_file():
         raise ModelFolderError(
-            f"{folder}: not a trained model folder (expected {MODEL_FILE} and {META_FILE}; "
-            "train one with `dvc repro train_cnn` / `train_rnn`)"
+            f"{folder}: not a trained model folder (no {MODEL_FILE}; train one with `dvc repro`)"
         )
     meta = ModelMeta.read(folder)
+
     import keras
 
     import pipeline.models  # noqa: F401  (registers the custom layers for deserialisation)
+    from pipeline.models.layers import preprocess_layer
 
     try:
         model = keras.saving.load_model(folder / MODEL_FILE, compile=False)
-    except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a bad file
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types here
         raise ModelFolderError(
             f"{folder}/{MODEL_FILE}: cannot be loaded as a Keras model "
-            f"({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''})"
+            f"({type(exc).__name__}: {_first_line(exc)})"
         ) from None
+    layer = preprocess_layer(model)
+    if layer is None:
+        model = _with_preprocess(folder, model, meta)
+    elif layer.normalization != meta.normalization:
+        raise ModelFolderError(
+            f"{folder}/{META_FILE}: normalization {meta.normalization!r}, but the model's "
+            f"preprocess layer applies {layer.normalization!r}"
+        )
     return TrainedModel(folder, model, meta)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+
+
+def _with_preprocess(folder: Path, saved, meta: ModelMeta):
+    """The network of a model saved without its ``preprocess`` layer, built anew with it
+    (:func:`pipeline.models.build_model`, from the meta's ``model`` section) and given the
+    saved weights (the layer has none, so the weight lists line up)."""
+    from pipeline.config import ModelConfig
+    from pipeline.models import build_model
+
+    image = saved.input["image"] if isinstance(saved.input, dict) else saved.inputs[0]
+    seq_len = image.shape[1] if meta.kind == "cnn_rnn" else None
+    try:
+        cfg = ModelConfig.model_validate({**meta.model, "init": "random"})
+        model = build_model(cfg, meta.image_size, meta.kind, seq_len)
+        model.set_weights(saved.get_weights())
+    except (ValueError, ValidationError) as exc:
+        raise ModelFolderError(
+            f"{folder}/{MODEL_FILE}: saved before the normalisation moved into the model, "
+            f"and its network cannot be rebuilt ({_first_line(exc)}); re-train it "
+            "(`dvc repro`)"
+        ) from None
+    log.info("%s: saved without its preprocess layer; rebuilt with it", folder)
+    return model

@@ -140,7 +140,6 @@ def predict_model(
         training=False,
         with_meta=True,
         image_size=meta.image_size,
-        normalization=meta.normalization,
     )
     vids, frames, preds = [], [], []
     for x, _, _, m in ds:
@@ -171,8 +170,6 @@ def sequence_windows(grid: dict, seq_len: int, context: int) -> list[tuple[np.nd
 def predict_sequences(model, meta: ModelMeta, grid: dict, batch_size: int, context: int):
     """The CNN-RNN over overlapping windows of each test video; frame t's prediction comes
     from the window that keeps it (at least ``context`` frames of past in the window)."""
-    from pipeline.records import ops
-
     seq_len, size = meta.seq_len, meta.image_size
     blank = tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8)).numpy()
     images = np.append(grid["image"], blank)  # row -1: padding
@@ -185,7 +182,7 @@ def predict_sequences(model, meta: ModelMeta, grid: dict, batch_size: int, conte
     @tf.function
     def prepare(jpegs):
         img = decode_images({"image": jpegs}, "sequences", size)["image"]
-        return ops.normalize(ops.to_float(img), meta.normalization)
+        return tf.cast(img, tf.float32)  # raw crops: the model normalises
 
     out = np.full((len(grid["frame"]), 2), np.nan, np.float32)
     for k in range(0, len(wins), per_call):

@@ -10,9 +10,10 @@
   LSTM) converts only with static shapes, so its TFLite model takes exactly one window:
   batch 1, ``seq_len`` frames. ``meta.json`` is written beside it as ``<name>.meta.json``.
 
-The inputs are what :class:`pipeline.inference.predict.InputMaker` makes: the crop resized
-to ``image_size``, normalised as ``meta.json``'s ``normalization`` says, and the landmarks
-normalised to the crop (zeros where there are none).
+The inputs are what :class:`pipeline.inference.predict.InputMaker` makes: the face crop
+resized to ``image_size``, RGB, **plain 0-255 values** as float32 (the model's first layer
+normalises them as its backbone expects, so no preprocessing is needed beside the file), and
+the landmarks normalised to the crop (zeros where there are none).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Records → ``tf.data`` input pipelines, one function for training and evaluation.
 
 Interleaved reading of the shards, parallel parse + JPEG decode, optional augmentation
-(training only), per-backbone normalisation, batching and prefetch, all autotuned.
+(training only), batching and prefetch, all autotuned. Images come out as float32 on the
+0-255 scale: the models normalise them in their first layer.
 
 Elements are ``(inputs, targets, weights)``:
 
@@ -150,17 +151,17 @@ def _decoder(kind: str, seq_len: int | None, image_size: int | None):
     return decode
 
 
-def _finisher(kind, training, augment, seed, normalization, with_meta):
+def _finisher(kind, training, augment, seed, with_meta):
     """(batch index, batch of parsed examples) → the pipeline's element."""
 
     def finish(index, ex):
-        # Batch-level (vectorised) augmentation and normalisation; flips and shifts move
-        # uint8 pixels (a quarter of the bytes of float32).
+        # Batch-level (vectorised) augmentation; flips and shifts move uint8 pixels (a
+        # quarter of the bytes of float32).
         if training and augment is not None:
             seeds = tf.stack([tf.cast(seed, tf.int64), index])
-            ex = ops.random_augment(ex, augment, seeds, normalization)
+            ex = ops.random_augment(ex, augment, seeds)
         else:
-            ex = {**ex, "image": ops.normalize(ops.to_float(ex["image"]), normalization)}
+            ex = {**ex, "image": tf.cast(ex["image"], tf.float32)}
         inputs = {"image": ex["image"], "landmarks": ex["landmarks"]}
         targets = tf.stack([ex["valence"], ex["arousal"]], axis=-1)
         # Frame records hold labelled faces only; sequence steps count where the mask says.
@@ -182,7 +183,6 @@ def make_dataset(
     training: bool,
     seq_len: int | None = None,
     image_size: int | None = None,
-    normalization: str = "unit",
     augment: AugmentConfig | None = None,
     seed: int = 0,
     shuffle_buffer: int = 2048,
@@ -205,7 +205,7 @@ def make_dataset(
         deterministic=deterministic,
     )
     ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
-    finish = _finisher(kind, training, augment, seed, normalization, with_meta)
+    finish = _finisher(kind, training, augment, seed, with_meta)
     ds = ds.enumerate().map(finish, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     return ds.prefetch(AUTOTUNE)
 
@@ -221,7 +221,6 @@ def make_worker_dataset(
     replicas: int = 1,
     seq_len: int | None = None,
     image_size: int | None = None,
-    normalization: str = "unit",
     augment: AugmentConfig | None = None,
     seed: int = 0,
     shuffle_buffer: int = 2048,
@@ -255,6 +254,6 @@ def make_worker_dataset(
     ds = ds.flat_map(spread).map(lambda i, r: (i, decode(r)), num_parallel_calls=AUTOTUNE)
     # the raw batches were full except perhaps the last one: the same cuts again
     ds = ds.batch(batch_size)
-    finish = _finisher(kind, training, augment, seed, normalization, with_meta=False)
+    finish = _finisher(kind, training, augment, seed, with_meta=False)
     ds = ds.map(lambda i, ex: finish(i[0], ex), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)

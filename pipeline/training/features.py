@@ -91,14 +91,21 @@ def cnn_backbones(cnn) -> list:
 
 
 def feature_extractor(cnn, image_size: int):
-    """A tf.function: (n, S, S, 3) normalised images -> (n, D) features, inference mode."""
+    """A tf.function: (n, S, S, 3) raw crops (0-255) -> (n, D) features, inference mode
+    (the CNN's own ``preprocess`` layer, then its backbone(s))."""
     import tensorflow as tf
 
+    from pipeline.models.layers import preprocess_layer
+
     nets = cnn_backbones(cnn)
+    preprocess = preprocess_layer(cnn)
+    if preprocess is None:
+        raise FeaturesError(f"model {cnn.name!r} has no preprocess layer")
 
     @tf.function(input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.float32)])
     def extract(images):
-        outs = [tf.reshape(b(images, training=False), [tf.shape(images)[0], -1]) for b in nets]
+        x = preprocess(images)
+        outs = [tf.reshape(b(x, training=False), [tf.shape(images)[0], -1]) for b in nets]
         return tf.concat(outs, axis=-1)
 
     return extract, len(nets)
@@ -126,7 +133,7 @@ def compute_features(
     seq_len = records.seq_len
     trained = load_model(cnn_dir)
     cnn, meta = trained.keras_model, trained.meta
-    image_size, normalization = meta.image_size, meta.normalization
+    image_size = meta.image_size
     extract, n_backbones = feature_extractor(cnn, image_size)
     per_batch = max(1, batch_frames // seq_len)
     splits: dict = {}
@@ -143,7 +150,6 @@ def compute_features(
                 training=False,
                 seq_len=seq_len,
                 image_size=image_size,
-                normalization=normalization,
                 drop_remainder=False,
             )
             arrays = None
@@ -192,7 +198,6 @@ def compute_features(
             source=source,
             seq_len=seq_len,
             image_size=image_size,
-            normalization=normalization,
             backbone=meta.model.get("backbone"),
             backbones=n_backbones,
             dim=int(dim) if splits else 0,

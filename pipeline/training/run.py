@@ -79,14 +79,12 @@ def _records_meta(records_dir: Path) -> RecordsSummary:
     return summary
 
 
-def datasets(
-    cfg, augment, records_dir: Path, kind: str, image_size: int, normalization: str, batch_size: int
-):
+def datasets(cfg, augment, records_dir: Path, kind: str, image_size: int, batch_size: int):
     """Training and validation pipelines for a model kind ("cnn" frames, "cnn_rnn" sequences);
     ``cfg`` is its training section, ``batch_size`` the global batch."""
     records_kind = "frames" if kind == "cnn" else "sequences"
     summary = load_summary(records_dir)
-    common = dict(seq_len=summary.seq_len, image_size=image_size, normalization=normalization)
+    common = dict(seq_len=summary.seq_len, image_size=image_size)
     train = make_dataset(
         shard_files(records_dir, "train", records_kind),
         records_kind,
@@ -110,13 +108,13 @@ def datasets(
     return train, val
 
 
-def worker_datasets(cfg, augment, records_dir: Path, kind: str, image_size: int, normalization):
+def worker_datasets(cfg, augment, records_dir: Path, kind: str, image_size: int):
     """The multi-worker loop's input (:mod:`pipeline.training.multiworker`): functions that
     make one worker's training stream and validation batches, the targets with their mask;
     and the number of training records."""
     records_kind = "frames" if kind == "cnn" else "sequences"
     summary = load_summary(records_dir)
-    common = dict(seq_len=summary.seq_len, image_size=image_size, normalization=normalization)
+    common = dict(seq_len=summary.seq_len, image_size=image_size)
     train_files = shard_files(records_dir, "train", records_kind)
     n_train = summary.n_records("train", records_kind)
 
@@ -233,7 +231,6 @@ def train_stage(
             records_dir,
             kind,
             image_size,
-            normalization,
             batch_size=cfg.batch_size * replicas,
         )
     if cached is not None:  # the image pipeline above is built (cheap) but never read
@@ -265,7 +262,7 @@ def train_stage(
         if custom:
             model, run = _fit_custom(
                 build, cfg, strategy, position, params.augment, records_dir, kind,
-                image_size, normalization, checkpoint_dir, live_dir, log_params,
+                image_size, checkpoint_dir, live_dir, log_params,
             )  # fmt: skip
         else:
             model, run = _fit(
@@ -321,7 +318,7 @@ def _fit(build, cfg, strategy, train_ds, val_ds, kind, params, summary, cnn_dir,
 
 
 def _fit_custom(build, cfg, strategy, position, augment, records_dir, kind, image_size,
-                normalization, checkpoint_dir, live_dir, log_params):  # fmt: skip
+                checkpoint_dir, live_dir, log_params):  # fmt: skip
     from pipeline.training.losses import make_loss, make_metrics
     from pipeline.training.multiworker import fit_custom
 
@@ -331,9 +328,7 @@ def _fit_custom(build, cfg, strategy, position, augment, records_dir, kind, imag
             "(the checkpoint folder is left as it is)",
             flush=True,
         )
-    make_train, make_val, n_train = worker_datasets(
-        cfg, augment, records_dir, kind, image_size, normalization
-    )
+    make_train, make_val, n_train = worker_datasets(cfg, augment, records_dir, kind, image_size)
     global_batch = cfg.batch_size * strategy.num_replicas_in_sync
     steps = cfg.steps_per_epoch or n_train // global_batch
     if steps < 1:

@@ -25,11 +25,11 @@ TINY = dict(backbone="small", small_width=4, fc_units=(16, 8), rnn_units=8, rnn_
 
 
 def save_model_folder(folder: Path, kind: str, *, landmarks: bool = True, rnn: str = "gru",
-                      normalization: str = "symmetric", seed: int = 0) -> Path:  # fmt: skip
+                      seed: int = 0) -> Path:  # fmt: skip
     """A model folder as ``train_stage`` writes it, with a randomly initialised model."""
     import keras
 
-    from pipeline.models import create_model
+    from pipeline.models import create_model, normalization_for
 
     keras.utils.set_random_seed(seed)
     cfg = ModelConfig(**TINY, landmarks=landmarks, rnn=rnn)
@@ -41,7 +41,7 @@ def save_model_folder(folder: Path, kind: str, *, landmarks: bool = True, rnn: s
         kind=kind,
         image_size=IMAGE,
         records_crop_size=CROP,
-        normalization=normalization,
+        normalization=normalization_for(cfg.backbone),
         landmarks=landmarks,
         seq_len=seq_len,
         model=cfg.model_dump(mode="json"),

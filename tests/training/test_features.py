@@ -13,6 +13,7 @@ import pytest
 from pipeline.artifacts import FeaturesSummary, load_model
 from pipeline.config import BalanceConfig, ModelConfig, Params, ShardConfig
 from pipeline.models import create_model
+from pipeline.models.layers import preprocess_layer
 from pipeline.records.reader import make_dataset, shard_files
 from pipeline.records.writer import load_videos, write_records
 from pipeline.training import features as cache
@@ -59,7 +60,7 @@ def cnn_dir(records, tmp_path_factory):
     return root / "cnn"
 
 
-def _val_images(records, image_size, normalization):
+def _val_images(records, image_size):
     ds = make_dataset(
         shard_files(records, "val", "sequences"),
         "sequences",
@@ -67,7 +68,6 @@ def _val_images(records, image_size, normalization):
         training=False,
         seq_len=SEQ,
         image_size=image_size,
-        normalization=normalization,
     )
     return next(iter(ds))[0]
 
@@ -87,9 +87,10 @@ def test_features_then_rnn_on_them_saves_an_equivalent_full_model(records, cnn_d
 
     # The cached features are the CNN's backbone on the records' images, in record order.
     cnn, meta = _loaded(cnn_dir)
-    images = _val_images(records, meta.image_size, meta.normalization)
+    images = _val_images(records, meta.image_size)
     flat = np.reshape(images["image"], (-1, *images["image"].shape[2:]))
-    direct = cnn.get_layer("backbone")(flat, training=False).numpy()
+    normalised = preprocess_layer(cnn)(flat)  # the records hold raw crops; the model normalises
+    direct = cnn.get_layer("backbone")(normalised, training=False).numpy()
     val_f = np.load(feats / "val.features.npy")
     np.testing.assert_allclose(val_f.reshape(-1, s.dim), direct, rtol=1e-5, atol=1e-5)
 
@@ -194,7 +195,7 @@ def test_separate_heads_train_on_features_too(records, tmp_path):
     assert meta.features is not None
     full, _ = _loaded(tmp_path / "rnn")
     cnn, cnn_meta = _loaded(tmp_path / "cnn")
-    images = _val_images(records, cnn_meta.image_size, cnn_meta.normalization)
+    images = _val_images(records, cnn_meta.image_size)
     head = cache.head_model(p.model, full, s)
     val_f = np.load(feats / "val.features.npy")
     on_images = full.predict_on_batch(images)

@@ -121,7 +121,6 @@ def test_train_cnn_on_two_workers(records, tmp_path):
     assert runs[0]["steps_per_epoch"] == n_train // 32
     (x, _, _), *_ = make_dataset(
         shard_files(records, "val", "frames"), "frames", batch_size=8, training=False,
-        normalization=meta.normalization,
     )  # fmt: skip
     pred = model.predict(x, verbose=0)
     assert pred.shape == (8, 2) and np.isfinite(pred).all()
