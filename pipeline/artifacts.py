@@ -4,7 +4,9 @@
   everything needed to use the model without the params. With ``model.keras`` beside it the
   folder is self-describing: :func:`load_model` (like ``from_pretrained``) gives a
   :class:`TrainedModel`.
-- :class:`SvrMeta` — the SIFT + SVR baseline's ``meta.json`` (``train_svr``).
+- :class:`SvrMeta` — the SIFT + SVR baseline's ``meta.json`` (``train_svr``), beside its
+  scikit-learn pipeline (JPEG crops → dense SIFT → … → SVR):
+  :func:`pipeline.baseline.sift_svr.load_svr`.
 - :class:`RecordsSummary` — the records' ``summary.json`` (``shard``): crop size, window
   length, and per split and record kind the counts, balance and shard files.
 - :class:`FeaturesSummary` — the ``features`` stage's ``summary.json``.
@@ -250,7 +252,6 @@ class SvrMeta(Artifact):
     MODEL_FILE: ClassVar[str] = "model.joblib"
 
     kind: Literal["svr"] = "svr"
-    grid: int = Field(ge=1)
     train_frames: int = Field(ge=0)
     feature_dim: int = Field(ge=1)
     svr: dict[str, Any] = {}

@@ -50,10 +50,10 @@ def main(
     split,
     params_path,
 ):
-    import joblib
     import pyarrow.parquet as pq
 
-    from pipeline.artifacts import SvrMeta, load_model
+    from pipeline.artifacts import load_model
+    from pipeline.baseline.sift_svr import load_svr
     from pipeline.config import load_params
     from pipeline.errors import InputError
     from pipeline.evaluation import evaluate as ev
@@ -80,10 +80,7 @@ def main(
             model, meta, records, split, grid, cfg.batch_size, context=cfg.rnn_context
         )
     if svr:
-        svr_meta = SvrMeta.read(svr)
-        raw["svr"] = ev.predict_svr(
-            joblib.load(Path(svr) / SvrMeta.MODEL_FILE), records, split, grid, svr_meta.grid
-        )
+        raw["svr"] = ev.predict_svr(load_svr(svr), records, split, grid)
     fallback = list(metas["cnn"].train_label_mean)  # the training set's mean label
     filled = {
         n: ev.fill_missing(

@@ -224,13 +224,13 @@ def jump_ratio(grid: dict, pred: np.ndarray, starts: np.ndarray) -> float:
     return float(step[at].mean() / step[rest].mean())
 
 
-def predict_svr(model, records_dir, split: str, grid: dict, sift_grid: int):
-    from pipeline.baseline.sift_svr import sift_features
-
+def predict_svr(model, records_dir, split: str, grid: dict):
+    """The SIFT + SVR pipeline (:func:`pipeline.baseline.sift_svr.load_svr`) on the split's frame
+    records' JPEG crops, placed on the grid's rows."""
     r = read_records(records_dir, split, "frames")
     if not len(r.get("frame", [])):
         return np.full((len(grid["frame"]), 2), np.nan, np.float32)
-    pred = model.predict(sift_features(r["image"], sift_grid)).astype(np.float32)
+    pred = model.predict(r["image"]).astype(np.float32)
     return _place(grid, [v.decode() for v in r["video_id"]], r["frame"], pred)
 
 
