@@ -52,7 +52,6 @@ def main(
 ):
     import pyarrow.parquet as pq
 
-    from pipeline.artifacts import load_model
     from pipeline.baseline.sift_svr import load_svr
     from pipeline.config import load_params
     from pipeline.errors import InputError
@@ -60,6 +59,7 @@ def main(
     from pipeline.evaluation import plots
     from pipeline.evaluation import windows as win
     from pipeline.io import atomic_dir, write_json, write_parquet
+    from pipeline.models.saved import load_model
     from pipeline.records.reader import load_summary
 
     cfg = load_params(params_path).evaluate

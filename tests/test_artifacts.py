@@ -14,10 +14,10 @@ from pipeline.artifacts import (
     ModelMeta,
     RecordsSummary,
     SvrMeta,
-    load_model,
 )
 from pipeline.config import CropConfig, DetectConfig, LandmarksConfig
 from pipeline.errors import InputError
+from pipeline.models.saved import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

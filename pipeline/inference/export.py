@@ -22,9 +22,10 @@ import logging
 import tempfile
 from pathlib import Path
 
-from pipeline.artifacts import META_FILE, TrainedModel, load_model
+from pipeline.artifacts import META_FILE
 from pipeline.errors import InputError
 from pipeline.io import atomic_dir, atomic_path
+from pipeline.models.saved import TrainedModel, load_model
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,23 @@ landmarks, and (CNN-RNN) the window length. Nothing is repeated on the command l
 
 from __future__ import annotations
 
-from pipeline.artifacts import FaceParams, ModelFolderError, TrainedModel, load_model
+from typing import TYPE_CHECKING
+
+from pipeline.artifacts import FaceParams, ModelFolderError
 from pipeline.errors import InputError
 
-__all__ = ["FaceParams", "ModelFolderError", "TrainedModel", "load_model", "setup_device"]
+if TYPE_CHECKING:
+    from pipeline.models.saved import TrainedModel
+
+__all__ = ["FaceParams", "ModelFolderError", "load_model", "setup_device"]
+
+
+def load_model(folder) -> TrainedModel:
+    """:func:`pipeline.models.saved.load_model` (Keras is imported here, on first use, so
+    that :func:`setup_device` can run before it)."""
+    from pipeline.models.saved import load_model as load
+
+    return load(folder)
 
 
 def setup_device(device: str) -> str:

@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -45,9 +46,11 @@ import numpy as np
 from pipeline.errors import InputError
 from pipeline.evaluation import windows
 from pipeline.inference.faces import FaceFrame, FacePass
-from pipeline.inference.model import TrainedModel
 from pipeline.io import atomic_path
 from pipeline.video.reader import VideoError, iter_frames, iter_timed_frames, probe
+
+if TYPE_CHECKING:
+    from pipeline.models.saved import TrainedModel
 
 log = logging.getLogger(__name__)
 

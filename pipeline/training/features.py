@@ -35,9 +35,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from pipeline.artifacts import META_FILE, MODEL_FILE, FeaturesSummary, RecordsSummary, load_model
+from pipeline.artifacts import META_FILE, MODEL_FILE, FeaturesSummary, RecordsSummary
 from pipeline.errors import InputError
 from pipeline.io import atomic_dir
+from pipeline.models.saved import load_model
 
 log = logging.getLogger(__name__)
 

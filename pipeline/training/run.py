@@ -3,7 +3,7 @@
 A trained model folder holds ``model.keras`` and ``meta.json``
 (:class:`pipeline.artifacts.ModelMeta`): everything needed to use it later without the params
 (crop size, normalisation, landmarks, sequence length, face params), which is what
-``affwild predict`` and ``evaluate`` read (:func:`pipeline.artifacts.load_model`).
+``affwild predict`` and ``evaluate`` read (:func:`pipeline.models.saved.load_model`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from pathlib import Path
 
 import keras
 
-from pipeline.artifacts import META_FILE, MODEL_FILE, ModelMeta, RecordsSummary, load_model
+from pipeline.artifacts import META_FILE, MODEL_FILE, ModelMeta, RecordsSummary
 from pipeline.config import Params
 from pipeline.errors import InputError
 from pipeline.io import atomic_dir
+from pipeline.models.saved import load_model
 from pipeline.records.reader import load_summary, make_dataset, make_worker_dataset, shard_files
 from pipeline.training import distribute
 from pipeline.training import fit as fitting

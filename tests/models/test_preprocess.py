@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from pipeline.artifacts import ModelFolderError, ModelMeta, load_model
+from pipeline.artifacts import ModelFolderError, ModelMeta
 from pipeline.config import ModelConfig
 from pipeline.models import build_model
 from pipeline.models.layers import (
@@ -18,6 +18,7 @@ from pipeline.models.layers import (
     Preprocess,
     preprocess_layer,
 )
+from pipeline.models.saved import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(backbone="small", small_width=4, fc_units=(16, 8), rnn_units=8, rnn_layers=1)

@@ -10,10 +10,11 @@ import keras
 import numpy as np
 import pytest
 
-from pipeline.artifacts import FeaturesSummary, load_model
+from pipeline.artifacts import FeaturesSummary
 from pipeline.config import BalanceConfig, ModelConfig, Params, ShardConfig
 from pipeline.models import create_model
 from pipeline.models.layers import preprocess_layer
+from pipeline.models.saved import load_model
 from pipeline.records.reader import make_dataset, shard_files
 from pipeline.records.writer import load_videos, write_records
 from pipeline.training import features as cache

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline.artifacts import load_model
 from pipeline.config import BalanceConfig, ShardConfig
+from pipeline.models.saved import load_model
 from pipeline.records.reader import make_dataset, shard_files
 from pipeline.records.writer import load_videos, write_records
 from tests.conftest import REPO, tool_env

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline.artifacts import ModelFolderError, load_model
+from pipeline.artifacts import ModelFolderError
 from pipeline.config import BalanceConfig, Params, ShardConfig
+from pipeline.models.saved import load_model
 from pipeline.records.writer import load_videos, write_records
 from pipeline.training.run import train_stage
 from tests.conftest import REPO, tool_env
