@@ -199,7 +199,7 @@ def test_resume_after_being_killed_mid_training(records, tmp_path):
     steps = [int(r.split("\t")[0]) for r in rows]
     assert steps == list(range(epochs))  # one curve, no restart, no duplicate epochs
     meta = json.loads((tmp_path / "cnn" / "meta.json").read_text())
-    assert meta.run["resumed"] is True
+    assert meta["run"]["resumed"] is True
 
 
 @pytest.mark.slow
