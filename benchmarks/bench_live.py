@@ -63,6 +63,7 @@ def model_folder(folder: Path, name: str) -> Path:
     import keras
     import yaml
 
+    from pipeline.artifacts import ModelMeta
     from pipeline.config import CropConfig, DetectConfig, LandmarksConfig, ModelConfig
     from pipeline.models import create_model, normalization_for
 
@@ -78,15 +79,14 @@ def model_folder(folder: Path, name: str) -> Path:
     model = create_model(cfg, size, kind="cnn_rnn", seq_len=50)
     folder.mkdir(parents=True)
     model.save(folder / "model.keras")
-    meta = {
+    ModelMeta(**{
         "kind": "cnn_rnn", "image_size": size, "records_crop_size": crop,
         "normalization": normalization_for(cfg.backbone), "landmarks": cfg.landmarks,
         "seq_len": 50, "model": cfg.model_dump(mode="json"),
         "face": {"detect": DetectConfig().model_dump(mode="json"),
                  "landmarks": LandmarksConfig().model_dump(mode="json"),
                  "crop": CropConfig(size=crop).model_dump(mode="json")},
-    }  # fmt: skip
-    (folder / "meta.json").write_text(json.dumps(meta))
+    }).write(folder)  # fmt: skip
     return folder
 
 

@@ -33,6 +33,7 @@ def model_folder(folder: Path, kind: str, crop: int = 96, seq_len: int = 50) -> 
     import keras
     import yaml
 
+    from pipeline.artifacts import ModelMeta
     from pipeline.config import CropConfig, DetectConfig, LandmarksConfig, ModelConfig
     from pipeline.models import create_model, normalization_for
 
@@ -42,15 +43,14 @@ def model_folder(folder: Path, kind: str, crop: int = 96, seq_len: int = 50) -> 
     model = create_model(cfg, crop, kind=kind, seq_len=seq_len if kind == "cnn_rnn" else None)
     folder.mkdir(parents=True)
     model.save(folder / "model.keras")
-    meta = {
+    ModelMeta(**{
         "kind": kind, "image_size": crop, "records_crop_size": crop,
         "normalization": normalization_for(cfg.backbone), "landmarks": cfg.landmarks,
         "seq_len": seq_len if kind == "cnn_rnn" else None, "model": cfg.model_dump(mode="json"),
         "face": {"detect": DetectConfig().model_dump(mode="json"),
                  "landmarks": LandmarksConfig().model_dump(mode="json"),
                  "crop": CropConfig(size=crop).model_dump(mode="json")},
-    }  # fmt: skip
-    (folder / "meta.json").write_text(json.dumps(meta))
+    }).write(folder)  # fmt: skip
     return folder
 
 

@@ -126,7 +126,6 @@ def main():
                     batch_size=bs,
                     training=True,
                     augment=augment,
-                    normalization="caffe_vggface",
                 )
                 ds = ds.repeat()
                 it = iter(ds)

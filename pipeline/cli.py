@@ -24,12 +24,6 @@ class _Group(click.Group):
             sys.exit(1)
 
 
-def trained_on_demo(meta: dict) -> bool:
-    """Whether a model's ``meta.json`` says it learnt from the synthetic demo data set."""
-    data = meta.get("data") or {}
-    return bool(data.get("demo"))
-
-
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="affwild")
 def main():
@@ -208,7 +202,7 @@ def predict(videos, model_dir, out, overlay, device, batch_size, subject, live_s
     used = setup_device(device)
     tm = load_model(model_dir)
     click.echo(f"model {model_dir} ({tm.kind}, {tm.image_size} px, {used})", err=True)
-    if trained_on_demo(tm.meta):
+    if tm.meta.trained_on_demo:
         click.echo(
             f"warning: {model_dir} was trained on the synthetic demo data (2 identities): its "
             "valence/arousal on real faces mean little; train on Aff-Wild / Aff-Wild2 / AFEW-VA",

@@ -3,7 +3,6 @@ metrics (one flat CCC/MSE file per model), a detailed report, plots, predictions
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -51,28 +50,29 @@ def main(
     split,
     params_path,
 ):
-    import joblib
     import pyarrow.parquet as pq
 
+    from pipeline.baseline.sift_svr import load_svr
     from pipeline.config import load_params
     from pipeline.errors import InputError
     from pipeline.evaluation import evaluate as ev
     from pipeline.evaluation import plots
     from pipeline.evaluation import windows as win
     from pipeline.io import atomic_dir, write_json, write_parquet
+    from pipeline.models.saved import load_model
     from pipeline.records.reader import load_summary
-    from pipeline.training.run import load_trained
 
     cfg = load_params(params_path).evaluate
     summary = load_summary(records)
     grid = ev.frame_grid(records, split, labels, with_inputs=True)
     raw, metas = {}, {}
     for name, folder in (("cnn", cnn), ("cnn_rnn", cnn_rnn)):
-        model, meta = load_trained(folder)
+        tm = load_model(folder)
+        model, meta = tm.keras_model, tm.meta
         ev.check_compatible(meta, summary, folder)
-        if "train_label_mean" not in meta:
+        if meta.train_label_mean is None:
             raise InputError(
-                f"{folder}/meta.json: no train_label_mean (trained by an older version): "
+                f"{folder}/{meta.FILE}: no train_label_mean (trained by an older version): "
                 "re-train it (dvc repro)"
             )
         metas[name] = meta
@@ -80,21 +80,18 @@ def main(
             model, meta, records, split, grid, cfg.batch_size, context=cfg.rnn_context
         )
     if svr:
-        svr_meta = json.loads((Path(svr) / "meta.json").read_text())
-        raw["svr"] = ev.predict_svr(
-            joblib.load(Path(svr) / "model.joblib"), records, split, grid, svr_meta["grid"]
-        )
-    fallback = metas["cnn"]["train_label_mean"]  # the training set's mean label
+        raw["svr"] = ev.predict_svr(load_svr(svr), records, split, grid)
+    fallback = list(metas["cnn"].train_label_mean)  # the training set's mean label
     filled = {
         n: ev.fill_missing(
-            grid, p, metas.get(n, metas["cnn"])["train_label_mean"], cfg.fill, cfg.fill_max_gap
+            grid, p, metas.get(n, metas["cnn"]).train_label_mean, cfg.fill, cfg.fill_max_gap
         )
         for n, p in raw.items()
     }
     # raises when nothing can be evaluated: before any write
     scores = ev.score(grid, filled, raw, cfg.bootstrap, cfg.bootstrap_seed)
 
-    seq_len = metas["cnn_rnn"]["seq_len"]
+    seq_len = metas["cnn_rnn"].seq_len
     context = win.default_context(seq_len) if cfg.rnn_context is None else cfg.rnn_context
     starts = ev.window_starts(grid, seq_len, context)
     scores["cnn_rnn_windows"] = {

@@ -27,13 +27,13 @@ def main(records, cnn, out, params_path):
 
     params = load_params(params_path)
     s = compute_features(Path(cnn), Path(records), Path(out), params.train_rnn)
-    if s["used"]:
+    if s.used:
         click.echo(
-            f"features: {s['frames']} frames x {s['dim']} values in {s['seconds']} s "
-            f"({s['frames_per_s']} frames/s) -> {out}"
+            f"features: {s.frames} frames x {s.dim} values in {s.seconds} s "
+            f"({s.frames_per_s} frames/s) -> {out}"
         )
     else:
-        click.echo(f"features: not computed ({s['reason']}); train_rnn trains on images")
+        click.echo(f"features: not computed ({s.reason}); train_rnn trains on images")
 
 
 if __name__ == "__main__":

@@ -25,20 +25,19 @@ def main(manifest, labels, crops, out, params_path):
     import pyarrow.parquet as pq
 
     from pipeline.config import load_params
-    from pipeline.io import atomic_dir, write_json
+    from pipeline.io import atomic_dir
     from pipeline.records.writer import load_videos, write_records
 
     params = load_params(params_path)
     videos = load_videos(pq.read_table(manifest), pq.read_table(labels), Path(crops))
     with atomic_dir(out) as tmp:
         summary = write_records(videos, tmp, params.shard, params.balance, params.parallel.n_jobs)
-        write_json(summary, tmp / "summary.json")
-    for split, kinds in summary["splits"].items():
+        summary.write(tmp)
+    for split, kinds in summary.splits.items():
         f, s = kinds["frames"], kinds["sequences"]
         click.echo(
-            f"{split:>5}: {f['records']:7d} frame records ({f['units']} frames), "
-            f"{s['records']:6d} sequence records, quadrants after: "
-            f"{f['after']['shares']}"
+            f"{split:>5}: {f.records:7d} frame records ({f.units} frames), "
+            f"{s.records:6d} sequence records, quadrants after: {f.after['shares']}"
         )
 
 

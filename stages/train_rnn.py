@@ -59,8 +59,8 @@ def main(records, cnn, features, out, checkpoints, live, params_path, seed):
         cnn_dir=Path(cnn),
         features_dir=Path(features) if features else None,
     )
-    how = "on cached features" if meta.get("features") else "on images"
-    click.echo(f"cnn_rnn ({how}): {meta['run']}; transferred from the CNN: {meta['transfer']}")
+    how = "on cached features" if meta.features else "on images"
+    click.echo(f"cnn_rnn ({how}): {meta.run}; transferred from the CNN: {meta.transfer}")
 
 
 if __name__ == "__main__":

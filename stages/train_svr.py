@@ -20,11 +20,12 @@ def main(records, out, params_path):
     import joblib
     import numpy as np
 
-    from pipeline.baseline.sift_svr import fit_svr, sift_features
+    from pipeline.artifacts import SvrMeta
+    from pipeline.baseline.sift_svr import fit_svr
     from pipeline.config import load_params
     from pipeline.errors import InputError
     from pipeline.evaluation.evaluate import read_records
-    from pipeline.io import atomic_dir, write_json
+    from pipeline.io import atomic_dir
 
     cfg = load_params(params_path).svr
     r = read_records(records, "train", "frames")
@@ -33,26 +34,19 @@ def main(records, out, params_path):
         raise InputError(f"{records}: no training frame records")
     pick = np.sort(np.random.default_rng(cfg.seed).permutation(n)[: cfg.max_train])
     t0 = time.perf_counter()
-    features = sift_features((r["image"][i] for i in pick), cfg.grid)
     targets = np.stack([r["valence"][pick], r["arousal"][pick]], axis=1)
-    model = fit_svr(features, targets, cfg)
+    model = fit_svr(r["image"][pick], targets, cfg)  # JPEG crops in: SIFT is its first step
     seconds = time.perf_counter() - t0
+    dim = model.named_steps["sift"].n_features_out_
     with atomic_dir(out) as tmp:
-        joblib.dump(model, Path(tmp) / "model.joblib")
-        write_json(
-            {
-                "kind": "svr",
-                "grid": cfg.grid,
-                "train_frames": len(pick),
-                "feature_dim": int(features.shape[1]),
-                "svr": cfg.model_dump(mode="json"),
-                "fit_seconds": round(seconds, 1),
-            },
-            Path(tmp) / "meta.json",
-        )
-    click.echo(
-        f"svr: {len(pick)} training frames, {features.shape[1]} SIFT features, {seconds:.1f} s"
-    )
+        joblib.dump(model, Path(tmp) / SvrMeta.MODEL_FILE)
+        SvrMeta(
+            train_frames=len(pick),
+            feature_dim=dim,
+            svr=cfg.model_dump(mode="json"),
+            fit_seconds=round(seconds, 1),
+        ).write(tmp)
+    click.echo(f"svr: {len(pick)} training frames, {dim} SIFT features, {seconds:.1f} s")
 
 
 if __name__ == "__main__":

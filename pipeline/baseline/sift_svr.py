@@ -1,22 +1,29 @@
 """SIFT + SVR baseline (paper, Section 3: "very low CCC and nearly constant predictions").
 
-Dense SIFT: descriptors at a fixed ``grid`` × ``grid`` lattice of keypoints over the face
-crop (OpenCV), concatenated, standardised, reduced by PCA, then one RBF (or linear) SVR per
-dimension (scikit-learn). SVR training is quadratic in the number of samples, so at most
-``max_train`` training frames are used, drawn with a seed.
+One scikit-learn :class:`~sklearn.pipeline.Pipeline` from JPEG face crops to (valence,
+arousal): dense SIFT (:class:`DenseSift`: descriptors at a fixed ``grid`` × ``grid`` lattice
+of keypoints over the crop, OpenCV, concatenated), standardised, reduced by PCA, then one RBF
+(or linear) SVR per dimension. The pipeline is the saved model (``model.joblib``): it takes
+the crops' JPEG bytes as they are in the records, so using it needs no setting beside it.
+SVR training is quadratic in the number of samples, so at most ``max_train`` training frames
+are used, drawn with a seed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import cv2
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.multioutput import MultiOutputRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
+
+from pipeline.artifacts import ModelFolderError, SvrMeta
 
 
 def sift_features(jpegs: Iterable[bytes], grid: int) -> np.ndarray:
@@ -39,16 +46,70 @@ def sift_features(jpegs: Iterable[bytes], grid: int) -> np.ndarray:
     return np.asarray(rows, np.float32).reshape(len(rows), grid * grid * 128)
 
 
-def make_regressor(kernel: str, C: float, epsilon: float, pca: int, seed: int) -> Pipeline:
-    steps = [("scale", StandardScaler())]
+class DenseSift(TransformerMixin, BaseEstimator):
+    """JPEG face crops (a sequence of bytes) → (n, grid * grid * 128) dense SIFT descriptors
+    (:func:`sift_features`); nothing is learnt (``fit`` only checks the input)."""
+
+    def __init__(self, grid: int = 4):
+        self.grid = grid
+
+    def fit(self, X, y=None):
+        if self.grid < 1:
+            raise ValueError(f"DenseSift: grid must be >= 1 (got {self.grid})")
+        self.n_features_out_ = self.grid * self.grid * 128
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        return sift_features(X, self.grid)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True  # stateless
+
+
+def make_regressor(
+    kernel: str, C: float, epsilon: float, pca: int, seed: int, grid: int
+) -> Pipeline:
+    """The unfitted pipeline: JPEG bytes → dense SIFT → scale → [PCA] → one SVR per
+    dimension."""
+    steps = [("sift", DenseSift(grid)), ("scale", StandardScaler())]
     if pca:
         steps.append(("pca", PCA(n_components=pca, random_state=seed)))
     steps.append(("svr", MultiOutputRegressor(SVR(kernel=kernel, C=C, epsilon=epsilon))))
     return Pipeline(steps)
 
 
-def fit_svr(features: np.ndarray, targets: np.ndarray, cfg) -> Pipeline:
-    """Fit on (n, d) features and (n, 2) valence/arousal targets."""
-    pca = min(cfg.pca, features.shape[0], features.shape[1])
-    model = make_regressor(cfg.kernel, cfg.C, cfg.epsilon, pca, cfg.seed)
-    return model.fit(features, targets)
+def fit_svr(jpegs, targets: np.ndarray, cfg) -> Pipeline:
+    """Fit on ``jpegs`` (a sequence of n JPEG face crops) and (n, 2) valence/arousal targets;
+    ``cfg`` is the ``svr`` params section."""
+    n, dim = len(jpegs), cfg.grid * cfg.grid * 128
+    model = make_regressor(cfg.kernel, cfg.C, cfg.epsilon, min(cfg.pca, n, dim), cfg.seed, cfg.grid)
+    return model.fit(jpegs, targets)
+
+
+def load_svr(folder: str | Path):
+    """The SIFT + SVR baseline's folder → its fitted scikit-learn pipeline, which takes the
+    crops' JPEG bytes (dense SIFT is its first step, so no setting is needed beside it).
+    A folder saved before SIFT moved into the pipeline is a :class:`ModelFolderError`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelFolderError(f"{folder}: no such model folder")
+    SvrMeta.read(folder)
+    path = folder / SvrMeta.MODEL_FILE
+    if not path.is_file():
+        raise ModelFolderError(f"{path}: no such file ({SvrMeta.HINT})")
+    import joblib
+
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # noqa: BLE001 - unpickling raises many types
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ModelFolderError(
+            f"{path}: cannot be loaded ({type(exc).__name__}: {first})"
+        ) from None
+    steps = getattr(model, "steps", None)
+    if not steps or not isinstance(steps[0][1], DenseSift):
+        raise ModelFolderError(
+            f"{path}: not a pipeline that starts with dense SIFT (saved before SIFT moved "
+            "into the model?); re-train it with `dvc repro train_svr`"
+        )
+    return model

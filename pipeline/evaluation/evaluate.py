@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import tensorflow as tf
 
+from pipeline.artifacts import ModelMeta, RecordsSummary
 from pipeline.errors import InputError
 from pipeline.evaluation import spread
 from pipeline.evaluation import windows as win
@@ -48,18 +49,18 @@ def read_records(records_dir, split: str, kind: str, seq_len: int | None = None)
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def check_compatible(meta: dict, summary: dict, model_dir) -> None:
+def check_compatible(meta: ModelMeta, summary: RecordsSummary, model_dir) -> None:
     """A model only makes sense on records cut like the ones it was trained on."""
-    if meta.get("records_crop_size") != summary.get("crop_size"):
+    if meta.records_crop_size != summary.crop_size:
         raise InputError(
-            f"{model_dir}: trained on {meta.get('records_crop_size')} px crops, the records "
-            f"hold {summary.get('crop_size')} px crops: re-train it on these records "
+            f"{model_dir}: trained on {meta.records_crop_size} px crops, the records "
+            f"hold {summary.crop_size} px crops: re-train it on these records "
             "(dvc repro), or evaluate it on records made with its crop settings"
         )
-    if meta.get("kind") == "cnn_rnn" and meta.get("seq_len") != summary.get("seq_len"):
+    if meta.kind == "cnn_rnn" and meta.seq_len != summary.seq_len:
         raise InputError(
-            f"{model_dir}: trained on sequences of {meta.get('seq_len')} frames, the records "
-            f"hold {summary.get('seq_len')}-frame sequences"
+            f"{model_dir}: trained on sequences of {meta.seq_len} frames, the records "
+            f"hold {summary.seq_len}-frame sequences"
         )
 
 
@@ -69,7 +70,7 @@ def frame_grid(records_dir, split: str, labels_path=None, with_inputs: bool = Fa
     NaN where unlabelled), face, mask (face and label: what the records train on) and
     labelled. ``with_inputs`` adds each frame's JPEG crop and landmarks (the CNN-RNN's
     input stream)."""
-    seq_len = load_summary(records_dir)["seq_len"]
+    seq_len = load_summary(records_dir).seq_len
     r = read_records(records_dir, split, "sequences", seq_len)
     if not len(r.get("frame", [])):
         raise InputError(f"{records_dir}: no {split} records")
@@ -124,13 +125,13 @@ def _place(grid: dict, vids, frames, values: np.ndarray) -> np.ndarray:
 
 
 def predict_model(
-    model, meta: dict, records_dir, split: str, grid: dict, batch_size: int, context=None
+    model, meta: ModelMeta, records_dir, split: str, grid: dict, batch_size: int, context=None
 ):
     """A trained CNN (frame records) or CNN-RNN (windows over the grid's input stream, see
     :func:`predict_sequences`) on every frame of the split, placed on the grid's rows."""
-    if meta["kind"] != "cnn":
+    if meta.kind != "cnn":
         if context is None:
-            context = win.default_context(meta["seq_len"])
+            context = win.default_context(meta.seq_len)
         return predict_sequences(model, meta, grid, batch_size, context)
     ds = make_dataset(
         shard_files(records_dir, split, "frames"),
@@ -138,8 +139,7 @@ def predict_model(
         batch_size=batch_size,
         training=False,
         with_meta=True,
-        image_size=meta["image_size"],
-        normalization=meta["normalization"],
+        image_size=meta.image_size,
     )
     vids, frames, preds = [], [], []
     for x, _, _, m in ds:
@@ -167,12 +167,10 @@ def sequence_windows(grid: dict, seq_len: int, context: int) -> list[tuple[np.nd
     return out
 
 
-def predict_sequences(model, meta: dict, grid: dict, batch_size: int, context: int):
+def predict_sequences(model, meta: ModelMeta, grid: dict, batch_size: int, context: int):
     """The CNN-RNN over overlapping windows of each test video; frame t's prediction comes
     from the window that keeps it (at least ``context`` frames of past in the window)."""
-    from pipeline.records import ops
-
-    seq_len, size = meta["seq_len"], meta["image_size"]
+    seq_len, size = meta.seq_len, meta.image_size
     blank = tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8)).numpy()
     images = np.append(grid["image"], blank)  # row -1: padding
     n_lm = grid["landmarks"].shape[1]
@@ -184,7 +182,7 @@ def predict_sequences(model, meta: dict, grid: dict, batch_size: int, context: i
     @tf.function
     def prepare(jpegs):
         img = decode_images({"image": jpegs}, "sequences", size)["image"]
-        return ops.normalize(ops.to_float(img), meta["normalization"])
+        return tf.cast(img, tf.float32)  # raw crops: the model normalises
 
     out = np.full((len(grid["frame"]), 2), np.nan, np.float32)
     for k in range(0, len(wins), per_call):
@@ -226,13 +224,13 @@ def jump_ratio(grid: dict, pred: np.ndarray, starts: np.ndarray) -> float:
     return float(step[at].mean() / step[rest].mean())
 
 
-def predict_svr(model, records_dir, split: str, grid: dict, sift_grid: int):
-    from pipeline.baseline.sift_svr import sift_features
-
+def predict_svr(model, records_dir, split: str, grid: dict):
+    """The SIFT + SVR pipeline (:func:`pipeline.baseline.sift_svr.load_svr`) on the split's frame
+    records' JPEG crops, placed on the grid's rows."""
     r = read_records(records_dir, split, "frames")
     if not len(r.get("frame", [])):
         return np.full((len(grid["frame"]), 2), np.nan, np.float32)
-    pred = model.predict(sift_features(r["image"], sift_grid)).astype(np.float32)
+    pred = model.predict(r["image"]).astype(np.float32)
     return _place(grid, [v.decode() for v in r["video_id"]], r["frame"], pred)
 
 

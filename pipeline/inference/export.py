@@ -10,21 +10,22 @@
   LSTM) converts only with static shapes, so its TFLite model takes exactly one window:
   batch 1, ``seq_len`` frames. ``meta.json`` is written beside it as ``<name>.meta.json``.
 
-The inputs are what :class:`pipeline.inference.predict.InputMaker` makes: the crop resized
-to ``image_size``, normalised as ``meta.json``'s ``normalization`` says, and the landmarks
-normalised to the crop (zeros where there are none).
+The inputs are what :class:`pipeline.inference.predict.InputMaker` makes: the face crop
+resized to ``image_size``, RGB, **plain 0-255 values** as float32 (the model's first layer
+normalises them as its backbone expects, so no preprocessing is needed beside the file), and
+the landmarks normalised to the crop (zeros where there are none).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from pathlib import Path
 
+from pipeline.artifacts import META_FILE
 from pipeline.errors import InputError
-from pipeline.inference.model import TrainedModel, load_model
-from pipeline.io import atomic_dir, atomic_path, write_json
+from pipeline.io import atomic_dir, atomic_path
+from pipeline.models.saved import TrainedModel, load_model
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +85,14 @@ def export_model(model_dir: str | Path, fmt: str, out: str | Path) -> dict:
             raise InputError(f"{out}: exists and is not a folder (a SavedModel is a folder)")
         with atomic_dir(out) as tmp:
             _saved_model(tm.keras_model, tmp)
-            shutil.copy2(tm.folder / "meta.json", tmp / "meta.json")
+            tm.meta.write(tmp)
         info["inputs"] = {t.name: [None, *t.shape[1:]] for t in tm.keras_model.inputs}
     else:
         data = tflite_bytes(tm)
-        meta_path = out.with_name(out.stem + ".meta.json")
+        meta_path = out.with_name(out.stem + "." + META_FILE)
         with atomic_path(out) as tmp:
             tmp.write_bytes(data)
-            write_json(tm.meta, meta_path)
+            tm.meta.write_file(meta_path)
         batch = 1 if tm.kind == "cnn_rnn" else None
         info["inputs"] = {t.name: [batch, *t.shape[1:]] for t in tm.keras_model.inputs}
         info["meta"] = str(meta_path)

@@ -37,7 +37,6 @@ a window (``q`` or Esc stops too).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -180,12 +179,16 @@ class StepModel:
     """A saved CNN-RNN as a single-step recurrent model: :meth:`step` takes one frame's
     image ``(1, S, S, 3)`` and landmarks ``(1, 136)`` and returns ``(1, 2)``, updating the
     RNN state it carries; :meth:`reset` zeroes it. Built from the saved model's own layers
-    (backbone, join, FC, each RNN layer's cell, output), so it has exactly its weights;
-    dropout is off (inference)."""
+    (preprocess, backbone, join, FC, each RNN layer's cell, output), so it has exactly its
+    weights and takes raw crops like it; dropout is off (inference)."""
 
     def __init__(self, keras_model):
         import keras
         import tensorflow as tf
+
+        from pipeline.models.layers import Preprocess, preprocess_layer
+
+        preprocess = preprocess_layer(keras_model)  # one, before the heads split
 
         names = [layer.name for layer in keras_model.layers]
         subnets = (
@@ -197,7 +200,7 @@ class StepModel:
         for net in subnets:
             chain = []
             for layer in net.layers:
-                if isinstance(layer, keras.layers.InputLayer | keras.layers.Dropout):
+                if isinstance(layer, keras.layers.InputLayer | keras.layers.Dropout | Preprocess):
                     continue
                 if isinstance(layer, keras.layers.TimeDistributed):
                     chain.append(("backbone", layer.layer))
@@ -217,6 +220,8 @@ class StepModel:
         @tf.function(reduce_retracing=True)
         def step(image, landmarks, states):
             outs, new_states, k = [], [], 0
+            if preprocess is not None:
+                image = preprocess(image)
             for chain in self._chains:
                 x = image
                 for kind, layer in chain:
@@ -398,7 +403,7 @@ def run_live(
     result = LiveResult(source.spec, source.kind, source.fps)
     stop = threading.Event()
     reader = Reader(source, queue_size, stop)
-    face = dataclasses.replace(tm.face, landmarks=tm.face.landmarks.model_copy(update={"max_gap": 0}))  # fmt: skip
+    face = tm.face.model_copy(update={"landmarks": tm.face.landmarks.model_copy(update={"max_gap": 0})})  # fmt: skip
     try:
         predictor = FramePredictor(tm, round(reset_after_s * source.fps))
         predictor.warm_up()

@@ -1,9 +1,8 @@
 """Valence and arousal for every frame of a video: face pass -> model -> one row per frame.
 
 **Inputs as in training.** A face crop (the crop stage's JPEG) is decoded and resized with
-the records reader's own code (:func:`pipeline.records.reader.decode_images`), scaled to [0, 1]
-and normalised with :func:`pipeline.records.ops.normalize` under the model's normalisation;
-landmarks are the crop-normalised 68 points, zeros where the crop came from the box alone
+the records reader's own code (:func:`pipeline.records.reader.decode_images`) and given to the
+model as 0-255 floats (the model's first layer normalises, as in training); landmarks are the crop-normalised 68 points, zeros where the crop came from the box alone
 (as the records carry them).
 
 **CNN.** Frames with a face are batched (``batch_size`` crops per call, the last batch
@@ -39,6 +38,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -46,9 +46,11 @@ import numpy as np
 from pipeline.errors import InputError
 from pipeline.evaluation import windows
 from pipeline.inference.faces import FaceFrame, FacePass
-from pipeline.inference.model import TrainedModel
 from pipeline.io import atomic_path
 from pipeline.video.reader import VideoError, iter_frames, iter_timed_frames, probe
+
+if TYPE_CHECKING:
+    from pipeline.models.saved import TrainedModel
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,6 @@ class InputMaker:
     def __init__(self, tm: TrainedModel):
         import tensorflow as tf
 
-        from pipeline.records import ops
         from pipeline.records.reader import decode_images
 
         self.size = tm.image_size
@@ -76,19 +77,16 @@ class InputMaker:
                 fn_output_signature=tf.TensorSpec([self.size, self.size, 3], tf.uint8),
             )
 
-        @tf.function(input_signature=[tf.TensorSpec([None, self.size, self.size, 3], tf.uint8)])
-        def normalise(images):
-            return ops.normalize(tf.cast(images, tf.float32) / 255.0, tm.normalization)
-
-        self._decode, self._normalise = decode, normalise
+        self._decode = decode
 
     def images(self, crops: list[bytes | None]) -> np.ndarray:
-        """(n, S, S, 3) normalised float32; black (then normalised) where a crop is None."""
+        """(n, S, S, 3) float32 crops, 0-255 (the model normalises); black where a crop is
+        None."""
         out = np.zeros((len(crops), self.size, self.size, 3), np.uint8)
         idx = [k for k, c in enumerate(crops) if c is not None]
         if idx:
             out[idx] = self._decode(np.array([crops[k] for k in idx], dtype=object)).numpy()
-        return self._normalise(out).numpy()
+        return out.astype(np.float32)
 
     @staticmethod
     def landmarks(frames: list[FaceFrame | None]) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Backbone registry: the convolutional part of each network, keyed by name.
 
 Every backbone is a Keras functional model named ``backbone`` that maps an image
-``(H, W, 3)`` — already normalised the way :func:`normalization_for` says — to a feature
+``(H, W, 3)`` — already normalised the way :func:`normalization_for` says (the model's
+``preprocess`` layer does it, :class:`pipeline.models.layers.Preprocess`) — to a feature
 vector. It declares what the head needs to follow the paper's tables:
 
 | name       | conv part (paper)                          | features      | head (scenario 2)        |
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
-from pipeline.records.ops import NORMALIZATIONS
+from pipeline.models.layers import NORMALIZATIONS
 
 BACKBONE_NAME = "backbone"
 
@@ -39,7 +40,7 @@ class BackboneSpec:
     name: str
     # build(image_size, weights, width) -> functional model named "backbone"
     build: Callable[..., keras.Model]
-    # Input normalisation of images in [0, 1] (see pipeline.records.ops.normalize).
+    # Input normalisation (see pipeline.models.layers.normalization_affine).
     normalization: str
     # Hidden FC sizes of the head in scenario 2 (landmarks); scenario 1 drops the last one.
     fc_units: tuple[int, ...]
@@ -77,7 +78,7 @@ def list_backbones() -> list[str]:
 
 def normalization_for(backbone: str) -> str:
     """Input normalisation name of a backbone: ``unit``, ``symmetric``, ``caffe_imagenet``
-    or ``caffe_vggface`` (pass it to :func:`pipeline.records.reader.make_dataset`)."""
+    or ``caffe_vggface`` (what its models' ``preprocess`` layer applies)."""
     return get_backbone(backbone).normalization
 
 

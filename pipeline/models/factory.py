@@ -2,7 +2,10 @@
 
 Every model takes ``{"image", "landmarks"}`` and returns ``(..., 2)`` (column 0 valence,
 1 arousal, linear), whatever the scenario: without landmarks (scenario 1) the ``landmarks``
-input is accepted and unused, so one input pipeline feeds every variant.
+input is accepted and unused, so one input pipeline feeds every variant. ``image`` holds raw
+crops (RGB, 0-255 as float): the model's first layer (:class:`~pipeline.models.layers.
+Preprocess`, named ``preprocess``) normalises them as the backbone's weights expect, so the
+normalisation travels with the model (and with its exported SavedModel / TFLite file).
 
 CNN (Tables 1, 2): ``image`` (H, W, 3), ``landmarks`` (136,) → (2,)
 
@@ -35,7 +38,7 @@ from pipeline.config import ModelConfig
 from pipeline.datasets.schema import N_LANDMARKS
 from pipeline.models.backbones import BackboneSpec, build_backbone, get_backbone
 from pipeline.models.cells import PeepholeLSTMCell
-from pipeline.models.layers import FoldTime
+from pipeline.models.layers import FoldTime, Preprocess
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +92,17 @@ def _backbone(cfg: ModelConfig, image_size: int) -> keras.Model:
     return build_backbone(cfg.backbone, image_size, weights=weights, width=cfg.small_width)
 
 
-def _cnn_network(cfg: ModelConfig, image_size: int, n_out: int, name: str) -> keras.Model:
+def _preprocess(cfg: ModelConfig, images):
+    return Preprocess(get_backbone(cfg.backbone).normalization, name="preprocess")(images)
+
+
+def _cnn_network(
+    cfg: ModelConfig, image_size: int, n_out: int, name: str, preprocess: bool
+) -> keras.Model:
     spec = get_backbone(cfg.backbone)
     inputs = _inputs(image_size, None, sequence=False)
-    x = _backbone(cfg, image_size)(inputs["image"])
+    images = _preprocess(cfg, inputs["image"]) if preprocess else inputs["image"]
+    x = _backbone(cfg, image_size)(images)
     units = head_units(cfg)
     join = min(spec.landmarks_before, len(units))
     for k, (n, fc) in enumerate(zip(units, fc_names(spec, len(units)), strict=True)):
@@ -114,10 +124,12 @@ def _rnn_layer(cfg: ModelConfig, k: int) -> keras.layers.Layer:
 
 
 def _cnn_rnn_network(
-    cfg: ModelConfig, image_size: int, seq_len: int | None, n_out: int, name: str
-) -> keras.Model:
+    cfg: ModelConfig, image_size: int, seq_len: int | None, n_out: int, name: str,
+    preprocess: bool,
+) -> keras.Model:  # fmt: skip
     inputs = _inputs(image_size, seq_len, sequence=True)
-    x = FoldTime(_backbone(cfg, image_size), name="backbone_td")(inputs["image"])
+    images = _preprocess(cfg, inputs["image"]) if preprocess else inputs["image"]
+    x = FoldTime(_backbone(cfg, image_size), name="backbone_td")(images)
     return keras.Model(inputs, rnn_top(cfg, x, inputs["landmarks"], n_out), name=name)
 
 
@@ -142,14 +154,18 @@ def build_model(
     image_size: int,
     kind: Literal["cnn", "cnn_rnn"] = "cnn",
     seq_len: int | None = None,
+    preprocess: bool = True,
 ) -> keras.Model:
     """The network, randomly initialised (``imagenet`` weights already in the backbone when
-    ``cfg.init`` asks for them); :func:`create_model` also loads a weights file."""
+    ``cfg.init`` asks for them); :func:`create_model` also loads a weights file.
+    ``preprocess=False`` leaves out the first layer (the input is then normalised images,
+    as models took before the normalisation moved into them)."""
     _check_size(cfg, image_size)
+    joint = cfg.heads == "joint"
     if kind == "cnn":
 
         def net(n_out: int, name: str) -> keras.Model:
-            return _cnn_network(cfg, image_size, n_out, name)
+            return _cnn_network(cfg, image_size, n_out, name, preprocess and joint)
 
         sequence = False
     elif kind == "cnn_rnn":
@@ -157,16 +173,18 @@ def build_model(
             raise ValueError(f"seq_len must be >= 1 or None (got {seq_len})")
 
         def net(n_out: int, name: str) -> keras.Model:
-            return _cnn_rnn_network(cfg, image_size, seq_len, n_out, name)
+            return _cnn_rnn_network(cfg, image_size, seq_len, n_out, name, preprocess and joint)
 
         sequence = True
     else:
         raise ValueError(f"unknown model kind {kind!r} (allowed: cnn, cnn_rnn)")
 
-    if cfg.heads == "joint":
+    if joint:
         return net(2, kind)
     inputs = _inputs(image_size, seq_len, sequence)
-    outs = [net(1, dim)(inputs) for dim in DIMENSIONS]
+    # separate heads: one normalisation for both networks
+    images = _preprocess(cfg, inputs["image"]) if preprocess else inputs["image"]
+    outs = [net(1, dim)({**inputs, "image": images}) for dim in DIMENSIONS]
     out = layers.Concatenate(name="valence_arousal", dtype="float32")(outs)
     return keras.Model(inputs, out, name=kind)
 

@@ -1,6 +1,7 @@
 """Small named preprocessing ops on decoded examples, usable eagerly and inside ``tf.data``.
 
-Each op takes and returns a dict with ``image`` (float32 in [0, 1], shape (..., H, W, 3)) and
+Each op takes and returns a dict with ``image`` (uint8 or float32 pixels on the 0-255 scale,
+shape (..., H, W, 3): the models normalise them in their first layer) and
 ``landmarks`` (float32, shape (..., 136), x/y normalised to the crop). Leading dimensions
 (batch, a sequence's time axis) are allowed. The ops run on whole batches (vectorised, which
 is what makes augmentation cheap enough for the input pipeline); the random op draws once per
@@ -103,14 +104,11 @@ def flip_shift(example: dict, flip, dx, dy) -> dict:
     return {**example, "image": tf.reshape(moved, shape), "landmarks": pts + offset}
 
 
-def to_float(image: tf.Tensor) -> tf.Tensor:
-    """uint8 [0, 255] → float32 [0, 1]; float images pass through."""
-    return tf.cast(image, tf.float32) / 255.0 if image.dtype == tf.uint8 else image
-
-
-def color(example: dict, brightness, contrast, saturation, normalization: str = "unit") -> dict:
+def color(example: dict, brightness, contrast, saturation) -> dict:
     """Brightness delta, contrast and saturation factors (scalars, or one per example of a
-    batch), applied in that order, then the normalisation (see :func:`normalize`).
+    batch), applied in that order; returns float32 images on the 0-255 scale, the models'
+    input (their first layer normalises). ``brightness`` is in units of the full range (0.1
+    adds 25.5), as for TensorFlow's ``adjust_brightness`` on float images in [0, 1].
 
     All of these are affine in the colour channels, so they run as one per-image 3x3 matrix
     and offset — a single pass over the pixels: saturation ``(x - grey) s + grey`` is the
@@ -118,29 +116,27 @@ def color(example: dict, brightness, contrast, saturation, normalization: str = 
     and the delta ``d`` add ``c d + (1 - c)(m + d)``. Like TensorFlow's own
     ``adjust_brightness`` / ``adjust_contrast`` on float images, values are not clipped.
     """
-    image = to_float(example["image"])
+    image = tf.cast(example["image"], tf.float32)
     shape = tf.shape(image)
     leading = shape[:-3]
     flat = tf.reshape(image, tf.concat([[-1], [shape[-3] * shape[-2], 3]], 0))
     d, c, s = (
         tf.reshape(_per_example(v, leading, 0), [-1]) for v in (brightness, contrast, saturation)
     )
+    d = d * 255.0
     mean = tf.reduce_mean(flat, axis=[1, 2])
     eye, grey = tf.eye(3), tf.fill([3, 3], 1.0 / 3.0)
     # out[d] = sum_c x[c] M[d, c] + o; M symmetric, so x @ M + o.
     matrix = (c * s)[:, None, None] * eye + (c * (1.0 - s))[:, None, None] * grey
     offset = c * d + (1.0 - c) * (mean + d)
-    weights, bias = normalization_affine(normalization)
-    matrix = tf.einsum("nij,jk->nik", matrix, weights)
-    offset = offset[:, None] * tf.reduce_sum(weights, axis=0)[None, :] + bias[None, :]
-    out = tf.einsum("npc,ncd->npd", flat, matrix) + offset[:, None, :]
+    out = tf.einsum("npc,ncd->npd", flat, matrix) + offset[:, None, None]
     return {**example, "image": tf.reshape(out, shape)}
 
 
-def random_augment(batch: dict, cfg, seed: tf.Tensor, normalization: str = "unit") -> dict:
+def random_augment(batch: dict, cfg, seed: tf.Tensor) -> dict:
     """One random flip / shift / colour change per example of a batch (leading axis), the same
-    for every frame of a sequence; stateless, drawn from ``seed``. Returns float images,
-    normalised (``normalization``, fused with the colour change)."""
+    for every frame of a sequence; stateless, drawn from ``seed``. Returns float32 images on
+    the 0-255 scale (not clipped after a colour change)."""
     n = tf.shape(batch["image"])[0]
     seeds = tf.random.experimental.stateless_split(seed, 6)
 
@@ -160,41 +156,7 @@ def random_augment(batch: dict, cfg, seed: tf.Tensor, normalization: str = "unit
             uniform(3, -cfg.brightness, cfg.brightness) if cfg.brightness else 0.0,
             uniform(4, 1 - cfg.contrast, 1 + cfg.contrast) if cfg.contrast else 1.0,
             uniform(5, 1 - cfg.saturation, 1 + cfg.saturation) if cfg.saturation else 1.0,
-            normalization,
         )
     else:
-        batch = {**batch, "image": normalize(to_float(batch["image"]), normalization)}
+        batch = {**batch, "image": tf.cast(batch["image"], tf.float32)}
     return batch
-
-
-# Per-backbone input normalisation of images in [0, 1] (RGB).
-_IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
-_VGGFACE_BGR_MEAN = (93.5940, 104.7624, 129.1863)
-
-
-def normalization_affine(method: str) -> tuple[tf.Tensor, tf.Tensor]:
-    """(W, b) with ``normalize(x) = x @ W + b`` for RGB images in [0, 1]."""
-    if method == "unit":
-        return tf.eye(3), tf.zeros([3])
-    if method == "symmetric":
-        return tf.eye(3) * (255.0 / 128.0), -tf.ones([3])
-    means = {"caffe_imagenet": _IMAGENET_BGR_MEAN, "caffe_vggface": _VGGFACE_BGR_MEAN}
-    if method not in means:
-        raise ValueError(
-            f"unknown normalisation {method!r} (allowed: unit, symmetric, {', '.join(means)})"
-        )
-    to_bgr = tf.constant([[0, 0, 255.0], [0, 255.0, 0], [255.0, 0, 0]], tf.float32)
-    return to_bgr, -tf.constant(means[method], tf.float32)
-
-
-def normalize(image: tf.Tensor, method: str) -> tf.Tensor:
-    """``unit``: [0, 1]; ``symmetric``: [-1, 1] ((x - 128) / 128, the authors' release);
-    ``caffe_imagenet`` / ``caffe_vggface``: BGR, 0-255, mean subtracted (Keras VGG-16 /
-    ResNet-50 and the VGG-Face weights). One pass: an affine map of the channels."""
-    weights, bias = normalization_affine(method)
-    if method == "unit":
-        return image
-    return tf.tensordot(image, weights, axes=[[-1], [0]]) + bias
-
-
-NORMALIZATIONS = ("unit", "symmetric", "caffe_imagenet", "caffe_vggface")

@@ -1,7 +1,8 @@
 """Records → ``tf.data`` input pipelines, one function for training and evaluation.
 
 Interleaved reading of the shards, parallel parse + JPEG decode, optional augmentation
-(training only), per-backbone normalisation, batching and prefetch, all autotuned.
+(training only), batching and prefetch, all autotuned. Images come out as float32 on the
+0-255 scale: the models normalise them in their first layer.
 
 Elements are ``(inputs, targets, weights)``:
 
@@ -15,12 +16,12 @@ With ``with_meta=True`` a fourth element carries ``video_id`` and ``frame`` (eva
 
 from __future__ import annotations
 
-import json
 import struct
 from pathlib import Path
 
 import tensorflow as tf
 
+from pipeline.artifacts import ArtifactError, RecordsSummary
 from pipeline.config import AugmentConfig
 from pipeline.errors import InputError
 from pipeline.records import ops
@@ -33,34 +34,34 @@ class ShardError(InputError):
     """A shard that is missing, truncated or corrupted; the message names the file."""
 
 
-def load_summary(records_dir: str | Path) -> dict:
-    path = Path(records_dir) / "summary.json"
-    if not path.is_file():
-        raise ShardError(f"{path}: no records summary (run the shard stage first)")
-    return json.loads(path.read_text())
+def load_summary(records_dir: str | Path) -> RecordsSummary:
+    """The records folder's ``summary.json``; a missing or bad one is a :class:`ShardError`."""
+    try:
+        return RecordsSummary.read(records_dir)
+    except ArtifactError as exc:
+        raise ShardError(str(exc)) from None
 
 
 def shard_files(records_dir: str | Path, split: str, kind: str) -> list[Path]:
     """The shard files of one split and kind, checked against the summary (fast: record
     framing only, no payload read)."""
     records_dir = Path(records_dir)
-    summary = load_summary(records_dir)
-    try:
-        expected = summary["splits"][split][kind]["shards"]
-    except KeyError:
+    entry = load_summary(records_dir).entry(split, kind)
+    if entry is None:
         raise ShardError(
-            f"{records_dir}/summary.json: no {kind} records for split {split!r}"
-        ) from None
+            f"{records_dir}/{RecordsSummary.FILE}: no {kind} records for split {split!r}"
+        )
     files = []
-    for sh in expected:
-        path = records_dir / sh["file"]
+    for sh in entry.shards:
+        path = records_dir / sh.file
         if not path.is_file():
-            raise ShardError(f"{path}: shard listed in summary.json is missing")
+            raise ShardError(f"{path}: shard listed in {RecordsSummary.FILE} is missing")
         n = count_records(path)
-        if n != sh["records"] or path.stat().st_size != sh["bytes"]:
+        if n != sh.records or path.stat().st_size != sh.bytes:
             raise ShardError(
-                f"{path}: holds {n} records / {path.stat().st_size} bytes, summary.json says "
-                f"{sh['records']} / {sh['bytes']} (incomplete or modified shard)"
+                f"{path}: holds {n} records / {path.stat().st_size} bytes, "
+                f"{RecordsSummary.FILE} says {sh.records} / {sh.bytes} "
+                "(incomplete or modified shard)"
             )
         files.append(path)
     return files
@@ -150,17 +151,17 @@ def _decoder(kind: str, seq_len: int | None, image_size: int | None):
     return decode
 
 
-def _finisher(kind, training, augment, seed, normalization, with_meta):
+def _finisher(kind, training, augment, seed, with_meta):
     """(batch index, batch of parsed examples) → the pipeline's element."""
 
     def finish(index, ex):
-        # Batch-level (vectorised) augmentation and normalisation; flips and shifts move
-        # uint8 pixels (a quarter of the bytes of float32).
+        # Batch-level (vectorised) augmentation; flips and shifts move uint8 pixels (a
+        # quarter of the bytes of float32).
         if training and augment is not None:
             seeds = tf.stack([tf.cast(seed, tf.int64), index])
-            ex = ops.random_augment(ex, augment, seeds, normalization)
+            ex = ops.random_augment(ex, augment, seeds)
         else:
-            ex = {**ex, "image": ops.normalize(ops.to_float(ex["image"]), normalization)}
+            ex = {**ex, "image": tf.cast(ex["image"], tf.float32)}
         inputs = {"image": ex["image"], "landmarks": ex["landmarks"]}
         targets = tf.stack([ex["valence"], ex["arousal"]], axis=-1)
         # Frame records hold labelled faces only; sequence steps count where the mask says.
@@ -182,7 +183,6 @@ def make_dataset(
     training: bool,
     seq_len: int | None = None,
     image_size: int | None = None,
-    normalization: str = "unit",
     augment: AugmentConfig | None = None,
     seed: int = 0,
     shuffle_buffer: int = 2048,
@@ -205,7 +205,7 @@ def make_dataset(
         deterministic=deterministic,
     )
     ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
-    finish = _finisher(kind, training, augment, seed, normalization, with_meta)
+    finish = _finisher(kind, training, augment, seed, with_meta)
     ds = ds.enumerate().map(finish, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     return ds.prefetch(AUTOTUNE)
 
@@ -221,7 +221,6 @@ def make_worker_dataset(
     replicas: int = 1,
     seq_len: int | None = None,
     image_size: int | None = None,
-    normalization: str = "unit",
     augment: AugmentConfig | None = None,
     seed: int = 0,
     shuffle_buffer: int = 2048,
@@ -255,6 +254,6 @@ def make_worker_dataset(
     ds = ds.flat_map(spread).map(lambda i, r: (i, decode(r)), num_parallel_calls=AUTOTUNE)
     # the raw batches were full except perhaps the last one: the same cuts again
     ds = ds.batch(batch_size)
-    finish = _finisher(kind, training, augment, seed, normalization, with_meta=False)
+    finish = _finisher(kind, training, augment, seed, with_meta=False)
     ds = ds.map(lambda i, ex: finish(i[0], ex), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)

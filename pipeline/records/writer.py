@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from pipeline.artifacts import RecordsSummary
 from pipeline.config import BalanceConfig, ShardConfig
 from pipeline.datasets.schema import LANDMARK_VALUES, SPLITS
 from pipeline.errors import InputError
@@ -263,8 +264,9 @@ def write_records(
     shard_cfg: ShardConfig,
     bal: BalanceConfig,
     n_jobs: int = 1,
-) -> dict:
-    """Write all shards under ``out_dir/<split>/`` and return the summary."""
+) -> RecordsSummary:
+    """Write all shards under ``out_dir/<split>/`` and return the summary (the caller
+    writes it: ``summary.write(out_dir)``)."""
     import tensorflow as tf
 
     plans = [plan(videos, s, k, shard_cfg, bal) for s in SPLITS for k in KINDS]
@@ -308,7 +310,7 @@ def write_records(
     shards = map_ordered(lambda t: finish(*t), tasks, n_jobs, threads=True)
     buckets_dir.rmdir()
 
-    summary: dict = {
+    summary = {
         "crop_size": _crop_size(videos),
         "seq_len": shard_cfg.seq_len,
         "train_stride": shard_cfg.train_stride,
@@ -327,7 +329,7 @@ def write_records(
         if p.kind == "frames":
             entry["videos"] = len(set(p.videos))
         summary["splits"].setdefault(p.split, {})[p.kind] = entry
-    return summary
+    return RecordsSummary.model_validate(summary)
 
 
 def _crop_size(videos: list[Video]) -> int | None:

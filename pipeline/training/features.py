@@ -10,7 +10,7 @@ validation **sequence records** and writes, per split, four ``.npy`` arrays in r
     <split>.targets.npy    (N, T, 2) float32   valence, arousal
     <split>.mask.npy       (N, T) float32      labelled steps
 
-plus ``summary.json`` (which CNN and which records they belong to, D, T, counts, timing).
+plus ``summary.json`` (:class:`pipeline.artifacts.FeaturesSummary`: which CNN and which records they belong to, D, T, counts, timing).
 With separate heads (one network per dimension, two backbones) D is the concatenation of
 both backbones' outputs, valence first.
 
@@ -35,12 +35,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from pipeline.artifacts import META_FILE, MODEL_FILE, FeaturesSummary, RecordsSummary
 from pipeline.errors import InputError
-from pipeline.io import atomic_dir, write_json
+from pipeline.io import atomic_dir
+from pipeline.models.saved import load_model
 
 log = logging.getLogger(__name__)
 
-SUMMARY = "summary.json"
 ARRAYS = ("features", "landmarks", "targets", "mask")
 SPLITS = ("train", "val")
 DIMENSIONS = ("valence", "arousal")
@@ -61,12 +62,10 @@ def file_digest(path: Path) -> str:
 def source_key(cnn_dir: Path, records_dir: Path) -> dict:
     """What the features are computed from: the CNN's files and the records' summary (whose
     shard list carries each shard's size and record count)."""
-    from pipeline.training.run import META_FILE, MODEL_FILE
-
     return {
         "cnn_model": file_digest(Path(cnn_dir) / MODEL_FILE),
         "cnn_meta": file_digest(Path(cnn_dir) / META_FILE),
-        "records": file_digest(Path(records_dir) / "summary.json"),
+        "records": file_digest(Path(records_dir) / RecordsSummary.FILE),
     }
 
 
@@ -93,14 +92,21 @@ def cnn_backbones(cnn) -> list:
 
 
 def feature_extractor(cnn, image_size: int):
-    """A tf.function: (n, S, S, 3) normalised images -> (n, D) features, inference mode."""
+    """A tf.function: (n, S, S, 3) raw crops (0-255) -> (n, D) features, inference mode
+    (the CNN's own ``preprocess`` layer, then its backbone(s))."""
     import tensorflow as tf
 
+    from pipeline.models.layers import preprocess_layer
+
     nets = cnn_backbones(cnn)
+    preprocess = preprocess_layer(cnn)
+    if preprocess is None:
+        raise FeaturesError(f"model {cnn.name!r} has no preprocess layer")
 
     @tf.function(input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.float32)])
     def extract(images):
-        outs = [tf.reshape(b(images, training=False), [tf.shape(images)[0], -1]) for b in nets]
+        x = preprocess(images)
+        outs = [tf.reshape(b(x, training=False), [tf.shape(images)[0], -1]) for b in nets]
         return tf.concat(outs, axis=-1)
 
     return extract, len(nets)
@@ -108,34 +114,34 @@ def feature_extractor(cnn, image_size: int):
 
 def compute_features(
     cnn_dir: Path, records_dir: Path, out_dir: Path, train_rnn_cfg, batch_frames: int = 256
-) -> dict:
+) -> FeaturesSummary:
     """The ``features`` stage: write ``out_dir`` (atomically) for the CNN in ``cnn_dir`` and
     the sequence records in ``records_dir``; returns the summary."""
     from pipeline.records.reader import load_summary, make_dataset, shard_files
-    from pipeline.training.run import load_trained
 
     cnn_dir, records_dir, out_dir = Path(cnn_dir), Path(records_dir), Path(out_dir)
-    summary: dict = {"used": False, "source": source_key(cnn_dir, records_dir)}
+    source = source_key(cnn_dir, records_dir)
     reason = usable(train_rnn_cfg)
     if reason is not None:
-        summary["reason"] = reason
+        summary = FeaturesSummary(used=False, source=source, reason=reason)
         with atomic_dir(out_dir) as tmp:
-            write_json(summary, tmp / SUMMARY)
+            summary.write(tmp)
         log.info("features: not computed (%s)", reason)
         return summary
 
     t0 = time.perf_counter()
     records = load_summary(records_dir)
-    seq_len = int(records["seq_len"])
-    cnn, meta = load_trained(cnn_dir)
-    image_size, normalization = int(meta["image_size"]), meta["normalization"]
+    seq_len = records.seq_len
+    trained = load_model(cnn_dir)
+    cnn, meta = trained.keras_model, trained.meta
+    image_size = meta.image_size
     extract, n_backbones = feature_extractor(cnn, image_size)
     per_batch = max(1, batch_frames // seq_len)
     splits: dict = {}
     frames = 0
     with atomic_dir(out_dir) as tmp:
         for split in SPLITS:
-            n = records["splits"].get(split, {}).get("sequences", {}).get("records", 0)
+            n = records.n_records(split, "sequences")
             if not n:
                 continue
             ds = make_dataset(
@@ -145,7 +151,6 @@ def compute_features(
                 training=False,
                 seq_len=seq_len,
                 image_size=image_size,
-                normalization=normalization,
                 drop_remainder=False,
             )
             arrays = None
@@ -189,12 +194,12 @@ def compute_features(
             splits[split] = {"records": n}
             frames += n * seq_len
         seconds = time.perf_counter() - t0
-        summary.update(
+        summary = FeaturesSummary(
             used=True,
+            source=source,
             seq_len=seq_len,
             image_size=image_size,
-            normalization=normalization,
-            backbone=meta.get("model", {}).get("backbone"),
+            backbone=meta.model.get("backbone"),
             backbones=n_backbones,
             dim=int(dim) if splits else 0,
             splits=splits,
@@ -202,20 +207,15 @@ def compute_features(
             seconds=round(seconds, 2),
             frames_per_s=round(frames / seconds, 1) if seconds > 0 else None,
         )
-        write_json(summary, tmp / SUMMARY)
-    log.info("features: %d frames in %.1f s", frames, summary["seconds"])
+        summary.write(tmp)
+    log.info("features: %d frames in %.1f s", frames, summary.seconds)
     return summary
 
 
-def load_features_summary(features_dir: Path, cnn_dir: Path, records_dir: Path) -> dict:
+def load_features_summary(features_dir: Path, cnn_dir: Path, records_dir: Path) -> FeaturesSummary:
     """The features' summary, checked to belong to this CNN and these records."""
-    import json
-
-    path = Path(features_dir) / SUMMARY
-    if not path.is_file():
-        raise FeaturesError(f"{path}: no features summary (run `dvc repro features`)")
-    summary = json.loads(path.read_text())
-    if summary.get("source") != source_key(cnn_dir, records_dir):
+    summary = FeaturesSummary.read(features_dir)
+    if summary.source != source_key(cnn_dir, records_dir):
         raise FeaturesError(
             f"{features_dir}: computed for another CNN or other records than {cnn_dir} and "
             f"{records_dir} (stale: run `dvc repro features`)"
@@ -223,21 +223,21 @@ def load_features_summary(features_dir: Path, cnn_dir: Path, records_dir: Path) 
     return summary
 
 
-def datasets(features_dir: Path, summary: dict, batch_size: int, seed: int):
+def datasets(features_dir: Path, summary: FeaturesSummary, batch_size: int, seed: int):
     """(train, val) tf.data pipelines of ``({"features", "landmarks"}, targets, mask)``,
     the training one shuffled per epoch (seeded) with the last partial batch dropped, like
     the image pipeline; val None when there are no validation records."""
     import tensorflow as tf
 
     def one(split: str, training: bool):
-        if split not in summary["splits"]:
+        if split not in (summary.splits or {}):
             return None
         arrays = {
             name: np.load(Path(features_dir) / f"{split}.{name}.npy", mmap_mode="r")
             for name in ARRAYS
         }
         n = arrays["features"].shape[0]
-        dim, t = arrays["features"].shape[-1], summary["seq_len"]
+        dim, t = arrays["features"].shape[-1], summary.seq_len
         lm = arrays["landmarks"].shape[-1]
 
         def gather(idx):
@@ -281,7 +281,7 @@ class TakeFeatures(keras.layers.Layer):
         return {**super().get_config(), "start": self.start, "size": self.size}
 
 
-def head_model(cfg, full_model, summary: dict):
+def head_model(cfg, full_model, summary: FeaturesSummary):
     """The CNN-RNN's layers after the backbone, on ``{"features": (T, D), "landmarks"}``,
     built like the full model (:func:`pipeline.models.factory.rnn_top`) and initialised
     with ``full_model``'s weights."""
@@ -289,7 +289,7 @@ def head_model(cfg, full_model, summary: dict):
 
     from pipeline.models.factory import N_LANDMARK_VALUES, rnn_top
 
-    t, dim = summary["seq_len"], summary["dim"]
+    t, dim = summary.seq_len, summary.dim
     inputs = {
         "features": keras.Input((t, dim), name="features"),
         "landmarks": keras.Input((t, N_LANDMARK_VALUES), name="landmarks"),
@@ -299,7 +299,7 @@ def head_model(cfg, full_model, summary: dict):
             inputs, rnn_top(cfg, inputs["features"], inputs["landmarks"], 2), name="cnn_rnn_head"
         )
     else:
-        nb = summary["backbones"]
+        nb = summary.backbones
         part = dim // nb
         outs = []
         for k, d in enumerate(DIMENSIONS):
@@ -349,11 +349,11 @@ def for_training(features_dir: Path, cnn_dir: Path, records_dir: Path, cfg, imag
     reason = usable(cfg)
     if reason is None:
         summary = load_features_summary(features_dir, cnn_dir, records_dir)
-        if not summary.get("used"):
-            reason = f"{features_dir} holds no features ({summary.get('reason')})"
-        elif summary["image_size"] != image_size:
+        if not summary.used:
+            reason = f"{features_dir} holds no features ({summary.reason})"
+        elif summary.image_size != image_size:
             reason = (
-                f"{features_dir}: computed at {summary['image_size']} px, "
+                f"{features_dir}: computed at {summary.image_size} px, "
                 f"train_rnn runs at {image_size} px"
             )
         else:

@@ -1,48 +1,27 @@
 """The ``train_cnn`` / ``train_rnn`` stages' core: records → a trained, self-describing model.
 
-A trained model folder holds ``model.keras`` and ``meta.json``: everything needed to use it
-later without the params (crop size, normalisation, landmarks, sequence length), which is
-what ``affwild predict`` and ``evaluate`` read.
+A trained model folder holds ``model.keras`` and ``meta.json``
+(:class:`pipeline.artifacts.ModelMeta`): everything needed to use it later without the params
+(crop size, normalisation, landmarks, sequence length, face params), which is what
+``affwild predict`` and ``evaluate`` read (:func:`pipeline.models.saved.load_model`).
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
 
 import keras
 
+from pipeline.artifacts import META_FILE, MODEL_FILE, ModelMeta, RecordsSummary
 from pipeline.config import Params
 from pipeline.errors import InputError
-from pipeline.io import atomic_dir, write_json
+from pipeline.io import atomic_dir
+from pipeline.models.saved import load_model
 from pipeline.records.reader import load_summary, make_dataset, make_worker_dataset, shard_files
 from pipeline.training import distribute
 from pipeline.training import fit as fitting
-
-MODEL_FILE = "model.keras"
-META_FILE = "meta.json"
-
-
-class ModelFolderError(InputError):
-    """A folder that is not a trained model of this project."""
-
-
-def load_trained(folder: str | Path) -> tuple[keras.Model, dict]:
-    """A trained model folder → (Keras model, its meta)."""
-    import pipeline.models  # noqa: F401  (registers the custom layers for deserialisation)
-
-    folder = Path(folder)
-    model_path, meta_path = folder / MODEL_FILE, folder / META_FILE
-    if not model_path.is_file() or not meta_path.is_file():
-        raise ModelFolderError(
-            f"{folder}: not a trained model folder (expected {MODEL_FILE} and {META_FILE}; "
-            "train one with `dvc repro train_cnn` / `train_rnn`)"
-        )
-    meta = json.loads(meta_path.read_text())
-    # Inference only: no optimiser or loss is needed (nor restored).
-    return keras.saving.load_model(model_path, compile=False), meta
 
 
 def with_train_seed(params: Params, seed: int | None) -> Params:
@@ -70,7 +49,7 @@ def training_label_mean(records_dir: Path) -> list[float]:
 
     from pipeline.records.schema import sequence_features
 
-    seq_len = load_summary(records_dir)["seq_len"]
+    seq_len = load_summary(records_dir).seq_len
     spec = {
         k: v
         for k, v in sequence_features(seq_len).items()
@@ -92,23 +71,21 @@ def training_label_mean(records_dir: Path) -> list[float]:
     return [round(float(mean[0]), 6), round(float(mean[1]), 6)]
 
 
-def _records_meta(records_dir: Path) -> dict:
+def _records_meta(records_dir: Path) -> RecordsSummary:
     summary = load_summary(records_dir)
-    crop = summary.get("crop_size")
-    if not crop:
-        raise InputError(f"{records_dir}/summary.json: no crop_size (re-run the shard stage)")
+    if not summary.crop_size:
+        raise InputError(
+            f"{records_dir}/{RecordsSummary.FILE}: no crop_size (re-run the shard stage)"
+        )
     return summary
 
 
-def datasets(
-    cfg, augment, records_dir: Path, kind: str, image_size: int, normalization: str, batch_size: int
-):
+def datasets(cfg, augment, records_dir: Path, kind: str, image_size: int, batch_size: int):
     """Training and validation pipelines for a model kind ("cnn" frames, "cnn_rnn" sequences);
     ``cfg`` is its training section, ``batch_size`` the global batch."""
     records_kind = "frames" if kind == "cnn" else "sequences"
     summary = load_summary(records_dir)
-    seq_len = summary["seq_len"]
-    common = dict(seq_len=seq_len, image_size=image_size, normalization=normalization)
+    common = dict(seq_len=summary.seq_len, image_size=image_size)
     train = make_dataset(
         shard_files(records_dir, "train", records_kind),
         records_kind,
@@ -121,7 +98,7 @@ def datasets(
     if cfg.steps_per_epoch:
         train = train.repeat()
     val = None
-    if summary["splits"].get("val", {}).get(records_kind, {}).get("records"):
+    if summary.n_records("val", records_kind):
         val = make_dataset(
             shard_files(records_dir, "val", records_kind),
             records_kind,
@@ -132,15 +109,15 @@ def datasets(
     return train, val
 
 
-def worker_datasets(cfg, augment, records_dir: Path, kind: str, image_size: int, normalization):
+def worker_datasets(cfg, augment, records_dir: Path, kind: str, image_size: int):
     """The multi-worker loop's input (:mod:`pipeline.training.multiworker`): functions that
     make one worker's training stream and validation batches, the targets with their mask;
     and the number of training records."""
     records_kind = "frames" if kind == "cnn" else "sequences"
     summary = load_summary(records_dir)
-    common = dict(seq_len=summary["seq_len"], image_size=image_size, normalization=normalization)
+    common = dict(seq_len=summary.seq_len, image_size=image_size)
     train_files = shard_files(records_dir, "train", records_kind)
-    n_train = int(summary["splits"]["train"][records_kind]["records"])
+    n_train = summary.n_records("train", records_kind)
 
     def make_train(workers: int, worker: int, replicas: int):
         ds = make_worker_dataset(
@@ -158,7 +135,7 @@ def worker_datasets(cfg, augment, records_dir: Path, kind: str, image_size: int,
         return fitting.with_mask_targets(ds)
 
     make_val = None
-    if summary["splits"].get("val", {}).get(records_kind, {}).get("records"):
+    if summary.n_records("val", records_kind):
         val_files = shard_files(records_dir, "val", records_kind)
 
         def make_val(workers: int, worker: int):
@@ -188,7 +165,7 @@ def train_stage(
     *,
     loop: str = "auto",
     devices: list[str] | None = None,
-) -> dict:
+) -> ModelMeta:
     """Train the CNN (``kind="cnn"``) or the CNN-RNN (``"cnn_rnn"``, initialised from the
     trained CNN in ``cnn_dir``) and write the model folder ``out_dir`` atomically.
 
@@ -222,16 +199,17 @@ def train_stage(
     if position[0] > 1:  # MultiWorkerMirroredStrategy must precede every TensorFlow op
         strategy = fitting.setup_hardware(cfg.mixed_precision, cfg.seed, devices)
     summary = _records_meta(records_dir)
-    image_size = cfg.image_size or summary["crop_size"]
-    seq_len = summary["seq_len"] if kind == "cnn_rnn" else None
+    image_size = cfg.image_size or summary.crop_size
+    seq_len = summary.seq_len if kind == "cnn_rnn" else None
     normalization = normalization_for(params.model.backbone)
     cnn = None
     if kind == "cnn_rnn":
-        cnn, cnn_meta = load_trained(cnn_dir)
-        if cnn_meta["image_size"] != image_size or cnn_meta["landmarks"] != params.model.landmarks:
+        trained = load_model(cnn_dir)
+        cnn, cnn_meta = trained.keras_model, trained.meta
+        if cnn_meta.image_size != image_size or cnn_meta.landmarks != params.model.landmarks:
             raise InputError(
-                f"{cnn_dir}: the CNN was trained on {cnn_meta['image_size']} px crops with "
-                f"landmarks={cnn_meta['landmarks']}, the CNN-RNN is asked for {image_size} px "
+                f"{cnn_dir}: the CNN was trained on {cnn_meta.image_size} px crops with "
+                f"landmarks={cnn_meta.landmarks}, the CNN-RNN is asked for {image_size} px "
                 f"with landmarks={params.model.landmarks}: retrain the CNN (dvc repro)"
             )
 
@@ -254,7 +232,6 @@ def train_stage(
             records_dir,
             kind,
             image_size,
-            normalization,
             batch_size=cfg.batch_size * replicas,
         )
     if cached is not None:  # the image pipeline above is built (cheap) but never read
@@ -286,7 +263,7 @@ def train_stage(
         if custom:
             model, run = _fit_custom(
                 build, cfg, strategy, position, params.augment, records_dir, kind,
-                image_size, normalization, checkpoint_dir, live_dir, log_params,
+                image_size, checkpoint_dir, live_dir, log_params,
             )  # fmt: skip
         else:
             model, run = _fit(
@@ -302,7 +279,7 @@ def train_stage(
         )  # fmt: skip
         with atomic_dir(out_dir) as tmp:
             model.save(tmp / MODEL_FILE)
-            write_json(meta, tmp / META_FILE)
+            meta.write(tmp)
         if not custom:
             fitting.finish_checkpoint(checkpoint_dir)
     finally:
@@ -318,9 +295,11 @@ def _fit(build, cfg, strategy, train_ds, val_ds, kind, params, summary, cnn_dir,
         params.model.model_dump(),
         cfg.model_dump(),
         params.augment.model_dump(),
-        {k: summary[k] for k in ("seq_len", "crop_size", "splits")},
+        summary.model_dump(
+            mode="json", include={"seq_len", "crop_size", "splits"}, exclude_none=True
+        ),
         (Path(cnn_dir) / META_FILE).read_text() if cnn_dir else "",
-        *([cached["source"]] if cached is not None else []),
+        *([cached.source] if cached is not None else []),
     )
     from pipeline.training.losses import make_loss, make_metrics
 
@@ -340,7 +319,7 @@ def _fit(build, cfg, strategy, train_ds, val_ds, kind, params, summary, cnn_dir,
 
 
 def _fit_custom(build, cfg, strategy, position, augment, records_dir, kind, image_size,
-                normalization, checkpoint_dir, live_dir, log_params):  # fmt: skip
+                checkpoint_dir, live_dir, log_params):  # fmt: skip
     from pipeline.training.losses import make_loss, make_metrics
     from pipeline.training.multiworker import fit_custom
 
@@ -350,9 +329,7 @@ def _fit_custom(build, cfg, strategy, position, augment, records_dir, kind, imag
             "(the checkpoint folder is left as it is)",
             flush=True,
         )
-    make_train, make_val, n_train = worker_datasets(
-        cfg, augment, records_dir, kind, image_size, normalization
-    )
+    make_train, make_val, n_train = worker_datasets(cfg, augment, records_dir, kind, image_size)
     global_batch = cfg.batch_size * strategy.num_replicas_in_sync
     steps = cfg.steps_per_epoch or n_train // global_batch
     if steps < 1:
@@ -376,33 +353,27 @@ def _fit_custom(build, cfg, strategy, position, augment, records_dir, kind, imag
 
 
 def _meta(kind, params, cfg, image_size, summary, normalization, seq_len, replicas, run,
-          transfer_report, cached, workers, label_mean) -> dict:  # fmt: skip
-    return {
-        "kind": kind,
-        "image_size": int(image_size),
-        "records_crop_size": int(summary["crop_size"]),
-        "normalization": normalization,
-        "landmarks": params.model.landmarks,
-        "seq_len": seq_len,
-        # (valence, arousal) evaluate falls back to on frames without a face
-        "train_label_mean": label_mean,
-        "model": params.model.model_dump(mode="json"),
-        "train": cfg.model_dump(mode="json"),
-        # How the face stages made the crops it learnt from: `affwild predict` repeats them.
-        "face": {
-            "detect": params.detect.model_dump(mode="json"),
-            "landmarks": params.landmarks.model_dump(mode="json"),
-            "crop": params.crop.model_dump(mode="json"),
-        },
-        "replicas": replicas,
-        "workers": workers,
+          transfer_report, cached, workers, label_mean) -> ModelMeta:  # fmt: skip
+    return ModelMeta(
+        kind=kind,
+        image_size=int(image_size),
+        records_crop_size=int(summary.crop_size),
+        normalization=normalization,
+        landmarks=params.model.landmarks,
+        seq_len=seq_len,
+        train_label_mean=label_mean,
+        model=params.model.model_dump(mode="json"),
+        train=cfg.model_dump(mode="json"),
+        face={"detect": params.detect, "landmarks": params.landmarks, "crop": params.crop},
+        replicas=replicas,
+        workers=workers,
         # The data it learnt from; `affwild predict` warns when that was the synthetic demo.
-        "data": {
+        data={
             "root": params.data.root,
             "format": params.data.format,
             "demo": (Path(params.data.root) / "truth.parquet").is_file(),
         },
-        "run": run,
-        "transfer": transfer_report,
-        "features": None if cached is None else {k: cached[k] for k in ("dim", "frames")},
-    }
+        run=run,
+        transfer=transfer_report,
+        features=None if cached is None else {"dim": cached.dim, "frames": cached.frames},
+    )

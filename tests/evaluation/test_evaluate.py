@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pipeline.artifacts import ModelMeta, RecordsSummary
 from pipeline.errors import InputError
 from pipeline.evaluation.evaluate import check_compatible, fill_missing, predictions_table, score
 from pipeline.evaluation.metrics import ccc
@@ -117,12 +118,13 @@ def test_fill_rule_nearest_within_gap_else_training_mean():
 
 
 def test_model_and_records_must_match():
-    meta = {"kind": "cnn_rnn", "records_crop_size": 96, "seq_len": 50}
-    check_compatible(meta, {"crop_size": 96, "seq_len": 50}, "models/x")
+    meta = ModelMeta(kind="cnn_rnn", image_size=64, records_crop_size=96, seq_len=50,
+                     normalization="unit", landmarks=False)  # fmt: skip
+    check_compatible(meta, RecordsSummary(crop_size=96, seq_len=50), "models/x")
     with pytest.raises(InputError, match="trained on 96 px crops, the records hold 64 px"):
-        check_compatible(meta, {"crop_size": 64, "seq_len": 50}, "models/x")
+        check_compatible(meta, RecordsSummary(crop_size=64, seq_len=50), "models/x")
     with pytest.raises(InputError, match="sequences of 50 frames"):
-        check_compatible(meta, {"crop_size": 96, "seq_len": 100}, "models/x")
+        check_compatible(meta, RecordsSummary(crop_size=96, seq_len=100), "models/x")
 
 
 def test_predictions_table_has_a_row_per_frame():

@@ -1,19 +1,19 @@
 """Tiny trained-model folders and a face -> no face -> face video for the inference tests.
 
 The model folders are built directly (not trained): ``create_model`` with the small backbone
-(random weights), saved with ``model.save`` plus a ``meta.json`` of the shape
-``train_stage`` writes; everything downstream — ``load_trained``, the meta, the face params
+(random weights), saved with ``model.save`` plus the :class:`pipeline.artifacts.ModelMeta`
+``train_stage`` writes; everything downstream — ``load_model``, the meta, the face params
 — is the real path. The video is the face tests' "gap" recipe (real photographs, real
 MediaPipe), built with ``tests/face/conftest.py``'s helpers.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
+from pipeline.artifacts import ModelMeta
 from pipeline.config import CropConfig, DetectConfig, LandmarksConfig, ModelConfig
 from tests.face.conftest import canvas, faces, paste, write_video  # noqa: F401 (fixture)
 
@@ -25,11 +25,11 @@ TINY = dict(backbone="small", small_width=4, fc_units=(16, 8), rnn_units=8, rnn_
 
 
 def save_model_folder(folder: Path, kind: str, *, landmarks: bool = True, rnn: str = "gru",
-                      normalization: str = "symmetric", seed: int = 0) -> Path:  # fmt: skip
+                      seed: int = 0) -> Path:  # fmt: skip
     """A model folder as ``train_stage`` writes it, with a randomly initialised model."""
     import keras
 
-    from pipeline.models import create_model
+    from pipeline.models import create_model, normalization_for
 
     keras.utils.set_random_seed(seed)
     cfg = ModelConfig(**TINY, landmarks=landmarks, rnn=rnn)
@@ -37,23 +37,20 @@ def save_model_folder(folder: Path, kind: str, *, landmarks: bool = True, rnn: s
     model = create_model(cfg, image_size=IMAGE, kind=kind, seq_len=seq_len)
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / "model.keras")
-    meta = {
-        "kind": kind,
-        "image_size": IMAGE,
-        "records_crop_size": CROP,
-        "normalization": normalization,
-        "landmarks": landmarks,
-        "seq_len": seq_len,
-        "model": cfg.model_dump(mode="json"),
-        "train": {},
-        "face": {
-            "detect": DetectConfig().model_dump(mode="json"),
-            "landmarks": LandmarksConfig(max_gap=3).model_dump(mode="json"),
-            "crop": CropConfig(size=CROP, margin=0.2).model_dump(mode="json"),
+    ModelMeta(
+        kind=kind,
+        image_size=IMAGE,
+        records_crop_size=CROP,
+        normalization=normalization_for(cfg.backbone),
+        landmarks=landmarks,
+        seq_len=seq_len,
+        model=cfg.model_dump(mode="json"),
+        face={
+            "detect": DetectConfig(),
+            "landmarks": LandmarksConfig(max_gap=3),
+            "crop": CropConfig(size=CROP, margin=0.2),
         },
-        "run": {},
-    }
-    (folder / "meta.json").write_text(json.dumps(meta, indent=2))
+    ).write(folder)
     return folder
 
 

@@ -1,5 +1,5 @@
-"""``affwild export``: the exported model (TFLite interpreter / loaded SavedModel) gives the
-Keras model's outputs on the same inputs, within float tolerance."""
+"""``affwild export``: the exported model (TFLite interpreter / loaded SavedModel) takes raw
+0-255 crops and gives the Keras model's outputs on the same inputs, within float tolerance."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
+from pipeline.artifacts import ModelMeta
 from pipeline.cli import main
+from pipeline.config import ModelConfig
 from pipeline.inference.model import load_model
+from pipeline.models import build_model
 
 from .conftest import save_model_folder
 
@@ -25,7 +28,8 @@ def inputs(model, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
     out = {}
     for t in model.inputs:
         shape = (batch, *t.shape[1:])
-        x = rng.uniform(0, 1, shape) if t.name == "landmarks" else rng.uniform(-1, 1, shape)
+        # raw crops: whole pixel values 0-255 (the model's first layer normalises them)
+        x = rng.uniform(0, 1, shape) if t.name == "landmarks" else rng.integers(0, 256, shape)
         out[t.name] = x.astype(np.float32)
     return out
 
@@ -77,6 +81,17 @@ def test_savedmodel_matches_keras(tmp_path, cnn_dir, rnn_dir, which):
     got = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in x.items()})
     np.testing.assert_allclose(got["output_0"].numpy(), keras_model.predict_on_batch(x), atol=TOL)
     np.testing.assert_allclose(loaded.serve(x).numpy(), keras_model.predict_on_batch(x), atol=TOL)
+    # The file normalises once, itself: the same network without its first layer, on crops
+    # normalised by hand ((x - 128) / 128 for the small backbone), gives the same outputs.
+    meta = ModelMeta.read(out)
+    assert meta.normalization == "symmetric"
+    bare = build_model(ModelConfig(**meta.model), meta.image_size, meta.kind,
+                       keras_model.inputs[0].shape[1] if meta.seq_len else None,
+                       preprocess=False)  # fmt: skip
+    bare.set_weights(keras_model.get_weights())
+    by_hand = bare.predict_on_batch({**x, "image": (x["image"] - 128) / 128})
+    np.testing.assert_allclose(got["output_0"].numpy(), by_hand, atol=TOL)
+    assert np.abs(by_hand - bare.predict_on_batch(x)).max() > 10 * TOL  # raw ≠ normalised
 
 
 def test_export_bad_model_folder(tmp_path, cnn_dir):

@@ -5,7 +5,6 @@ sequences."""
 from __future__ import annotations
 
 import csv
-import dataclasses
 import math
 import os
 import re
@@ -70,13 +69,13 @@ def _reference(tm, gap_video, frames, reset_after):
         if not ok:
             break
         rgbs.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    face = dataclasses.replace(
-        tm.face, landmarks=tm.face.landmarks.model_copy(update={"max_gap": 0})
+    face = tm.face.model_copy(
+        update={"landmarks": tm.face.landmarks.model_copy(update={"max_gap": 0})}
     )
     with FacePass(face, FPS) as fp:
         ffs = [ff for i in frames for ff in fp.push(i, rgbs[i])] + fp.finish()
     make = InputMaker(tm)
-    cfg = ModelConfig.model_validate(tm.meta["model"])
+    cfg = ModelConfig.model_validate(tm.meta.model)
     seq_any = create_model(cfg, IMAGE, "cnn_rnn", seq_len=None)  # any length, same weights
     seq_any.set_weights(tm.keras_model.get_weights())
     out = np.full((len(ffs), 2), np.nan)

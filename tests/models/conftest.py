@@ -25,6 +25,6 @@ def small_cfg(**kw) -> ModelConfig:
 def inputs(lead: tuple[int, ...], size: int, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     return {
-        "image": rng.uniform(-1, 1, (*lead, size, size, 3)).astype("float32"),
+        "image": rng.integers(0, 256, (*lead, size, size, 3)).astype("float32"),  # raw crops
         "landmarks": rng.uniform(0, 1, (*lead, 136)).astype("float32"),
     }

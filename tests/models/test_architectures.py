@@ -16,7 +16,7 @@ from pipeline.models import (
     list_backbones,
     normalization_for,
 )
-from pipeline.records.ops import NORMALIZATIONS
+from pipeline.models.layers import NORMALIZATIONS
 from tests.models.conftest import inputs, small_cfg
 
 LM = 136  # 68 landmarks x 2

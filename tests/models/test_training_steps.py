@@ -25,7 +25,9 @@ def test_a_few_steps_reduce_the_loss(kind, rnn, loss):
     x = inputs(lead, 32, seed=1)
     rng = np.random.default_rng(2)
     # Labels that depend on the inputs (image brightness, one landmark), some steps masked.
-    v = np.tanh(3 * x["image"].mean(axis=(-3, -2, -1)))
+    # Raw crops (0-255), each darkened by its own factor so that brightness varies.
+    x["image"] = np.round(x["image"] * rng.uniform(0.2, 1.0, (*lead, 1, 1, 1))).astype("float32")
+    v = np.tanh(3 * (x["image"].mean(axis=(-3, -2, -1)) / 255 - 0.3))
     a = np.tanh(4 * (x["landmarks"][..., 0] - 0.5))
     mask = (rng.uniform(size=lead) > 0.2).astype("float32")
     y = np.stack([v, a, mask], axis=-1).astype("float32")

@@ -9,7 +9,6 @@ import pytest
 import tensorflow as tf
 
 from pipeline.config import BalanceConfig, ShardConfig
-from pipeline.io import write_json
 from pipeline.records import balance
 from pipeline.records.reader import shard_files
 from pipeline.records.schema import parse
@@ -24,8 +23,8 @@ BAL = BalanceConfig()
 def _write(interim, out, shard=SHARD, bal=BAL, n_jobs=1):
     manifest, labels, crops = interim
     summary = write_records(load_videos(manifest, labels, crops), out, shard, bal, n_jobs)
-    write_json(summary, out / "summary.json")
-    return summary
+    summary.write(out)
+    return summary.to_json()
 
 
 def _read_all(out, split, kind, seq_len=SEQ):

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         loop="custom",
         devices=devices,
     )
-    print(json.dumps(meta["run"]))
+    print(json.dumps(meta.run))
 
 
 if __name__ == "__main__":

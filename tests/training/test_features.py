@@ -10,13 +10,15 @@ import keras
 import numpy as np
 import pytest
 
+from pipeline.artifacts import FeaturesSummary
 from pipeline.config import BalanceConfig, ModelConfig, Params, ShardConfig
-from pipeline.io import write_json
 from pipeline.models import create_model
+from pipeline.models.layers import preprocess_layer
+from pipeline.models.saved import load_model
 from pipeline.records.reader import make_dataset, shard_files
 from pipeline.records.writer import load_videos, write_records
 from pipeline.training import features as cache
-from pipeline.training.run import load_trained, train_stage
+from pipeline.training.run import train_stage
 from tests.records.conftest import make_interim
 
 SEQ = 8
@@ -29,10 +31,7 @@ def records(tmp_path_factory):
     manifest, labels, crops = make_interim(root / "interim", VIDEOS)
     out = root / "records"
     cfg = ShardConfig(seq_len=SEQ, train_stride=4, shard_mb=1)
-    write_json(
-        write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig()),
-        out / "summary.json",
-    )
+    write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig()).write(out)
     return out
 
 
@@ -62,7 +61,7 @@ def cnn_dir(records, tmp_path_factory):
     return root / "cnn"
 
 
-def _val_images(records, image_size, normalization):
+def _val_images(records, image_size):
     ds = make_dataset(
         shard_files(records, "val", "sequences"),
         "sequences",
@@ -70,7 +69,6 @@ def _val_images(records, image_size, normalization):
         training=False,
         seq_len=SEQ,
         image_size=image_size,
-        normalization=normalization,
     )
     return next(iter(ds))[0]
 
@@ -82,29 +80,30 @@ def test_features_then_rnn_on_them_saves_an_equivalent_full_model(records, cnn_d
     summary = json.loads((records / "summary.json").read_text())
     n_train = summary["splits"]["train"]["sequences"]["records"]
     n_val = summary["splits"]["val"]["sequences"]["records"]
-    assert s["used"] and s["splits"] == {"train": {"records": n_train}, "val": {"records": n_val}}
-    assert s["dim"] == 8 * 4  # small backbone: 8 x small_width channels, pooled
+    assert s.used and s.splits == {"train": {"records": n_train}, "val": {"records": n_val}}
+    assert s.dim == 8 * 4  # small backbone: 8 x small_width channels, pooled
     train_f = np.load(feats / "train.features.npy")
-    assert train_f.shape == (n_train, SEQ, s["dim"]) and np.isfinite(train_f).all()
+    assert train_f.shape == (n_train, SEQ, s.dim) and np.isfinite(train_f).all()
     assert not (feats / "test.features.npy").exists()  # evaluation runs the saved model
 
     # The cached features are the CNN's backbone on the records' images, in record order.
-    cnn, meta = load_trained(cnn_dir)
-    images = _val_images(records, meta["image_size"], meta["normalization"])
+    cnn, meta = _loaded(cnn_dir)
+    images = _val_images(records, meta.image_size)
     flat = np.reshape(images["image"], (-1, *images["image"].shape[2:]))
-    direct = cnn.get_layer("backbone")(flat, training=False).numpy()
+    normalised = preprocess_layer(cnn)(flat)  # the records hold raw crops; the model normalises
+    direct = cnn.get_layer("backbone")(normalised, training=False).numpy()
     val_f = np.load(feats / "val.features.npy")
-    np.testing.assert_allclose(val_f.reshape(-1, s["dim"]), direct, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(val_f.reshape(-1, s.dim), direct, rtol=1e-5, atol=1e-5)
 
     out = tmp_path / "rnn"
     meta = train_stage(
         "cnn_rnn", p, records, out, tmp_path / "ck", tmp_path / "live",
         cnn_dir=cnn_dir, features_dir=feats,
     )  # fmt: skip
-    assert meta["features"] == {"dim": s["dim"], "frames": s["frames"]}
-    assert meta["run"]["epochs_run"] == 2
-    full, _ = load_trained(out)
-    assert full.input["image"].shape[1:] == (SEQ, meta["image_size"], meta["image_size"], 3)
+    assert meta.features == {"dim": s.dim, "frames": s.frames}
+    assert meta.run["epochs_run"] == 2
+    full, _ = _loaded(out)
+    assert full.input["image"].shape[1:] == (SEQ, meta.image_size, meta.image_size, 3)
     # The backbone is the CNN's, untouched.
     for a, b in zip(full.get_layer("backbone_td").layer.weights, cnn.get_layer("backbone").weights,
                     strict=True):  # fmt: skip
@@ -116,7 +115,7 @@ def test_features_then_rnn_on_them_saves_an_equivalent_full_model(records, cnn_d
     )
     np.testing.assert_allclose(on_images, on_features, rtol=1e-4, atol=1e-4)
     # It learnt: the trained FC + RNN differ from the CNN-RNN's initialisation.
-    init = create_model(p.model, meta["image_size"], "cnn_rnn", SEQ)
+    init = create_model(p.model, meta.image_size, "cnn_rnn", SEQ)
     assert not np.allclose(init.get_layer("rnn1").weights[0], full.get_layer("rnn1").weights[0])
 
 
@@ -124,14 +123,14 @@ def test_augment_or_finetune_leave_nothing_to_cache(records, cnn_dir, tmp_path):
     for rnn, word in (({"augment": True}, "augment"), ({"freeze_cnn": False}, "freeze_cnn")):
         feats = tmp_path / word
         s = cache.compute_features(cnn_dir, records, feats, params(**rnn).train_rnn)
-        assert not s["used"] and word in s["reason"]
+        assert not s.used and word in s.reason
         assert sorted(f.name for f in feats.iterdir()) == ["summary.json"]
     # train_rnn then trains on images, as before.
     meta = train_stage(
         "cnn_rnn", params(augment=True, epochs=1), records, tmp_path / "rnn", tmp_path / "ck",
         tmp_path / "live", cnn_dir=cnn_dir, features_dir=tmp_path / "augment",
     )  # fmt: skip
-    assert meta["features"] is None
+    assert meta.features is None
 
 
 def test_features_of_another_cnn_are_refused(records, cnn_dir, tmp_path):
@@ -162,7 +161,8 @@ def test_head_model_equals_the_full_model_after_the_backbone(heads, rnn, layers_
     extract, nb = cache.feature_extractor(full, 32)
     assert nb == (2 if heads == "separate" else 1)
     f = extract(x["image"].reshape(-1, 32, 32, 3)).numpy().reshape(3, 5, -1)
-    head = cache.head_model(cfg, full, {"seq_len": 5, "dim": f.shape[-1], "backbones": nb})
+    shape = FeaturesSummary(used=True, source={}, seq_len=5, dim=f.shape[-1], backbones=nb)
+    head = cache.head_model(cfg, full, shape)
     np.testing.assert_allclose(
         head.predict_on_batch({"features": f, "landmarks": x["landmarks"]}),
         full.predict_on_batch(x),
@@ -188,15 +188,15 @@ def test_separate_heads_train_on_features_too(records, tmp_path):
     train_stage("cnn", p, records, tmp_path / "cnn", tmp_path / "ck", tmp_path / "live")
     feats = tmp_path / "features"
     s = cache.compute_features(tmp_path / "cnn", records, feats, p.train_rnn)
-    assert s["backbones"] == 2 and s["dim"] == 2 * 8 * 4  # valence's, then arousal's
+    assert s.backbones == 2 and s.dim == 2 * 8 * 4  # valence's, then arousal's
     meta = train_stage(
         "cnn_rnn", p, records, tmp_path / "rnn", tmp_path / "ck2", tmp_path / "live2",
         cnn_dir=tmp_path / "cnn", features_dir=feats,
     )  # fmt: skip
-    assert meta["features"] is not None
-    full, _ = load_trained(tmp_path / "rnn")
-    cnn, cnn_meta = load_trained(tmp_path / "cnn")
-    images = _val_images(records, cnn_meta["image_size"], cnn_meta["normalization"])
+    assert meta.features is not None
+    full, _ = _loaded(tmp_path / "rnn")
+    cnn, cnn_meta = _loaded(tmp_path / "cnn")
+    images = _val_images(records, cnn_meta.image_size)
     head = cache.head_model(p.model, full, s)
     val_f = np.load(feats / "val.features.npy")
     on_images = full.predict_on_batch(images)
@@ -204,3 +204,8 @@ def test_separate_heads_train_on_features_too(records, tmp_path):
         {"features": val_f[: len(on_images)], "landmarks": np.asarray(images["landmarks"])}
     )
     np.testing.assert_allclose(on_images, on_features, rtol=1e-4, atol=1e-4)
+
+
+def _loaded(folder):
+    tm = load_model(folder)
+    return tm.keras_model, tm.meta

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from pipeline.config import BalanceConfig, ShardConfig
-from pipeline.io import write_json
+from pipeline.models.saved import load_model
 from pipeline.records.reader import make_dataset, shard_files
 from pipeline.records.writer import load_videos, write_records
 from tests.conftest import REPO, tool_env
@@ -40,10 +40,7 @@ def records(tmp_path_factory):
     manifest, labels, crops = make_interim(root / "interim", VIDEOS)
     out = root / "records"
     cfg = ShardConfig(seq_len=8, train_stride=4, shard_mb=1)
-    write_json(
-        write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig()),
-        out / "summary.json",
-    )
+    write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig()).write(out)
     return out
 
 
@@ -95,9 +92,8 @@ def _curve(live: Path, name: str) -> list[float]:
 
 
 def _weights(folder: Path) -> np.ndarray:
-    from pipeline.training.run import load_trained
 
-    model, _ = load_trained(folder)
+    model, _ = _loaded(folder)
     return np.concatenate([np.ravel(w) for w in model.get_weights()])
 
 
@@ -114,11 +110,10 @@ def test_train_cnn_on_two_workers(records, tmp_path):
     ]
 
     # the chief wrote a model folder that loads and predicts; the other worker left nothing
-    from pipeline.training.run import load_trained
 
-    model, meta = load_trained(tmp_path / "cnn")
-    assert meta["workers"] == 2 and meta["replicas"] == 2 and meta["run"] == runs[0]
-    assert meta["run"]["epochs_run"] == EPOCHS and meta["run"]["resumed"] is False
+    model, meta = _loaded(tmp_path / "cnn")
+    assert meta.workers == 2 and meta.replicas == 2 and meta.run == runs[0]
+    assert meta.run["epochs_run"] == EPOCHS and meta.run["resumed"] is False
     assert list(scratch.iterdir()) == []  # worker 1's outputs went to a removed temp folder
     assert not (tmp_path / "ck").exists()
     summary = json.loads((records / "summary.json").read_text())
@@ -126,14 +121,13 @@ def test_train_cnn_on_two_workers(records, tmp_path):
     assert runs[0]["steps_per_epoch"] == n_train // 32
     (x, _, _), *_ = make_dataset(
         shard_files(records, "val", "frames"), "frames", batch_size=8, training=False,
-        normalization=meta["normalization"],
     )  # fmt: skip
     pred = model.predict(x, verbose=0)
     assert pred.shape == (8, 2) and np.isfinite(pred).all()
     loss = _curve(tmp_path / "live", "loss")
     assert len(loss) == EPOCHS and loss[-1] < loss[0]  # it learns
     val_ccc = _curve(tmp_path / "live", "val_ccc")
-    assert max(val_ccc) == pytest.approx(meta["run"]["best_val_ccc"], abs=1e-6)
+    assert max(val_ccc) == pytest.approx(meta.run["best_val_ccc"], abs=1e-6)
 
     # both workers ended with the same weights (hash of every weight's bytes)
     assert runs[0]["weights_sha256"] == runs[1]["weights_sha256"]
@@ -173,7 +167,12 @@ def test_train_cnn_on_two_workers(records, tmp_path):
     hashes = [ast.literal_eval(o.splitlines()[-1].split(": ", 1)[1].split("; transferred")[0])
               for o in outs]  # fmt: skip
     assert hashes[0]["weights_sha256"] == hashes[1]["weights_sha256"]
-    rnn, rnn_meta = load_trained(tmp_path / "rnn")
-    assert rnn_meta["workers"] == 2 and "backbone/conv1" in rnn_meta["transfer"]["loaded"]
+    rnn, rnn_meta = _loaded(tmp_path / "rnn")
+    assert rnn_meta.workers == 2 and "backbone/conv1" in rnn_meta.transfer["loaded"]
     assert rnn.output_shape == (None, 8, 2)
     assert list(scratch.iterdir()) == []
+
+
+def _loaded(folder):
+    tm = load_model(folder)
+    return tm.keras_model, tm.meta

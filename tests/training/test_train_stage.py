@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import yaml
 
+from pipeline.artifacts import ModelFolderError
 from pipeline.config import BalanceConfig, Params, ShardConfig
-from pipeline.io import write_json
+from pipeline.models.saved import load_model
 from pipeline.records.writer import load_videos, write_records
-from pipeline.training.run import ModelFolderError, load_trained, train_stage
+from pipeline.training.run import train_stage
 from tests.conftest import REPO, tool_env
 from tests.records.conftest import CROP, make_interim
 
@@ -37,10 +38,7 @@ def records(tmp_path_factory):
     manifest, labels, crops = make_interim(root / "interim", VIDEOS)
     out = root / "records"
     cfg = ShardConfig(seq_len=SEQ, train_stride=4, shard_mb=1)
-    write_json(
-        write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig()),
-        out / "summary.json",
-    )
+    write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig()).write(out)
     return out
 
 
@@ -80,12 +78,13 @@ def tiny_params(**train) -> Params:
 def test_cnn_then_cnn_rnn(records, tmp_path):
     params = tiny_params()
     meta = train_stage("cnn", params, records, tmp_path / "cnn", tmp_path / "ck", tmp_path / "live")
-    model, saved = load_trained(tmp_path / "cnn")
-    assert saved == json.loads((tmp_path / "cnn" / "meta.json").read_text()) == meta
-    assert meta["image_size"] == CROP and meta["records_crop_size"] == CROP
-    assert meta["normalization"] == "symmetric"  # the small backbone's, [-1, 1]
-    assert meta["face"]["crop"]["size"] == params.crop.size
-    assert meta["run"]["epochs_run"] == 3 and 0 <= meta["run"]["best_epoch"] < 3
+    model, saved = _loaded(tmp_path / "cnn")
+    assert saved == meta
+    assert json.loads((tmp_path / "cnn" / "meta.json").read_text()) == meta.to_json()
+    assert meta.image_size == CROP and meta.records_crop_size == CROP
+    assert meta.normalization == "symmetric"  # the small backbone's, [-1, 1]
+    assert meta.face.crop.size == params.crop.size
+    assert meta.run["epochs_run"] == 3 and 0 <= meta.run["best_epoch"] < 3
     assert not (tmp_path / "ck").exists()  # the checkpoint is gone once the model is written
     curve = (tmp_path / "live" / "plots" / "metrics" / "loss.tsv").read_text().splitlines()
     assert len(curve) == 1 + 3  # header + one row per epoch
@@ -93,15 +92,15 @@ def test_cnn_then_cnn_rnn(records, tmp_path):
     assert losses[-1] < losses[0]  # it learns something
     # What DVC shows is the KEPT epoch's validation numbers, not the last epoch's.
     shown = json.loads((tmp_path / "live" / "metrics.json").read_text())
-    best = meta["run"]["best_epoch"]
+    best = meta.run["best_epoch"]
     assert shown["epoch"] == best
     val_curve = (tmp_path / "live" / "plots" / "metrics" / "val_ccc.tsv").read_text().splitlines()
     assert shown["ccc_mean"] == pytest.approx(float(val_curve[1 + best].split("\t")[-1]), abs=1e-4)
     assert set(shown) == {"epoch", "ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence",
                           "mse_arousal"}  # fmt: skip
     # The training set's mean label (evaluate's fallback for face-less frames), each frame once.
-    assert len(meta["train_label_mean"]) == 2
-    assert all(-1 <= x <= 1 for x in meta["train_label_mean"])
+    assert len(meta.train_label_mean) == 2
+    assert all(-1 <= x <= 1 for x in meta.train_label_mean)
 
     rnn = train_stage(
         "cnn_rnn",
@@ -112,9 +111,9 @@ def test_cnn_then_cnn_rnn(records, tmp_path):
         tmp_path / "live2",
         cnn_dir=tmp_path / "cnn",
     )
-    assert rnn["seq_len"] == SEQ
-    assert "backbone/conv1" in rnn["transfer"]["loaded"]
-    model, _ = load_trained(tmp_path / "rnn")
+    assert rnn.seq_len == SEQ
+    assert "backbone/conv1" in rnn.transfer["loaded"]
+    model, _ = _loaded(tmp_path / "rnn")
     assert model.output_shape == (None, SEQ, 2)
 
 
@@ -129,7 +128,7 @@ def test_seed_override_changes_training_not_data(records, tmp_path):
     w = []
     for k, p in enumerate((params, p1, params)):
         train_stage("cnn", p, records, tmp_path / f"m{k}", tmp_path / f"c{k}", tmp_path / f"l{k}")
-        model, _ = load_trained(tmp_path / f"m{k}")
+        model, _ = _loaded(tmp_path / f"m{k}")
         w.append(np.concatenate([x.ravel() for x in model.get_weights()]))
     np.testing.assert_array_equal(w[0], w[2])  # same seed: same weights
     assert not np.array_equal(w[0], w[1])
@@ -137,7 +136,7 @@ def test_seed_override_changes_training_not_data(records, tmp_path):
 
 def test_not_a_model_folder(tmp_path):
     with pytest.raises(ModelFolderError, match="not a trained model folder"):
-        load_trained(tmp_path)
+        load_model(tmp_path)
 
 
 def _stage_cmd(records, tmp_path):
@@ -221,3 +220,8 @@ def test_stale_checkpoint_of_other_params_is_not_resumed(records, tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert "Epoch 1/2" in res.stdout
+
+
+def _loaded(folder):
+    tm = load_model(folder)
+    return tm.keras_model, tm.meta

@@ -1,0 +1,280 @@
+"""What crosses a stage boundary, typed: the one reader and writer of each such file.
+
+- :class:`ModelMeta` — a trained network's ``meta.json`` (``train_cnn`` / ``train_rnn``):
+  everything needed to use the model without the params. With ``model.keras`` beside it the
+  folder is self-describing: :func:`pipeline.models.saved.load_model` (like
+  ``from_pretrained``) gives a :class:`~pipeline.models.saved.TrainedModel`. (It lives with
+  the networks, so that this module imports no Keras and a stage that reads only records
+  summaries does not depend on the model code.)
+- :class:`SvrMeta` — the SIFT + SVR baseline's ``meta.json`` (``train_svr``), beside its
+  scikit-learn pipeline (JPEG crops → dense SIFT → … → SVR):
+  :func:`pipeline.baseline.sift_svr.load_svr`.
+- :class:`RecordsSummary` — the records' ``summary.json`` (``shard``): crop size, window
+  length, and per split and record kind the counts, balance and shard files.
+- :class:`FeaturesSummary` — the ``features`` stage's ``summary.json``.
+
+Every reader turns a missing file, bad JSON or a value that does not fit into one
+:class:`~pipeline.errors.InputError` line naming the file. The JSON keys are those the
+stages always wrote, so folders written before this module load unchanged; keys this
+version does not know are kept (and written back) as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.config import CropConfig, DetectConfig, LandmarksConfig
+from pipeline.errors import InputError
+from pipeline.io import write_json
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.keras"
+META_FILE = "meta.json"
+SUMMARY_FILE = "summary.json"
+KINDS = ("cnn", "cnn_rnn")
+
+T = TypeVar("T", bound="Artifact")
+
+
+class ArtifactError(InputError):
+    """An artifact file that is missing or does not hold what its writer writes."""
+
+
+class ModelFolderError(ArtifactError):
+    """A folder that is not a trained model of this project."""
+
+
+def _one_line(exc: ValidationError) -> str:
+    errs = exc.errors()
+    first = errs[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
+    return f"{key}: {first['msg']}{more}"
+
+
+class Artifact(BaseModel):
+    """A JSON file one stage writes and others read (see the module docstring)."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+    FILE: ClassVar[str]
+    ERROR: ClassVar[type[ArtifactError]] = ArtifactError
+    HINT: ClassVar[str] = ""
+    # Leave out keys whose value is None when writing (those that are written only sometimes).
+    OMIT_NONE: ClassVar[bool] = False
+
+    @classmethod
+    def read_file(cls: type[T], path: str | Path) -> T:
+        path = Path(path)
+        if not path.is_file():
+            raise cls.ERROR(f"{path}: no such file{f' ({cls.HINT})' if cls.HINT else ''}")
+        try:
+            data = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise cls.ERROR(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise cls.ERROR(f"{path}: expected a JSON object, got {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise cls.ERROR(f"{path}: {_one_line(exc)}") from None
+
+    @classmethod
+    def read(cls: type[T], folder: str | Path) -> T:
+        """The artifact of the folder ``folder`` (its :attr:`FILE`)."""
+        return cls.read_file(Path(folder) / cls.FILE)
+
+    def to_json(self) -> dict:
+        return self.model_dump(mode="json", exclude_none=self.OMIT_NONE)
+
+    def write_file(self, path: str | Path) -> None:
+        """Write atomically (:func:`pipeline.io.write_json`)."""
+        write_json(self.to_json(), path)
+
+    def write(self, folder: str | Path) -> None:
+        self.write_file(Path(folder) / self.FILE)
+
+
+# -- records -----------------------------------------------------------------------------
+class ShardEntry(BaseModel):
+    file: str  # relative to the records folder
+    records: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+
+
+class KindSummary(BaseModel):
+    """One split's frame or sequence records."""
+
+    model_config = ConfigDict(extra="allow")
+    records: int = Field(ge=0)
+    units: int = Field(ge=0)
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    balance: dict[str, Any] = {}
+    shards: list[ShardEntry] = []
+    videos: int | None = None  # frame records only
+
+
+class RecordsSummary(Artifact):
+    """The records folder's ``summary.json``."""
+
+    FILE: ClassVar[str] = SUMMARY_FILE
+    HINT: ClassVar[str] = "no records summary: run the shard stage first"
+    OMIT_NONE: ClassVar[bool] = True
+
+    crop_size: int | None = None
+    seq_len: int = Field(ge=1)
+    train_stride: int | None = None
+    balance: str | None = None
+    splits: dict[str, dict[Literal["frames", "sequences"], KindSummary]] = {}
+
+    def entry(self, split: str, kind: str) -> KindSummary | None:
+        return self.splits.get(split, {}).get(kind)
+
+    def n_records(self, split: str, kind: str) -> int:
+        """Records of ``kind`` in ``split``; 0 where there are none."""
+        e = self.entry(split, kind)
+        return e.records if e is not None else 0
+
+
+# -- trained models ------------------------------------------------------------------------
+def _known(model: type[BaseModel], values: Any) -> Any:
+    """``values`` without the keys ``model`` does not have (knobs of other versions)."""
+    if not isinstance(values, dict):
+        return values
+    return {k: v for k, v in values.items() if k in model.model_fields}
+
+
+class FaceParams(BaseModel):
+    """The face stages' params a model's crops were made with (``affwild predict`` repeats
+    them). Keys of other versions (a speed knob since moved) are ignored."""
+
+    model_config = ConfigDict(frozen=True)
+    detect: DetectConfig = DetectConfig()
+    landmarks: LandmarksConfig = LandmarksConfig()
+    crop: CropConfig = CropConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_unknown(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        sections = {"detect": DetectConfig, "landmarks": LandmarksConfig, "crop": CropConfig}
+        return {k: _known(sections[k], v) if k in sections else v for k, v in data.items()}
+
+
+class TrainingData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    root: str | None = None
+    format: str | None = None
+    demo: bool = False  # learnt from the synthetic demo data set: `affwild predict` warns
+
+
+class ModelMeta(Artifact):
+    """A trained network's ``meta.json``."""
+
+    FILE: ClassVar[str] = META_FILE
+    ERROR: ClassVar[type[ArtifactError]] = ModelFolderError
+    HINT: ClassVar[str] = "not a trained model folder; train one with `dvc repro train_cnn`"
+
+    kind: Literal["cnn", "cnn_rnn"]
+    image_size: int = Field(ge=1)
+    records_crop_size: int | None = None
+    # What the model's first layer (`preprocess`) does to the raw 0-255 crops it takes; a
+    # model saved before that layer existed is put behind one when loaded (load_model).
+    normalization: Literal["unit", "symmetric", "caffe_imagenet", "caffe_vggface"]
+    landmarks: bool
+    seq_len: int | None = Field(None, ge=1)
+    # (valence, arousal) evaluate falls back to on frames without a face
+    train_label_mean: tuple[float, float] | None = None
+    model: dict[str, Any] = {}
+    train: dict[str, Any] = {}
+    # How the face stages made the crops it learnt from: `affwild predict` repeats them.
+    face: FaceParams | None = None
+    replicas: int | None = None
+    workers: int | None = None
+    data: TrainingData | None = None
+    run: dict[str, Any] = {}
+    transfer: dict[str, Any] = {}
+    features: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _crop_size_default(cls, data: Any) -> Any:
+        # the crop params' size defaults to the crops the model learnt from
+        if isinstance(data, dict) and isinstance(data.get("face"), dict):
+            crop = data["face"].get("crop")
+            if isinstance(crop, dict) and "size" not in crop:
+                size = data.get("records_crop_size") or data.get("image_size")
+                data = {**data, "face": {**data["face"], "crop": {**crop, "size": size}}}
+        return data
+
+    @model_validator(mode="after")
+    def _sequence_length(self) -> ModelMeta:
+        if self.kind == "cnn_rnn" and self.seq_len is None:
+            raise ValueError("a cnn_rnn model needs seq_len")
+        return self
+
+    @property
+    def crop_size(self) -> int:
+        """Side of the crops it learnt from (before resizing to ``image_size``)."""
+        return int(self.records_crop_size or self.image_size)
+
+    def face_params(self, where: str | Path = "") -> FaceParams:
+        """The face params; the defaults (with this model's crop size) for a model trained
+        before they were recorded."""
+        if self.face is not None:
+            return self.face
+        log.warning(
+            "%s/%s: no `face` params (model trained before they were recorded); "
+            "using the defaults with %d px crops",
+            where,
+            META_FILE,
+            self.crop_size,
+        )
+        return FaceParams(crop=CropConfig(size=self.crop_size))
+
+    @property
+    def trained_on_demo(self) -> bool:
+        return bool(self.data and self.data.demo)
+
+
+class SvrMeta(Artifact):
+    """The SIFT + SVR baseline's ``meta.json`` (beside ``model.joblib``)."""
+
+    FILE: ClassVar[str] = META_FILE
+    ERROR: ClassVar[type[ArtifactError]] = ModelFolderError
+    HINT: ClassVar[str] = "not an SVR model folder; train one with `dvc repro train_svr`"
+    MODEL_FILE: ClassVar[str] = "model.joblib"
+
+    kind: Literal["svr"] = "svr"
+    train_frames: int = Field(ge=0)
+    feature_dim: int = Field(ge=1)
+    svr: dict[str, Any] = {}
+    fit_seconds: float | None = None
+
+
+class FeaturesSummary(Artifact):
+    """The ``features`` stage's ``summary.json``: what the cached CNN features belong to."""
+
+    FILE: ClassVar[str] = SUMMARY_FILE
+    HINT: ClassVar[str] = "no features summary: run `dvc repro features`"
+    OMIT_NONE: ClassVar[bool] = True
+
+    used: bool
+    source: dict[str, str]
+    reason: str | None = None  # why not used
+    seq_len: int | None = None
+    image_size: int | None = None
+    backbone: str | None = None
+    backbones: int | None = None
+    dim: int | None = None
+    splits: dict[str, dict[str, int]] | None = None
+    frames: int | None = None
+    seconds: float | None = None
+    frames_per_s: float | None = None

@@ -1,0 +1,107 @@
+"""A trained network's folder (``model.keras`` + ``meta.json``), loaded: :func:`load_model`,
+like ``from_pretrained``, gives a :class:`TrainedModel` — the Keras model, which takes raw
+0-255 crops (its first layer normalises them), and its :class:`~pipeline.artifacts.ModelMeta`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+from pydantic import ValidationError
+
+from pipeline.artifacts import META_FILE, MODEL_FILE, FaceParams, ModelFolderError, ModelMeta
+from pipeline.config import ModelConfig
+from pipeline.models.factory import build_model
+from pipeline.models.layers import preprocess_layer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainedModel:
+    """A loaded model folder: the Keras model and its meta."""
+
+    folder: Path
+    keras_model: keras.Model
+    meta: ModelMeta
+
+    @property
+    def kind(self) -> str:
+        return self.meta.kind
+
+    @property
+    def image_size(self) -> int:
+        return self.meta.image_size
+
+    @property
+    def landmarks(self) -> bool:
+        return self.meta.landmarks
+
+    @property
+    def seq_len(self) -> int | None:
+        return self.meta.seq_len if self.kind == "cnn_rnn" else None
+
+    @property
+    def face(self) -> FaceParams:
+        return self.meta.face_params(self.folder)
+
+
+def load_model(folder: str | Path) -> TrainedModel:
+    """A trained model folder → :class:`TrainedModel` (inference only: no optimiser or loss
+    is restored). Every problem is a :class:`ModelFolderError` naming the file.
+
+    The Keras model takes raw crops (0-255): its first layer normalises them. A model saved
+    before the normalisation moved into it (it took normalised images) is built anew with
+    that layer and given the saved weights, so old and new folders are used the same way."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelFolderError(f"{folder}: no such model folder")
+    if not (folder / MODEL_FILE).is_file():
+        raise ModelFolderError(
+            f"{folder}: not a trained model folder (no {MODEL_FILE}; train one with `dvc repro`)"
+        )
+    meta = ModelMeta.read(folder)
+
+    try:
+        model = keras.saving.load_model(folder / MODEL_FILE, compile=False)
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types here
+        raise ModelFolderError(
+            f"{folder}/{MODEL_FILE}: cannot be loaded as a Keras model "
+            f"({type(exc).__name__}: {_first_line(exc)})"
+        ) from None
+    layer = preprocess_layer(model)
+    if layer is None:
+        model = _with_preprocess(folder, model, meta)
+    elif layer.normalization != meta.normalization:
+        raise ModelFolderError(
+            f"{folder}/{META_FILE}: normalization {meta.normalization!r}, but the model's "
+            f"preprocess layer applies {layer.normalization!r}"
+        )
+    return TrainedModel(folder, model, meta)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+
+
+def _with_preprocess(folder: Path, saved, meta: ModelMeta):
+    """The network of a model saved without its ``preprocess`` layer, built anew with it
+    (:func:`pipeline.models.build_model`, from the meta's ``model`` section) and given the
+    saved weights (the layer has none, so the weight lists line up)."""
+    image = saved.input["image"] if isinstance(saved.input, dict) else saved.inputs[0]
+    seq_len = image.shape[1] if meta.kind == "cnn_rnn" else None
+    try:
+        cfg = ModelConfig.model_validate({**meta.model, "init": "random"})
+        model = build_model(cfg, meta.image_size, meta.kind, seq_len)
+        model.set_weights(saved.get_weights())
+    except (ValueError, ValidationError) as exc:
+        raise ModelFolderError(
+            f"{folder}/{MODEL_FILE}: saved before the normalisation moved into the model, "
+            f"and its network cannot be rebuilt ({_first_line(exc)}); re-train it "
+            "(`dvc repro`)"
+        ) from None
+    log.info("%s: saved without its preprocess layer; rebuilt with it", folder)
+    return model

@@ -1,0 +1,133 @@
+"""The normalisation travels with the model: its first layer takes raw 0-255 crops and gives
+the same predictions as the old path (normalised in the input pipeline, same weights)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import get_args
+
+import keras
+import numpy as np
+import pytest
+
+from pipeline.artifacts import ModelFolderError, ModelMeta
+from pipeline.config import ModelConfig
+from pipeline.models import build_model
+from pipeline.models.layers import (
+    NORMALIZATIONS,
+    Preprocess,
+    preprocess_layer,
+)
+from pipeline.models.saved import load_model
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = dict(backbone="small", small_width=4, fc_units=(16, 8), rnn_units=8, rnn_layers=1)
+
+
+def by_hand(px: np.ndarray, method: str) -> np.ndarray:
+    """Each backbone's normalisation of 0-255 RGB pixels, written out (what the records
+    reader applied before the models took raw crops)."""
+    px = np.asarray(px, np.float64)
+    return {
+        "unit": lambda: px / 255,
+        "symmetric": lambda: (px - 128) / 128,
+        "caffe_imagenet": lambda: px[..., ::-1] - [103.939, 116.779, 123.68],
+        "caffe_vggface": lambda: px[..., ::-1] - [93.5940, 104.7624, 129.1863],
+    }[method]().astype(np.float32)
+
+
+def crops(shape, seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("method", NORMALIZATIONS)
+def test_each_normalisation(method):
+    px = crops((4, 4, 3))
+    out = keras.ops.convert_to_numpy(Preprocess(method)(px))
+    np.testing.assert_allclose(out, by_hand(px, method), rtol=1e-5, atol=1e-4)
+    assert set(get_args(ModelMeta.model_fields["normalization"].annotation)) == set(NORMALIZATIONS)
+
+
+def test_unknown_normalisation():
+    with pytest.raises(ValueError, match="allowed: unit, symmetric"):
+        Preprocess("imagenet")
+
+
+@pytest.mark.parametrize(
+    "kind, heads, landmarks", [("cnn", "joint", True), ("cnn", "separate", False),
+                               ("cnn_rnn", "joint", True), ("cnn_rnn", "separate", True)]
+)  # fmt: skip
+def test_model_on_raw_crops_equals_old_path(kind, heads, landmarks, tmp_path):
+    keras.utils.set_random_seed(0)
+    cfg = ModelConfig(**TINY, heads=heads, landmarks=landmarks)
+    seq = 4 if kind == "cnn_rnn" else None
+    new = build_model(cfg, 16, kind, seq)
+    old = build_model(cfg, 16, kind, seq, preprocess=False)
+    old.set_weights(new.get_weights())  # the layer has no weights: same list
+    assert preprocess_layer(new).normalization == "symmetric" and preprocess_layer(old) is None
+    lead = (3, seq) if seq else (3,)
+    x = crops((*lead, 16, 16, 3))
+    lm = np.random.default_rng(1).random((*lead, 136)).astype(np.float32)
+    want = old.predict_on_batch({"image": by_hand(x, "symmetric"), "landmarks": lm})
+    got = new.predict_on_batch({"image": x, "landmarks": lm})
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+    # and after a save / load round trip
+    new.save(tmp_path / "m.keras")
+    back = keras.saving.load_model(tmp_path / "m.keras", compile=False)
+    np.testing.assert_allclose(back.predict_on_batch({"image": x, "landmarks": lm}), got, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["cnn", "cnn_rnn"])
+def test_committed_old_model_takes_raw_crops(name):
+    """Models saved before the layer existed (the `dvc checkout` ones, if they are) load
+    behind one and give what they gave on normalised input."""
+    folder = ROOT / "models" / name
+    if not (folder / "model.keras").is_file():
+        pytest.skip(f"{folder}: not checked out (dvc checkout)")
+    raw = keras.saving.load_model(folder / "model.keras", compile=False)
+    if preprocess_layer(raw) is not None:
+        pytest.skip(f"{folder}: already has its preprocess layer (retrained)")
+    tm = load_model(folder)
+    assert preprocess_layer(tm.keras_model).normalization == tm.meta.normalization
+    lead = (2, tm.seq_len) if tm.seq_len else (2,)
+    x = crops((*lead, tm.image_size, tm.image_size, 3))
+    lm = np.random.default_rng(2).random((*lead, 136)).astype(np.float32)
+    want = raw.predict_on_batch({"image": by_hand(x, tm.meta.normalization), "landmarks": lm})
+    got = tm.keras_model.predict_on_batch({"image": x, "landmarks": lm})
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+
+
+def test_old_model_folder_is_rebuilt_with_the_layer(tmp_path):
+    """A folder saved before the layer existed (the network took normalised images) loads
+    as a model that takes raw crops and normalises them once, as its meta says."""
+    keras.utils.set_random_seed(0)
+    cfg = ModelConfig(**TINY)
+    old = build_model(cfg, 16, "cnn_rnn", 4, preprocess=False)
+    folder = tmp_path / "old"
+    folder.mkdir()
+    old.save(folder / "model.keras")
+    ModelMeta(kind="cnn_rnn", image_size=16, normalization="symmetric", landmarks=True,
+              seq_len=4, model=cfg.model_dump(mode="json")).write(folder)  # fmt: skip
+    tm = load_model(folder)
+    assert preprocess_layer(tm.keras_model).normalization == "symmetric"
+    x, lm = crops((2, 4, 16, 16, 3)), np.random.default_rng(1).random((2, 4, 136), np.float32)
+    want = old.predict_on_batch({"image": by_hand(x, "symmetric"), "landmarks": lm})
+    got = tm.keras_model.predict_on_batch({"image": x, "landmarks": lm})
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+    # its weight paths are those of a new model (the CNN -> CNN-RNN transfer matches by path)
+    from pipeline.models.weights import weight_layers
+
+    new = build_model(cfg, 16, "cnn_rnn", 4)
+    assert [p for p, _ in weight_layers(tm.keras_model)] == [p for p, _ in weight_layers(new)]
+
+
+def test_model_folder_whose_meta_disagrees_with_the_layer(tmp_path):
+    keras.utils.set_random_seed(0)
+    cfg = ModelConfig(**TINY)
+    folder = tmp_path / "m"
+    folder.mkdir()
+    build_model(cfg, 16, "cnn").save(folder / "model.keras")
+    ModelMeta(kind="cnn", image_size=16, normalization="caffe_vggface", landmarks=True,
+              model=cfg.model_dump(mode="json")).write(folder)  # fmt: skip
+    with pytest.raises(ModelFolderError, match="m/meta.json: normalization 'caffe_vggface'"):
+        load_model(folder)

@@ -1,0 +1,149 @@
+"""The typed artifacts (``pipeline.artifacts``): round trips, old files, bad files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.artifacts import (
+    FeaturesSummary,
+    ModelFolderError,
+    ModelMeta,
+    RecordsSummary,
+    SvrMeta,
+)
+from pipeline.config import CropConfig, DetectConfig, LandmarksConfig
+from pipeline.errors import InputError
+from pipeline.models.saved import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _meta(**kw) -> ModelMeta:
+    base = dict(
+        kind="cnn_rnn", image_size=32, records_crop_size=40, normalization="symmetric",
+        landmarks=True, seq_len=6, train_label_mean=[0.25, -0.5], model={"backbone": "small"},
+        face={"detect": DetectConfig(), "landmarks": LandmarksConfig(max_gap=3),
+              "crop": CropConfig(size=40)},
+        data={"root": "data/raw/demo", "format": "affwild", "demo": True},
+    )  # fmt: skip
+    return ModelMeta(**{**base, **kw})
+
+
+def test_model_meta_round_trip_keeps_every_key(tmp_path):
+    meta = _meta()
+    meta.write(tmp_path)
+    raw = json.loads((tmp_path / "meta.json").read_text())
+    assert list(raw)[:6] == ["kind", "image_size", "records_crop_size", "normalization",
+                             "landmarks", "seq_len"]  # fmt: skip
+    assert raw["face"]["landmarks"]["max_gap"] == 3 and raw["train_label_mean"] == [0.25, -0.5]
+    back = ModelMeta.read(tmp_path)
+    assert back == meta and back.trained_on_demo
+    assert back.face_params().crop.size == 40
+    # keys of another version survive a read-write cycle
+    (tmp_path / "meta.json").write_text(json.dumps({**raw, "note": "x"}))
+    ModelMeta.read(tmp_path).write(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "meta.json").read_text())["note"] == "x"
+
+
+def test_old_face_params_load(tmp_path, caplog):
+    raw = _meta().to_json()
+    raw["face"]["detect"]["n_jobs"] = 2  # a speed knob since moved to `parallel`
+    del raw["face"]["crop"]["size"]
+    (tmp_path / "meta.json").write_text(json.dumps(raw))
+    meta = ModelMeta.read(tmp_path)
+    assert meta.face.crop.size == 40  # the crops it learnt from
+    del raw["face"]
+    (tmp_path / "meta.json").write_text(json.dumps(raw))
+    assert ModelMeta.read(tmp_path).face_params(tmp_path) == ModelMeta.read(tmp_path).face_params()
+    assert "no `face` params" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such file"),
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"kind": "svr"}', "kind"),
+        ('{"kind": "cnn_rnn", "image_size": 8, "normalization": "unit", "landmarks": false}',
+         "needs seq_len"),
+        ('{"kind": "cnn", "image_size": 8, "normalization": "imagenet", "landmarks": false}',
+         "normalization"),
+    ],
+)  # fmt: skip
+def test_bad_meta_is_one_line_naming_the_file(tmp_path, content, message):
+    if content is not None:
+        (tmp_path / "meta.json").write_text(content)
+    with pytest.raises(ModelFolderError, match=message) as exc:
+        ModelMeta.read(tmp_path)
+    assert isinstance(exc.value, InputError)
+    text = str(exc.value)
+    assert text.startswith(f"{tmp_path}/meta.json: ") and "\n" not in text
+
+
+def test_records_summary_round_trip_is_byte_identical(tmp_path):
+    raw = {
+        "crop_size": 96, "seq_len": 50, "train_stride": 10, "balance": "duplicate",
+        "splits": {"train": {
+            "frames": {"records": 3, "units": 2, "before": {"total": 2}, "after": {"total": 3},
+                       "balance": {"reachable": True},
+                       "shards": [{"file": "train/f.tfrecord", "records": 3, "bytes": 10}],
+                       "videos": 1},
+            "sequences": {"records": 1, "units": 1, "before": {}, "after": {}, "balance": {},
+                          "shards": []},
+        }},
+    }  # fmt: skip
+    text = json.dumps(raw, indent=2) + "\n"
+    (tmp_path / "summary.json").write_text(text)
+    s = RecordsSummary.read(tmp_path)
+    assert s.n_records("train", "frames") == 3 and s.n_records("val", "frames") == 0
+    assert s.entry("train", "frames").shards[0].file == "train/f.tfrecord"
+    s.write(tmp_path / "out")
+    assert (tmp_path / "out" / "summary.json").read_text() == text
+    (tmp_path / "summary.json").write_text('{"crop_size": 96}')
+    with pytest.raises(InputError, match=r"summary\.json: seq_len: Field required"):
+        RecordsSummary.read(tmp_path)
+
+
+def test_svr_and_features_summaries(tmp_path):
+    SvrMeta(train_frames=10, feature_dim=2048, svr={"C": 1.0, "grid": 4}).write(tmp_path)
+    assert SvrMeta.read(tmp_path).svr["grid"] == 4  # a record of the knobs, not needed to predict
+    with pytest.raises(ModelFolderError, match="kind"):
+        ModelMeta.read(tmp_path)  # an SVR folder is not a network's
+    f = FeaturesSummary(used=False, source={"cnn_model": "ab"}, reason="why")
+    f.write(tmp_path)
+    assert json.loads((tmp_path / "summary.json").read_text()) == {
+        "used": False, "source": {"cnn_model": "ab"}, "reason": "why"}  # fmt: skip
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(ModelFolderError, match="no such model folder"):
+        load_model(tmp_path / "nope")
+    with pytest.raises(ModelFolderError, match="not a trained model folder"):
+        load_model(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["cnn", "cnn_rnn", "svr"])
+def test_committed_models_load(name, tmp_path):
+    """The models `dvc checkout` gives (trained before this module) still load."""
+    folder = ROOT / "models" / name
+    if not (folder / "meta.json").is_file():
+        pytest.skip(f"{folder}: not checked out (dvc checkout)")
+    if name == "svr":
+        assert SvrMeta.read(folder).feature_dim > 0
+        return
+    tm = load_model(folder)
+    assert tm.kind == name and tm.meta.train_label_mean is not None
+    assert tm.face.crop.size == tm.meta.records_crop_size
+    shutil.copytree(folder, tmp_path / name)
+    tm.meta.write(tmp_path / name)  # what a re-write keeps: the same JSON
+    before = json.loads((folder / "meta.json").read_text())
+    after = json.loads((tmp_path / name / "meta.json").read_text())
+    for section in ("detect", "landmarks", "crop"):  # knobs since moved go, new ones come
+        old, new = before["face"].pop(section), after["face"].pop(section)
+        assert {k: v for k, v in old.items() if k in new} == {k: new[k] for k in old if k in new}
+    assert {k: after[k] for k in before} == before
