@@ -31,8 +31,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.datasets.schema import LANDMARK_VALUES
 from pipeline.errors import InputError
+from pipeline.face import points68
 from pipeline.io import atomic_path
 
 N_KEYPOINT_VALUES = 12
@@ -57,7 +57,7 @@ BOXES = pa.schema(
 LANDMARKS = pa.schema(
     [
         ("frame", pa.int32()),
-        ("landmarks", pa.list_(pa.float32(), LANDMARK_VALUES)),
+        ("landmarks", pa.list_(pa.float32(), points68.N_VALUES)),
         ("score", pa.float32()),
         ("status", pa.string()),
     ]
@@ -67,12 +67,12 @@ CROPS = pa.schema(
     [
         ("frame", pa.int32()),
         ("image", pa.binary()),
-        ("landmarks", pa.list_(pa.float32(), LANDMARK_VALUES)),
+        ("landmarks", pa.list_(pa.float32(), points68.N_VALUES)),
         ("valid", pa.bool_()),
     ]
 )
 
-_LIST_SIZES = {"keypoints": N_KEYPOINT_VALUES, "landmarks": LANDMARK_VALUES}
+_LIST_SIZES = {"keypoints": N_KEYPOINT_VALUES, "landmarks": points68.N_VALUES}
 
 
 class TableError(InputError):

@@ -45,14 +45,13 @@ import numpy as np
 
 from pipeline.errors import InputError
 from pipeline.evaluation import windows
+from pipeline.face.points68 import N_VALUES
 from pipeline.inference.faces import FaceFrame, FacePass
 from pipeline.inference.model import TrainedModel
 from pipeline.io import atomic_path
 from pipeline.video.reader import VideoError, iter_frames, iter_timed_frames, probe
 
 log = logging.getLogger(__name__)
-
-N_LANDMARK_VALUES = 136
 
 
 # -- model inputs ---------------------------------------------------------------------------
@@ -92,7 +91,7 @@ class InputMaker:
 
     @staticmethod
     def landmarks(frames: list[FaceFrame | None]) -> np.ndarray:
-        out = np.zeros((len(frames), N_LANDMARK_VALUES), np.float32)
+        out = np.zeros((len(frames), N_VALUES), np.float32)
         for k, ff in enumerate(frames):
             if ff is not None and ff.face and ff.crop_landmarks is not None:
                 lm = ff.crop_landmarks
@@ -194,7 +193,7 @@ class Predictor:
                     steps += part + [None] * (t - len(part))
                 crops = [None if ff is None or not ff.face else ff.crop for ff in steps]
                 image = self.make.images(crops).reshape(len(group), t, size, size, 3)
-                lms = self.make.landmarks(steps).reshape(len(group), t, N_LANDMARK_VALUES)
+                lms = self.make.landmarks(steps).reshape(len(group), t, N_VALUES)
                 res = self._run(self.make.inputs(image, lms))
                 for w, r in zip(group, res, strict=True):
                     out[w.keep_from : w.keep_to] = r[

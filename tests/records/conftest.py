@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.datasets.schema import LABELS, LANDMARK_VALUES, MANIFEST
+from pipeline.datasets.schema import LABELS, MANIFEST
+from pipeline.face.points68 import N_VALUES
 
 CROP = 24
 
@@ -42,7 +43,7 @@ def make_interim(root: Path, videos: dict[str, tuple[str, int]], seed: int = 0):
         lab["valence"] += val.tolist()
         lab["arousal"] += aro.tolist()
         valid = rng.random(n) > 0.1
-        landmarks = rng.random((n, LANDMARK_VALUES), dtype=np.float32)
+        landmarks = rng.random((n, N_VALUES), dtype=np.float32)
         table = pa.table(
             {
                 "frame": pa.array(np.arange(n, dtype=np.int32)),
