@@ -198,7 +198,7 @@ def landmarks_video(job: VideoJob, cfg, progress: Progress | None = None) -> Vid
 
     with (
         LandmarkFollower(cfg, job.fps, source_pts) as follower,
-        tables.TableWriter(job.out, tables.LANDMARKS) as writer,
+        tables.table_writer(job.out, tables.LANDMARKS) as writer,
     ):
         boxes = tables.iter_rows(job.boxes, tables.BOXES, ["x", "y", "w", "h", "keypoints"])
         for i, (rgb, b) in enumerate(zip(frames, boxes, strict=True)):
@@ -219,6 +219,6 @@ def landmarks_video(job: VideoJob, cfg, progress: Progress | None = None) -> Vid
 
 
 def empty_landmarks(job: VideoJob) -> None:
-    with tables.TableWriter(job.out, tables.LANDMARKS) as w:
+    with tables.table_writer(job.out, tables.LANDMARKS) as w:
         for i in range(job.n_frames):
             w.add(frame=i, landmarks=None, score=math.nan, status="missing")

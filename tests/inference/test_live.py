@@ -116,7 +116,7 @@ def test_file_source_real_time_state_carried_and_reset(rnn_dir, gap_video, tmp_p
     for x in rows:
         assert math.isclose(float(x["time_s"]), int(x["frame"]) / FPS, abs_tol=1e-6)
         assert float(x["latency_ms"]) > 0
-        face = x["face"] == "True"
+        face = x["face"] == "true"
         assert face == (not 10 <= int(x["frame"]) < 20)  # the recipe's faces
         assert math.isfinite(float(x["valence"])) == face
     assert r.resets == (1 if sum(10 <= f < 20 for f in frames) >= 6 else 0)

@@ -39,7 +39,7 @@ def read_csv(path) -> dict[str, np.ndarray]:
         "time_s": np.array([float(r["time_s"]) for r in rows]),
         "valence": np.array([float(r["valence"]) for r in rows]),
         "arousal": np.array([float(r["arousal"]) for r in rows]),
-        "face": np.array([r["face"] == "True" for r in rows]),
+        "face": np.array([r["face"] == "true" for r in rows]),
     }
 
 
