@@ -16,7 +16,8 @@ AFTER_CROP = {"crop", "shard", "train_cnn", "features", "train_rnn", "train_svr"
 
 
 def _stale(repo_copy) -> set[str]:
-    status = json.loads(repo_copy.dvc("status", "--json").stdout or "{}")
+    # dvc.yaml only: a plain `dvc repro` does not run the seed runs (seeds/dvc.yaml)
+    status = json.loads(repo_copy.dvc("status", "--json", "dvc.yaml").stdout or "{}")
     return {name.split(":")[-1] for name in status}
 
 

@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.pop("TF_CONFIG", None)
+    from pipeline.training.threads import single_threaded_ops
+
+    single_threaded_ops()  # as the train stages do, before TensorFlow is imported
 
     from pipeline.training import distribute
 
