@@ -1,86 +1,13 @@
-"""Tiny encoded test videos built from real face photographs (no MediaPipe mocks).
-
-The faces are the astronaut (Eileen Collins, ``skimage.data.astronaut``) and Grace Hopper
-(matplotlib's sample data), pasted on a plain background; videos are written with OpenCV
-('mp4v' in .mp4, or MJPG in .avi where a file must be cut short). Kept small so the whole
-face test suite runs in seconds after TensorFlow's import.
-"""
+"""The face tests' videos (builders: ``tests/helpers/faces.py``; the ``faces`` photos are a
+suite-wide fixture in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import cv2
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from pipeline.datasets.schema import MANIFEST
-
-W, H = 320, 240
-
-
-def _rgb(path_or_array) -> np.ndarray:
-    return np.ascontiguousarray(path_or_array)
-
-
-@pytest.fixture(scope="session")
-def faces() -> dict[str, np.ndarray]:
-    """Head-and-shoulders crops of two real faces (RGB), each face roughly centred."""
-    import matplotlib.cbook as cbook
-    import skimage.data
-
-    astro = skimage.data.astronaut()[20:300, 90:370]  # face box ~ (88, 63, 95, 95) in it
-    bgr = cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
-    hopper = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[40:460, 90:510]
-    return {"astronaut": np.ascontiguousarray(astro), "hopper": np.ascontiguousarray(hopper)}
-
-
-def canvas(w: int = W, h: int = H, value: int = 120) -> np.ndarray:
-    return np.full((h, w, 3), value, np.uint8)
-
-
-def paste(frame: np.ndarray, face: np.ndarray, x: int, y: int, side: int) -> np.ndarray:
-    """Paste ``face`` resized to ``side`` x ``side`` with its top-left corner at (x, y)."""
-    img = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
-    h, w = frame.shape[:2]
-    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + side, w), min(y + side, h)
-    if x1 > x0 and y1 > y0:
-        frame[y0:y1, x0:x1] = img[y0 - y : y1 - y, x0 - x : x1 - x]
-    return frame
-
-
-def write_video(
-    path: Path, frames: list[np.ndarray], fps: float = 30.0, codec: str = "mp4v"
-) -> Path:
-    h, w = frames[0].shape[:2]
-    color = frames[0].ndim == 3
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (w, h), color)
-    assert vw.isOpened(), f"cannot write {path}"
-    for f in frames:
-        vw.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR) if color else f)
-    vw.release()
-    return path
-
-
-def count_frames(path: Path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.grab():
-        n += 1
-    cap.release()
-    return n
-
-
-@dataclass
-class Clip:
-    video_id: str
-    source: Path
-    n_frames: int
-    subject: str = ""
-    note: str = ""
+from tests.helpers.faces import Clip, H, W, canvas, count_frames, paste, write_video
 
 
 @pytest.fixture(scope="session")
@@ -165,17 +92,3 @@ def clips(tmp_path_factory, faces) -> dict[str, Clip]:
         if clip.video_id != "truncated":
             assert count_frames(clip.source) == clip.n_frames, clip.video_id
     return out
-
-
-def write_manifest(path: Path, clips: list[Clip]) -> Path:
-    rows = {name: [] for name in MANIFEST.names}
-    for c in clips:
-        cap = cv2.VideoCapture(str(c.source))
-        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        cap.release()
-        row = dict(video_id=c.video_id, dataset="test", split="train", source=str(c.source),
-                   fps=30.0, n_frames=c.n_frames, width=w, height=h, subject=c.subject)  # fmt: skip
-        for k, v in row.items():
-            rows[k].append(v)
-    pq.write_table(pa.table(rows, schema=MANIFEST), path)
-    return path

@@ -24,9 +24,9 @@ from pipeline.inference.live import LiveError, StepModel, open_source, run_live
 from pipeline.inference.model import load_model
 from pipeline.inference.predict import InputMaker
 from pipeline.models import create_model
-from tests.conftest import REPO, tool_env
-from tests.face.conftest import canvas, paste, write_video
-from tests.inference.conftest import IMAGE, N_FRAMES
+from tests.helpers.faces import canvas, paste, write_video
+from tests.helpers.inference import IMAGE, N_FRAMES
+from tests.helpers.repo import REPO, tool_env
 
 FPS = 30.0
 

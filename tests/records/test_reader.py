@@ -18,7 +18,7 @@ from pipeline.records.reader import (
     verify_payloads,
 )
 from pipeline.records.writer import load_videos, write_records
-from tests.records.conftest import CROP
+from tests.helpers.records import CROP
 
 SEQ = 8
 
