@@ -80,8 +80,10 @@ def sweep(args) -> None:
 
 
 def costs(args) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(REPO))
+    from pipeline.quiet import quiet_native
+
+    quiet_native()  # before TensorFlow loads
     import keras
     import numpy as np
 
