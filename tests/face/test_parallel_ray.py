@@ -146,7 +146,12 @@ def test_worker_killed_mid_video_is_retried_and_the_stage_completes(
 def test_detect_stage_joins_a_running_ray_cluster(clips, tmp_path):
     """`ray start --head` (as on a cluster's head node), then the detect stage from the command
     line with `parallel.engine: ray, address: auto`; Ray 2.60's `ray start` turns on token
-    authentication, so the driver runs with RAY_AUTH_MODE=token (README)."""
+    authentication, so the driver runs with RAY_AUTH_MODE=token (README).
+
+    ``auto`` joins the cluster that the last ``ray start`` on this machine recorded in Ray's
+    temp folder; failing that, ANY Ray instance running here (the module's own private one, a
+    concurrent test run's). Head and stage therefore share a private temp folder (RAY_TMPDIR),
+    as they would share /tmp/ray on a cluster node, and the stage's summary must name the head."""
     import json
     import shutil
     import socket
@@ -161,12 +166,12 @@ def test_detect_stage_joins_a_running_ray_cluster(clips, tmp_path):
     with socket.socket() as s:
         s.bind(("", 0))
         port = s.getsockname()[1]
-    env = dict(tool_env(), RAY_AUTH_MODE="token", PYTHONPATH=str(REPO))
     ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # socket paths must stay < 108 bytes
+    env = dict(tool_env(), RAY_AUTH_MODE="token", PYTHONPATH=str(REPO), RAY_TMPDIR=ray_tmp)
     head = subprocess.Popen(
         [str(Path(sys.executable).parent / "ray"), "start", "--head", f"--port={port}",
          "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
-         f"--temp-dir={ray_tmp}", "--block"],
+         f"--temp-dir={ray_tmp}/ray", "--block"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
