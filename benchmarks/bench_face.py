@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 if "--one-core-child" in sys.argv:
@@ -175,13 +174,12 @@ def _pool_task(args):
 
 
 def scaling(video: Path, n: int, crop_size: int, tmp: Path, n_videos: int = 4) -> dict:
-    import multiprocessing as mp
+    from pipeline.parallel import process_pool  # the pool the stages use (spawn, 1 cv2 thread)
 
     out = {}
     for n_jobs in (1, 2):
-        ctx = mp.get_context("spawn")
         t_start = time.perf_counter()
-        with ProcessPoolExecutor(n_jobs, mp_context=ctx) as pool:
+        with process_pool(n_jobs) as pool:
             list(pool.map(_warm, range(n_jobs)))
             warm = time.perf_counter() - t_start
             tasks = [

@@ -32,10 +32,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+from pipeline.quiet import quiet_native  # noqa: E402
+
+quiet_native()  # before TensorFlow / MediaPipe load
 
 W, H, FPS = 640, 480, 30.0
 

@@ -15,12 +15,14 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.quiet import quiet_native  # noqa: E402
+
+quiet_native()  # before TensorFlow / MediaPipe load
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.config import ModelConfig  # noqa: E402
 from pipeline.models import create_model  # noqa: E402

@@ -38,7 +38,7 @@ def _port() -> int:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, PYTHONPATH=str(REPO))  # the worker quiets native logs
     env.pop("TF_CONFIG", None)
     env.update(extra)
     return env

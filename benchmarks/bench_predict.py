@@ -22,11 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
+
+from pipeline.quiet import quiet_native  # noqa: E402
+
+quiet_native()  # before TensorFlow / MediaPipe load
 
 
 def model_folder(folder: Path, kind: str, crop: int = 96, seq_len: int = 50) -> Path:

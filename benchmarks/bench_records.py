@@ -11,22 +11,23 @@ cost are realistic (about 20 KB at 224 px, quality 95).
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.quiet import quiet_native  # noqa: E402
+
+quiet_native()  # before TensorFlow / MediaPipe load
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import skimage.data  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.config import AugmentConfig, BalanceConfig, ShardConfig  # noqa: E402
 from pipeline.datasets.schema import LABELS, MANIFEST  # noqa: E402

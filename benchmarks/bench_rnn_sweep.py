@@ -80,14 +80,17 @@ def sweep(args) -> None:
 
 
 def costs(args) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(REPO))
+    from pipeline.quiet import quiet_native
+
+    quiet_native()  # before TensorFlow loads
     import keras
     import numpy as np
 
     from pipeline.config import ModelConfig
+    from pipeline.face.points68 import N_VALUES
     from pipeline.models import build_backbone
-    from pipeline.models.factory import N_LANDMARK_VALUES, rnn_top
+    from pipeline.models.factory import rnn_top
     from pipeline.training.losses import make_loss
 
     keras.utils.set_random_seed(0)
@@ -104,12 +107,12 @@ def costs(args) -> None:
                       rnn_layers=2)  # fmt: skip
     t, b = 100, 2
     feat = keras.Input((t, 25088))
-    lms = keras.Input((t, N_LANDMARK_VALUES))
+    lms = keras.Input((t, N_VALUES))
     head = keras.Model([feat, lms], rnn_top(cfg, feat, lms, 2))
     head.compile("adam", make_loss("ccc"))
     rng = np.random.default_rng(0)
     f = rng.random((b, t, 25088)).astype(np.float32)
-    lm = rng.random((b, t, N_LANDMARK_VALUES)).astype(np.float32)
+    lm = rng.random((b, t, N_VALUES)).astype(np.float32)
     y = np.concatenate([rng.random((b, t, 2)), np.ones((b, t, 1))], -1).astype(np.float32)
     head.train_on_batch([f, lm], y)
     t0 = time.perf_counter()

@@ -105,7 +105,7 @@ def disk_mb(d: Path, rels: list[str]) -> float:
 def timed(cmd: list[str], log: Path) -> tuple[float, float]:
     """(wall seconds, peak RSS MB of the largest process) of one stage process."""
     stats = log.with_suffix(".time")
-    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, PYTHONPATH=str(REPO))  # the stages quiet native logs
     t0 = time.perf_counter()
     with open(log, "w") as f:
         r = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(stats), *cmd],

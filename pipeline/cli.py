@@ -6,22 +6,18 @@ import sys
 
 import click
 
+from pipeline.errors import friendly_errors, report
 from pipeline.quiet import quiet_native
 
 quiet_native()
 
 
 class _Group(click.Group):
-    """Turns bad input (:class:`InputError`) into a message and exit status 1."""
+    """Turns bad input (:class:`InputError`) into a message and exit status 1, as the stages
+    do (:func:`pipeline.errors.friendly_errors`)."""
 
     def invoke(self, ctx):
-        from pipeline.errors import InputError
-
-        try:
-            return super().invoke(ctx)
-        except InputError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+        return friendly_errors(super().invoke)(ctx)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -214,7 +210,7 @@ def predict(videos, model_dir, out, overlay, device, batch_size, subject, live_s
         try:
             r = predict_video(video, tm, dst, ov, batch_size=batch_size, subject=subject)
         except InputError as exc:
-            click.echo(f"error: {exc}", err=True)
+            report(exc)  # the others still run; the status says 1 at the end
             status = 1
             continue
         extra = f", overlay {r.overlay}" if r.overlay else ""

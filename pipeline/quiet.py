@@ -23,7 +23,7 @@ import os
 import sys
 from collections.abc import Iterator
 
-_ENV = {
+LOG_LEVEL_VARS = {  # what quiet_native sets (unless already set)
     "GLOG_minloglevel": "2",
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "ABSL_MIN_LOG_LEVEL": "2",
@@ -38,7 +38,7 @@ def quiet_native() -> None:
     """Set the libraries' log-level variables (before they are imported)."""
     if _keep_logs():
         return
-    for key, value in _ENV.items():
+    for key, value in LOG_LEVEL_VARS.items():
         os.environ.setdefault(key, value)
     if "absl.logging" in sys.modules:
         import absl.logging

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from pipeline.config import Params, ParamsError, load_params, parse_params
-from tests.conftest import REPO
+from tests.helpers.repo import REPO
 
 
 def test_repository_params_are_valid():

@@ -8,33 +8,8 @@ import sys
 
 import pytest
 
-TINY = {
-    "demo": {
-        "n_train": 3,
-        "n_test": 1,
-        "min_frames": 36,
-        "max_frames": 44,
-        "width": 160,
-        "height": 120,
-        "face_height_min": 50,
-        "face_height_max": 70,
-    },
-    "split": {"val_fraction": 0.34},
-    "parallel": {"n_jobs": 1},
-    "crop": {"size": 32},
-    "shard": {"seq_len": 10, "train_stride": 5},
-    "model": {
-        "backbone": "small",
-        "small_width": 4,
-        "fc_units": [16, 8],
-        "rnn_units": 8,
-        "rnn_layers": 1,
-    },
-    "train_cnn": {"epochs": 1, "batch_size": 16},
-    "train_rnn": {"epochs": 1, "batch_size": 2},
-    "svr": {"max_train": 200, "pca": 16},
-    "evaluate": {"trace_frames": 50, "seeds": [1], "bootstrap": 200},
-}
+from tests.helpers.repo import TINY
+
 FLAT = {"ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence", "mse_arousal", "ccc_mean_lo",
         "ccc_mean_hi"}  # fmt: skip
 
@@ -77,8 +52,9 @@ def test_dvc_repro_whole_dag_then_an_experiment(repo_copy):
     plots = repo_copy.dvc("plots", "show", "-o", "dvc_plots").stdout
     assert (root / "dvc_plots" / "index.html").exists(), plots
 
-    # Nothing changed: nothing runs again.
-    assert "didn't change" in repo_copy.dvc("repro").stdout
+    # Nothing changed: nothing is stale, nothing runs again (no output is written anew).
+    assert repo_copy.stale("dvc.yaml") == set()
+    assert repo_copy.repro() == set()
 
     # The seed runs, one command: seed 1 beside the main run's seed 0, collected.
     repo_copy.dvc("repro", "seeds/dvc.yaml")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import REPO, tool_env
+from pipeline.quiet import LOG_LEVEL_VARS
+from tests.helpers.repo import REPO, tool_env
 
 NATIVE = ("W0000", "I0000", "E0000", "INFO: Created TensorFlow Lite", "inference_feedback_manager",
           "landmark_projection_calculator", "XNNPACK")  # fmt: skip
@@ -25,7 +26,8 @@ with FaceDetector() as det, FaceMesh() as mesh, FaceMesh(refine=True) as refined
 
 
 def _run(env_extra: dict[str, str]) -> subprocess.CompletedProcess:
-    env = tool_env() | env_extra
+    # a user's shell: none of the log-level variables that this test session may have set
+    env = {k: v for k, v in tool_env().items() if k not in LOG_LEVEL_VARS} | env_extra
     return subprocess.run([sys.executable, "-c", CODE], cwd=REPO, env=env, capture_output=True,
                           text=True, check=True)  # fmt: skip
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from pipeline.datasets.base import Entry, ScanResult
 from pipeline.datasets.errors import Problem
-from pipeline.datasets.schema import LANDMARK_VALUES, N_LANDMARKS
+from pipeline.face.points68 import N_POINTS, N_VALUES
 from pipeline.video.reader import frame_files
 
 SCALE = 10.0
@@ -74,7 +74,7 @@ def _read_clip(clip: Path, problems: list[Problem]) -> Entry | None:
 
     n = len(frames)
     va = np.full((2, n), np.nan, dtype=np.float32)
-    landmarks = np.full((n, LANDMARK_VALUES), np.nan, dtype=np.float32)
+    landmarks = np.full((n, N_VALUES), np.nan, dtype=np.float32)
     for key, rec in table.items():
         where = f"{meta} frame {key!r}"
         if not key.isdigit():
@@ -98,9 +98,7 @@ def _read_clip(clip: Path, problems: list[Problem]) -> Entry | None:
         if pts is not None:
             arr = np.asarray(pts, dtype=np.float32) if _is_points(pts) else None
             if arr is None:
-                problems.append(
-                    Problem(vid, where, f"landmarks are not {N_LANDMARKS} [x, y] pairs")
-                )
+                problems.append(Problem(vid, where, f"landmarks are not {N_POINTS} [x, y] pairs"))
             else:
                 landmarks[i] = arr.reshape(-1)
     if len(problems) != before:
@@ -120,7 +118,7 @@ def _read_clip(clip: Path, problems: list[Problem]) -> Entry | None:
 def _is_points(pts) -> bool:
     return (
         isinstance(pts, list)
-        and len(pts) == N_LANDMARKS
+        and len(pts) == N_POINTS
         and all(
             isinstance(p, list | tuple)
             and len(p) == 2

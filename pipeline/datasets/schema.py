@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-N_LANDMARKS = 68
-LANDMARK_VALUES = 2 * N_LANDMARKS  # x0, y0, x1, y1, ... in source pixels
+from pipeline.face import points68
 
 SPLITS = ("train", "val", "test")
 SUBJECTS = ("", "left", "right")
@@ -41,6 +40,6 @@ SOURCE_LANDMARKS = pa.schema(
     [
         ("video_id", pa.string()),
         ("frame", pa.int32()),
-        ("landmarks", pa.list_(pa.float32(), LANDMARK_VALUES)),
+        ("landmarks", pa.list_(pa.float32(), points68.N_VALUES)),  # x0, y0, ... source pixels
     ]
 )

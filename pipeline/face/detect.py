@@ -127,7 +127,7 @@ def detect_video(job: VideoJob, cfg, progress: Progress | None = None) -> VideoR
 
     with (
         SubjectDetector(cfg, job.subject) as detector,
-        tables.TableWriter(job.out, tables.BOXES) as writer,
+        tables.table_writer(job.out, tables.BOXES) as writer,
     ):
         for i, rgb in enumerate(frames):
             emit(writer, detector.push(i, rgb))
@@ -141,7 +141,7 @@ def detect_video(job: VideoJob, cfg, progress: Progress | None = None) -> VideoR
 
 
 def empty_boxes(job: VideoJob) -> None:
-    with tables.TableWriter(job.out, tables.BOXES) as w:
+    with tables.table_writer(job.out, tables.BOXES) as w:
         for i in range(job.n_frames):
             nan = math.nan
             w.add(frame=i, x=nan, y=nan, w=nan, h=nan, score=nan, n_faces=-1, keypoints=None)

@@ -42,6 +42,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pipeline.face.points68 import N_POINTS
+
 N_MESH = 468
 
 # Polylines over mesh vertex indices (image-left = subject's right, for an unmirrored face).
@@ -199,7 +201,7 @@ def mesh_to_ibug68(
     jaw from fixed oval vertices, as :data:`FIXED_INDICES` does.
     """
     m = np.asarray(mesh, np.float64)[:, :2]
-    out = np.empty((68, 2))
+    out = np.empty((N_POINTS, 2))
     out[0:17] = jaw_from_silhouette(m, jaw_end_drop) if jaw == "contour" else m[FIXED_INDICES[:17]]
     for first, upper, lower in ((17, R_BROW_UPPER, R_BROW_LOWER), (22, L_BROW_UPPER, L_BROW_LOWER)):
         up = m[upper]

@@ -32,7 +32,8 @@ import pyarrow.parquet as pq
 from pipeline.face import tables
 from pipeline.face.ibug68 import mesh_to_ibug68
 from pipeline.face.jobs import Frames, Progress, VideoJob, VideoReport, finish
-from pipeline.face.reference import GROUPS, nme
+from pipeline.face.points68 import GROUPS, N_POINTS, N_VALUES
+from pipeline.face.reference import nme
 from pipeline.face.temporal import GapFiller, LandmarkRow, OneEuro
 
 
@@ -44,7 +45,7 @@ def load_source_landmarks(path: str, video_id: str) -> dict[int, np.ndarray]:
     if table.num_rows == 0:
         return {}
     frames = table.column("frame").to_numpy()
-    pts = tables.fixed_list_to_numpy(table.column("landmarks"), 136).reshape(-1, 68, 2)
+    pts = tables.fixed_list_to_numpy(table.column("landmarks"), N_VALUES).reshape(-1, N_POINTS, 2)
     return {int(f): p.astype(np.float64) for f, p in zip(frames, pts, strict=True)}
 
 
@@ -197,7 +198,7 @@ def landmarks_video(job: VideoJob, cfg, progress: Progress | None = None) -> Vid
 
     with (
         LandmarkFollower(cfg, job.fps, source_pts) as follower,
-        tables.TableWriter(job.out, tables.LANDMARKS) as writer,
+        tables.table_writer(job.out, tables.LANDMARKS) as writer,
     ):
         boxes = tables.iter_rows(job.boxes, tables.BOXES, ["x", "y", "w", "h", "keypoints"])
         for i, (rgb, b) in enumerate(zip(frames, boxes, strict=True)):
@@ -218,6 +219,6 @@ def landmarks_video(job: VideoJob, cfg, progress: Progress | None = None) -> Vid
 
 
 def empty_landmarks(job: VideoJob) -> None:
-    with tables.TableWriter(job.out, tables.LANDMARKS) as w:
+    with tables.table_writer(job.out, tables.LANDMARKS) as w:
         for i in range(job.n_frames):
             w.add(frame=i, landmarks=None, score=math.nan, status="missing")

@@ -64,8 +64,9 @@ def _import_ray():
 
 def run_on_ray(
     stage: str, todo: list[VideoJob], cfg, n_workers: int, address: str | None, bar
-) -> list[dict]:
-    """Run ``stage`` on every job on ``n_workers`` Ray actors; reports in ``todo`` order."""
+) -> tuple[list[dict], str]:
+    """Run ``stage`` on every job on ``n_workers`` Ray actors: the reports in ``todo`` order,
+    and the address of the Ray cluster (its GCS) that ran them."""
     from pipeline.face.runner import failed_report
 
     ray = _import_ray()
@@ -76,6 +77,7 @@ def run_on_ray(
         else:
             ray.init(address=address, log_to_driver=True)
         started = True
+    cluster = ray.get_runtime_context().gcs_address
     actor_cls = ray.remote(num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES)(FaceWorker)
     actors: list = []
     try:
@@ -104,7 +106,7 @@ def run_on_ray(
                 reports[job.video_id] = failed_report(stage, job, f"{type(exc).__name__}: {exc}")
             idle.append(actor)
             bar.update(job.n_frames)
-        return [reports[j.video_id] for j in todo]
+        return [reports[j.video_id] for j in todo], cluster
     finally:
         for actor in actors:
             ray.kill(actor)

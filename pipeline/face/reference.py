@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.face import points68
+
 MEAN_SHAPE_68 = np.array(
     [
         (0.0792396913815, 0.339223741112), (0.0829219487236, 0.456955367943),
@@ -51,20 +53,11 @@ MEAN_SHAPE_68 = np.array(
     dtype=np.float64,
 )  # fmt: skip
 
-# Point groups of the 300-W scheme (indices into the 68 points).
-GROUPS: dict[str, slice] = {
-    "jaw": slice(0, 17),
-    "brows": slice(17, 27),
-    "nose": slice(27, 36),
-    "eyes": slice(36, 48),
-    "outer_lips": slice(48, 60),
-    "inner_lips": slice(60, 68),
-}
-
 
 def interocular(points: np.ndarray) -> float:
     """Distance between the outer eye corners (points 36 and 45): 300-W's usual normaliser."""
-    return float(np.linalg.norm(points[45] - points[36]))
+    a, b = points68.OUTER_EYE_CORNERS
+    return float(np.linalg.norm(points[b] - points[a]))
 
 
 def similarity_align(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -81,17 +74,23 @@ def similarity_align(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return (scale * (rot @ s.T)).T + mu_d
 
 
-def nme(pred: np.ndarray, ref: np.ndarray, align: bool = False) -> dict[str, float]:
-    """Mean point-to-point error / inter-ocular distance of ``ref``, overall and per group.
+def nme(
+    pred: np.ndarray,
+    ref: np.ndarray,
+    align: bool = False,
+    groups: dict[str, slice] = points68.GROUPS,
+) -> dict[str, float]:
+    """Mean point-to-point error / inter-ocular distance of ``ref``, overall and per group
+    (``groups``: name -> slice of the 68 points).
 
     With ``align`` the prediction is first similarity-aligned to the reference (for
     comparisons against the mean shape, where only the shape, not the pose, is meaningful).
     """
-    pred = np.asarray(pred, np.float64).reshape(68, 2)
-    ref = np.asarray(ref, np.float64).reshape(68, 2)
+    pred = np.asarray(pred, np.float64).reshape(points68.N_POINTS, 2)
+    ref = np.asarray(ref, np.float64).reshape(points68.N_POINTS, 2)
     if align:
         pred = similarity_align(pred, ref)
     err = np.linalg.norm(pred - ref, axis=1) / interocular(ref)
     out = {"all": float(err.mean())}
-    out.update({name: float(err[sl].mean()) for name, sl in GROUPS.items()})
+    out.update({name: float(err[sl].mean()) for name, sl in groups.items()})
     return out

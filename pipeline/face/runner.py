@@ -152,6 +152,7 @@ def run_stage(
     total = sum(j.n_frames for j in jobs)
     t0 = time.perf_counter()
     reports: list[dict] = []
+    cluster = None
     with (
         atomic_dir(out_dir) as tmp,
         tqdm(total=total, unit="frame", desc=stage, disable=None) as bar,
@@ -161,14 +162,17 @@ def run_stage(
         if engine == "ray":
             from pipeline.face.ray_engine import run_on_ray
 
-            reports = run_on_ray(stage, todo, cfg, n_jobs, address, bar)
+            reports, cluster = run_on_ray(stage, todo, cfg, n_jobs, address, bar)
         elif n_jobs == 1:
             for job in todo:
                 reports.append(run_job(stage, job, cfg, bar.update))
         else:
             reports = _run_parallel(stage, todo, cfg, n_jobs, bar)
     wall = time.perf_counter() - t0
-    return summarise(stage, reports, wall, n_jobs, engine)
+    summary = summarise(stage, reports, wall, n_jobs, engine)
+    if cluster is not None:
+        summary["ray_cluster"] = cluster  # where the work ran (its GCS address)
+    return summary
 
 
 def _run_parallel(stage: str, todo: list[VideoJob], cfg, n_jobs: int, bar) -> list[dict]:

@@ -12,8 +12,9 @@ Every table has exactly one row per source frame (the manifest's ``n_frames``), 
 * ``crops/<video_id>.parquet`` (:data:`CROPS`) — a JPEG square crop, the landmarks normalised
   to it ([0, 1]), and whether the frame has a face crop at all (image null where not).
 
-Where a frame has no box / landmarks, the fixed-size lists hold NaN (see :func:`_fixed_list`
-for why not null) and the float columns NaN. Readers here turn them into NaN rows of numpy
+Where a frame has no box / landmarks, the fixed-size lists hold NaN (not null: pyarrow (25 and
+earlier) writes a null fixed-size list to Parquet but cannot read it back, "Expected all lists
+to be of size=136 but index i had size=0") and the float columns NaN. Readers here turn them into NaN rows of numpy
 arrays either way.
 
 Writers stream row groups to a temporary file that is renamed into place when the video is
@@ -31,9 +32,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.datasets.schema import LANDMARK_VALUES
 from pipeline.errors import InputError
-from pipeline.io import atomic_path
+from pipeline.face import points68
+from pipeline.io import RowWriter
 
 N_KEYPOINT_VALUES = 12
 
@@ -57,7 +58,7 @@ BOXES = pa.schema(
 LANDMARKS = pa.schema(
     [
         ("frame", pa.int32()),
-        ("landmarks", pa.list_(pa.float32(), LANDMARK_VALUES)),
+        ("landmarks", pa.list_(pa.float32(), points68.N_VALUES)),
         ("score", pa.float32()),
         ("status", pa.string()),
     ]
@@ -67,27 +68,16 @@ CROPS = pa.schema(
     [
         ("frame", pa.int32()),
         ("image", pa.binary()),
-        ("landmarks", pa.list_(pa.float32(), LANDMARK_VALUES)),
+        ("landmarks", pa.list_(pa.float32(), points68.N_VALUES)),
         ("valid", pa.bool_()),
     ]
 )
 
-_LIST_SIZES = {"keypoints": N_KEYPOINT_VALUES, "landmarks": LANDMARK_VALUES}
+_LIST_SIZES = {"keypoints": N_KEYPOINT_VALUES, "landmarks": points68.N_VALUES}
 
 
 class TableError(InputError):
     """A face table that does not match its schema or its video; the message names the file."""
-
-
-def _fixed_list(values: np.ndarray, size: int) -> pa.Array:
-    """(n, size) float array -> FixedSizeList array; rows without values stay all-NaN.
-
-    Not nulls: pyarrow (25 and earlier) writes a null fixed-size list to Parquet but cannot
-    read it back ("Expected all lists to be of size=136 but index i had size=0"), so "no
-    landmarks" is a list of NaN — any Parquet reader can load these tables.
-    """
-    flat = np.asarray(values, np.float32).reshape(-1, size).ravel()
-    return pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), size)
 
 
 def fixed_list_to_numpy(arr: pa.Array, size: int) -> np.ndarray:
@@ -103,62 +93,13 @@ def fixed_list_to_numpy(arr: pa.Array, size: int) -> np.ndarray:
     return out
 
 
-class TableWriter:
-    """Streams rows of one schema to ``path`` in row groups; atomic (see module docstring).
-
-    Use as a context manager; call :meth:`add` with one frame's values (NaN / None for
-    missing), then the file appears at ``path`` when the block exits without an error.
-    """
-
-    def __init__(self, path: str | os.PathLike, schema: pa.Schema, rows_per_group: int = 2048):
-        self.path = Path(path)
-        self.schema = schema
-        self.rows_per_group = rows_per_group
-        self.n_rows = 0
-        self._buf: dict[str, list] = {name: [] for name in schema.names}
-        self._ctx = None
-        self._writer: pq.ParquetWriter | None = None
-
-    def __enter__(self) -> TableWriter:
-        self._ctx = atomic_path(self.path, sweep=False)  # inside a fresh atomic_dir
-        tmp = self._ctx.__enter__()
-        self._writer = pq.ParquetWriter(tmp, self.schema, compression="zstd")
-        return self
-
-    def add(self, **row) -> None:
-        for name in self.schema.names:
-            self._buf[name].append(row[name])
-        self.n_rows += 1
-        if len(self._buf["frame"]) >= self.rows_per_group:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self._buf["frame"]:
-            return
-        arrays = []
-        for field in self.schema:
-            col = self._buf[field.name]
-            if field.name in _LIST_SIZES:
-                size = _LIST_SIZES[field.name]
-                vals = np.stack(
-                    [np.full(size, np.nan, np.float32) if v is None else v for v in col]
-                )
-                arrays.append(_fixed_list(vals, size))
-            elif pa.types.is_floating(field.type):
-                arrays.append(pa.array(np.asarray(col, np.float32), field.type))
-            else:
-                arrays.append(pa.array(col, field.type))
-        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
-        self._buf = {name: [] for name in self.schema.names}
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        try:
-            if exc_type is None:
-                self._flush()
-            self._writer.close()
-        finally:
-            self._ctx.__exit__(exc_type, exc, tb)
-        return False
+def table_writer(
+    path: str | os.PathLike, schema: pa.Schema, rows_per_group: int = 2048
+) -> RowWriter:
+    """A face table's streaming writer (:class:`pipeline.io.RowWriter`, atomic; the stage's
+    output folder is fresh, so no sweep for stale temporaries). Use as a context manager and
+    :meth:`~pipeline.io.RowWriter.add` one frame's values (NaN / None for missing)."""
+    return RowWriter(path, schema, rows_per_batch=rows_per_group, sweep=False)
 
 
 def check_table(path: str | os.PathLike, schema: pa.Schema, n_frames: int | None = None) -> None:

@@ -51,12 +51,19 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pyarrow as pa
 
 from pipeline.errors import InputError
+from pipeline.io import RowWriter
+from pipeline.video.reader import VideoError, capture_fps, open_capture, read_capture
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("frame", "time_s", "valence", "arousal", "face", "latency_ms")
+ROWS = pa.schema(
+    [("frame", pa.int32()), ("time_s", pa.float64()), ("valence", pa.float32()),
+     ("arousal", pa.float32()), ("face", pa.bool_()), ("latency_ms", pa.float32())]
+)  # fmt: skip
+COLUMNS = tuple(ROWS.names)
 WINDOW = "affwild live"
 
 
@@ -96,13 +103,11 @@ def open_source(spec: str, open_timeout_s: float = 5.0, default_fps: float = 30.
         kind = "file"
         if not Path(spec).is_file():
             raise LiveError(f"{spec}: no such file (and not a camera index or a URL)")
-        cap = cv2.VideoCapture(spec)
-        if not cap.isOpened():
-            raise LiveError(f"{spec}: cannot be opened as a video")
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0)
-    if not math.isfinite(fps) or fps <= 0 or fps > 1000:
-        fps = default_fps
-    return Source(spec, kind, fps, cap)
+        try:
+            cap = open_capture(spec)  # as every reader opens a file: frames upright
+        except VideoError as exc:
+            raise LiveError(str(exc)) from None
+    return Source(spec, kind, capture_fps(cap, default_fps), cap)
 
 
 @dataclass
@@ -127,7 +132,8 @@ class Reader(threading.Thread):
         self._lock = threading.Lock()
 
     def run(self) -> None:
-        src, cap = self.source, self.source.capture
+        src = self.source
+        frames = read_capture(src.capture, src.fps)  # the video reader's own frame loop
         t0 = None
         try:
             while not self.stop.is_set():
@@ -135,20 +141,21 @@ class Reader(threading.Thread):
                     wait = t0 + self.read / src.fps - time.perf_counter()
                     if wait > 0:
                         time.sleep(wait)
-                ok, bgr = cap.read()
+                got = next(frames, None)
                 now = time.perf_counter()
-                if not ok or bgr is None:
+                if got is None:
                     if src.kind != "file" and self.read == 0:
                         self.error = f"{src.spec}: opened, but no frame could be read"
                     break
                 t0 = now if t0 is None else t0
-                t = self.read / src.fps if src.kind == "file" else now - t0
-                frame = Frame(self.read, t, now, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                t, rgb = got  # a file's own time stamp; a camera's or stream's: since frame 0
+                frame = Frame(self.read, t if src.kind == "file" else now - t0, now, rgb)
                 self.read += 1
                 self._offer(frame)
         except cv2.error as exc:
             self.error = f"{src.spec}: reading failed after {self.read} frames: {exc}"
         finally:
+            frames.close()
             self._end()
 
     def _offer(self, frame: Frame) -> None:
@@ -341,29 +348,15 @@ class LiveResult:
         )
 
 
-class RowFile:
-    """The CSV, one complete line written and flushed per row (tail-able)."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        if self.path.suffix.lower() != ".csv":
-            raise LiveError(f"{self.path}: --live writes a .csv (a file another program can tail)")
-        if self.path.is_dir():
-            raise LiveError(f"{self.path}: is a folder; --live writes one .csv file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.path, "w", newline="")  # noqa: SIM115 (closed in close())
-        self._write(",".join(COLUMNS))
-
-    def _write(self, line: str) -> None:
-        self._f.write(line + "\n")
-        self._f.flush()
-
-    def add(self, frame: int, time_s: float, v: float, a: float, face: bool, lat: float) -> None:
-        f = lambda x: "NaN" if not math.isfinite(x) else f"{x:.6f}"  # noqa: E731
-        self._write(f"{frame},{time_s:.6f},{f(v)},{f(a)},{face},{lat:.1f}")
-
-    def close(self) -> None:
-        self._f.close()
+def row_file(path: Path) -> RowWriter:
+    """The CSV, one complete line written through per row (tail-able; not atomic: the rows
+    written so far are the run so far)."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv":
+        raise LiveError(f"{path}: --live writes a .csv (a file another program can tail)")
+    if path.is_dir():
+        raise LiveError(f"{path}: is a folder; --live writes one .csv file")
+    return RowWriter(path, ROWS, rows_per_batch=1, atomic=False)
 
 
 def _check_display() -> None:
@@ -424,7 +417,7 @@ def run_live(
     pending: dict[int, Frame] = {}
     t_start = time.perf_counter()
     try:
-        rows = RowFile(Path(out))
+        rows = row_file(Path(out)).open()
         with FacePass(face, source.fps, subject) as face_pass:
             reader.start()
 
@@ -433,7 +426,14 @@ def run_live(
                     fr = pending.pop(ff.frame)
                     v, a = predictor(ff)
                     lat = (time.perf_counter() - fr.read_at) * 1000
-                    rows.add(fr.index, fr.time_s, v, a, ff.face, lat)
+                    rows.add(
+                        frame=fr.index,
+                        time_s=round(fr.time_s, 6),
+                        valence=v,
+                        arousal=a,
+                        face=ff.face,
+                        latency_ms=round(lat, 1),
+                    )
                     result.rows += 1
                     result.faces += ff.face
                     result.latencies_ms.append(lat)

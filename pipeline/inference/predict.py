@@ -19,7 +19,9 @@ recurrence runs on; their output is still reported as NaN, for consistency with 
 and because the label of a frame whose face is not seen is not defined.
 
 **Rows.** ``frame`` (0-based), ``time_s`` (the container's time stamp, so variable frame
-rates are honoured), ``valence``, ``arousal`` (NaN where no face), ``face`` (bool) — one per decoded frame, written to .csv or .parquet.
+rates are honoured), ``valence``, ``arousal`` (NaN where no face), ``face`` (bool) — one per
+decoded frame, written to .csv or .parquet by the one table writer (:class:`pipeline.io.RowWriter`;
+a CSV spells them as Arrow's CSV writer does: ``nan``, ``true`` / ``false``).
 
 **Streaming.** Frames are decoded once; the face pass holds a bounded number of frames
 (see :mod:`pipeline.inference.faces`), the model at most one batch / a few windows of crops.
@@ -30,31 +32,29 @@ lock-step with the rows, so no frame is held for it either.
 
 from __future__ import annotations
 
-import csv
 import logging
-import math
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+import pyarrow as pa
 
 from pipeline.errors import InputError
 from pipeline.evaluation import windows
+from pipeline.face.points68 import N_VALUES
 from pipeline.inference.faces import FaceFrame, FacePass
-from pipeline.io import atomic_path
+from pipeline.io import RowWriter
 from pipeline.video.reader import VideoError, iter_frames, iter_timed_frames, probe
 
 if TYPE_CHECKING:
     from pipeline.models.saved import TrainedModel
 
 log = logging.getLogger(__name__)
-
-N_LANDMARK_VALUES = 136
 
 
 # -- model inputs ---------------------------------------------------------------------------
@@ -90,7 +90,7 @@ class InputMaker:
 
     @staticmethod
     def landmarks(frames: list[FaceFrame | None]) -> np.ndarray:
-        out = np.zeros((len(frames), N_LANDMARK_VALUES), np.float32)
+        out = np.zeros((len(frames), N_VALUES), np.float32)
         for k, ff in enumerate(frames):
             if ff is not None and ff.face and ff.crop_landmarks is not None:
                 lm = ff.crop_landmarks
@@ -192,7 +192,7 @@ class Predictor:
                     steps += part + [None] * (t - len(part))
                 crops = [None if ff is None or not ff.face else ff.crop for ff in steps]
                 image = self.make.images(crops).reshape(len(group), t, size, size, 3)
-                lms = self.make.landmarks(steps).reshape(len(group), t, N_LANDMARK_VALUES)
+                lms = self.make.landmarks(steps).reshape(len(group), t, N_VALUES)
                 res = self._run(self.make.inputs(image, lms))
                 for w, r in zip(group, res, strict=True):
                     out[w.keep_from : w.keep_to] = r[
@@ -208,64 +208,19 @@ class Predictor:
 
 
 # -- the output table -----------------------------------------------------------------------
-COLUMNS = ("frame", "time_s", "valence", "arousal", "face")
+ROWS = pa.schema(
+    [("frame", pa.int32()), ("time_s", pa.float64()), ("valence", pa.float32()),
+     ("arousal", pa.float32()), ("face", pa.bool_())]
+)  # fmt: skip
+COLUMNS = tuple(ROWS.names)
 
 
-class RowWriter:
-    """Streams prediction rows to a temporary .csv / .parquet that becomes ``path`` only
-    when :meth:`close` runs without an error (never a partial file that looks complete)."""
-
-    def __init__(self, path: Path, rows_per_group: int = 4096):
-        self.path = Path(path)
-        self.kind = self.path.suffix.lower()
-        if self.kind not in (".csv", ".parquet"):
-            raise InputError(f"{self.path}: output must end in .csv or .parquet")
-        self.rows_per_group = rows_per_group
-        self.n_rows = 0
-
-    @contextmanager
-    def open(self) -> Iterator[RowWriter]:
-        with atomic_path(self.path) as tmp:
-            if self.kind == ".csv":
-                with open(tmp, "w", newline="") as f:
-                    self._csv = csv.writer(f)
-                    self._csv.writerow(COLUMNS)
-                    yield self
-            else:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                self._schema = pa.schema(
-                    [("frame", pa.int32()), ("time_s", pa.float64()), ("valence", pa.float32()),
-                     ("arousal", pa.float32()), ("face", pa.bool_())]
-                )  # fmt: skip
-                self._buf: list[tuple] = []
-                with pq.ParquetWriter(tmp, self._schema, compression="zstd") as self._pq:
-                    yield self
-                    self._flush()
-
-    def add(self, frame: int, time_s: float, valence: float, arousal: float, face: bool) -> None:
-        self.n_rows += 1
-        if self.kind == ".csv":
-            self._csv.writerow([frame, f"{time_s:.6f}", _fmt(valence), _fmt(arousal), face])
-        else:
-            self._buf.append((frame, time_s, valence, arousal, face))
-            if len(self._buf) >= self.rows_per_group:
-                self._flush()
-
-    def _flush(self) -> None:
-        import pyarrow as pa
-
-        if not self._buf:
-            return
-        cols = list(zip(*self._buf, strict=True))
-        arrays = [pa.array(c, f.type) for c, f in zip(cols, self._schema, strict=True)]
-        self._pq.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self._schema))
-        self._buf = []
-
-
-def _fmt(x: float) -> str:
-    return "NaN" if not math.isfinite(x) else f"{x:.6f}"
+def row_writer(path: Path, rows_per_batch: int = 4096) -> RowWriter:
+    """The prediction rows' streaming writer: a temporary .csv / .parquet that becomes ``path``
+    only when the block exits without an error (never a partial file that looks complete)."""
+    if Path(path).suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(f"{path}: output must end in .csv or .parquet")
+    return RowWriter(path, ROWS, rows_per_batch)
 
 
 # -- one video --------------------------------------------------------------------------------
@@ -286,26 +241,6 @@ class VideoResult:
     @property
     def no_face(self) -> bool:
         return self.error is None and self.frames > 0 and self.faces == 0
-
-
-def video_info(source: Path, default_fps: float = 25.0) -> tuple[float, int | None]:
-    """(fps, declared frame count or None) without decoding the video (a folder: probed)."""
-    if source.is_dir():
-        info = probe(source, default_fps)
-        return info.fps, info.n_frames
-    cap = cv2.VideoCapture(str(source))
-    try:
-        if not cap.isOpened():
-            raise VideoError(
-                f"{source}: cannot be opened as a video (unknown format or corrupt file)"
-            )
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    finally:
-        cap.release()
-    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
-        fps = default_fps
-    return float(fps), (n if n > 0 else None)
 
 
 def _frames(
@@ -346,12 +281,13 @@ def predict_video(
     source = Path(source)
     t0 = time.perf_counter()
     result = VideoResult(video=source)
-    fps, declared = video_info(source)
+    info = probe(source, count=False)  # the rate and the frame count without decoding it all
+    fps = info.fps
+    declared = info.n_frames if info.n_frames >= 0 else info.declared_frames
     result.fps = fps
     predictor = Predictor(tm, batch_size)
-    writer = RowWriter(Path(out))
     with ExitStack() as stack:
-        rows = stack.enter_context(writer.open())
+        rows = stack.enter_context(row_writer(Path(out)))
         ov = None
         if overlay is not None:
             ov = stack.enter_context(OverlayWriter(Path(overlay), fps).open())
@@ -359,7 +295,7 @@ def predict_video(
             stack.callback(lagging.close)
         bar = stack.enter_context(
             tqdm(
-                total=declared,
+                total=declared if declared > 0 else None,
                 unit="frame",
                 desc=source.name,
                 leave=False,
@@ -370,8 +306,13 @@ def predict_video(
         def emit(preds: list[Prediction]) -> None:
             for p in preds:
                 ff = p.face
+                t = times.pop(ff.frame, ff.frame / fps)
                 rows.add(
-                    ff.frame, times.pop(ff.frame, ff.frame / fps), p.valence, p.arousal, ff.face
+                    frame=ff.frame,
+                    time_s=round(t, 6),  # microseconds: what a container's stamp resolves
+                    valence=p.valence,
+                    arousal=p.arousal,
+                    face=ff.face,
                 )
                 result.frames += 1
                 result.faces += ff.face

@@ -35,14 +35,13 @@ import keras
 from keras import layers
 
 from pipeline.config import ModelConfig
-from pipeline.datasets.schema import N_LANDMARKS
+from pipeline.face.points68 import N_VALUES
 from pipeline.models.backbones import BackboneSpec, build_backbone, get_backbone
 from pipeline.models.cells import PeepholeLSTMCell
 from pipeline.models.layers import FoldTime, Preprocess
 
 log = logging.getLogger(__name__)
 
-N_LANDMARK_VALUES = 2 * N_LANDMARKS
 DIMENSIONS = ("valence", "arousal")
 OUTPUT_NAME = "out"
 MIN_IMAGE_SIZE = {"vgg_face": 32, "vgg16": 32, "resnet50": 32, "small": 8}
@@ -79,7 +78,7 @@ def _inputs(image_size: int, seq_len: int | None, sequence: bool) -> dict[str, k
     lead = (seq_len,) if sequence else ()
     return {
         "image": keras.Input((*lead, image_size, image_size, 3), name="image"),
-        "landmarks": keras.Input((*lead, N_LANDMARK_VALUES), name="landmarks"),
+        "landmarks": keras.Input((*lead, N_VALUES), name="landmarks"),
     }
 
 

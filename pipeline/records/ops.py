@@ -10,32 +10,9 @@ example, so every frame of a sequence gets the same flip, shift and colour chang
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
-from pipeline.datasets.schema import N_LANDMARKS
-
-
-def _mirror_pairs() -> list[tuple[int, int]]:
-    """Left/right point pairs of the iBUG 300-W 68-point scheme (0-based)."""
-    pairs = [(i, 16 - i) for i in range(8)]  # jaw 0-16, 8 is the chin
-    pairs += [(17 + i, 26 - i) for i in range(5)]  # brows 17-21 <-> 26-22
-    pairs += [(31, 35), (32, 34)]  # nose base; bridge 27-30 and tip 33 stay
-    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
-    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58)]  # outer lips; 51, 57 stay
-    pairs += [(60, 64), (61, 63), (65, 67)]  # inner lips; 62, 66 stay
-    return pairs
-
-
-def flip_permutation() -> np.ndarray:
-    """Point index permutation that maps a mirrored face's points back to 300-W order."""
-    perm = np.arange(N_LANDMARKS)
-    for a, b in _mirror_pairs():
-        perm[a], perm[b] = b, a
-    return perm
-
-
-FLIP_PERMUTATION = flip_permutation()
+from pipeline.face.points68 import FLIP_PERMUTATION, N_POINTS
 
 
 def flip(example: dict) -> dict:
@@ -45,7 +22,7 @@ def flip(example: dict) -> dict:
 
 def _flip_points(landmarks: tf.Tensor) -> tf.Tensor:
     shape = tf.shape(landmarks)
-    pts = tf.reshape(landmarks, tf.concat([shape[:-1], [N_LANDMARKS, 2]], 0))
+    pts = tf.reshape(landmarks, tf.concat([shape[:-1], [N_POINTS, 2]], 0))
     pts = tf.stack([1.0 - pts[..., 0], pts[..., 1]], axis=-1)
     return tf.reshape(tf.gather(pts, FLIP_PERMUTATION, axis=-2), shape)
 
@@ -100,7 +77,7 @@ def flip_shift(example: dict, flip, dx, dy) -> dict:
         ],
         axis=-1,
     )
-    offset = tf.tile(offset, tf.concat([tf.ones([lead_rank], tf.int32), [N_LANDMARKS]], 0))
+    offset = tf.tile(offset, tf.concat([tf.ones([lead_rank], tf.int32), [N_POINTS]], 0))
     return {**example, "image": tf.reshape(moved, shape), "landmarks": pts + offset}
 
 

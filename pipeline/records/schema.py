@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from pipeline.datasets.schema import LANDMARK_VALUES
+from pipeline.face.points68 import N_VALUES
 
 KINDS = ("frames", "sequences")
 
@@ -85,7 +85,7 @@ def sequence_example(
 def frame_features() -> dict[str, tf.io.FixedLenFeature]:
     return {
         "image": tf.io.FixedLenFeature([], tf.string),
-        "landmarks": tf.io.FixedLenFeature([LANDMARK_VALUES], tf.float32),
+        "landmarks": tf.io.FixedLenFeature([N_VALUES], tf.float32),
         "valence": tf.io.FixedLenFeature([], tf.float32),
         "arousal": tf.io.FixedLenFeature([], tf.float32),
         "video_id": tf.io.FixedLenFeature([], tf.string),
@@ -96,7 +96,7 @@ def frame_features() -> dict[str, tf.io.FixedLenFeature]:
 def sequence_features(seq_len: int) -> dict[str, tf.io.FixedLenFeature]:
     return {
         "image": tf.io.FixedLenFeature([seq_len], tf.string),
-        "landmarks": tf.io.FixedLenFeature([seq_len * LANDMARK_VALUES], tf.float32),
+        "landmarks": tf.io.FixedLenFeature([seq_len * N_VALUES], tf.float32),
         "valence": tf.io.FixedLenFeature([seq_len], tf.float32),
         "arousal": tf.io.FixedLenFeature([seq_len], tf.float32),
         "mask": tf.io.FixedLenFeature([seq_len], tf.int64),
@@ -121,7 +121,7 @@ def parse(serialized: tf.Tensor, kind: str, seq_len: int | None = None) -> dict[
     reshaped to (batch, seq_len, 136)."""
     out = tf.io.parse_example(serialized, features(kind, seq_len))
     if kind == "sequences":
-        out["landmarks"] = tf.reshape(out["landmarks"], [-1, seq_len, LANDMARK_VALUES])
+        out["landmarks"] = tf.reshape(out["landmarks"], [-1, seq_len, N_VALUES])
     return out
 
 

@@ -31,14 +31,15 @@ from tqdm import tqdm
 
 from pipeline.artifacts import RecordsSummary
 from pipeline.config import BalanceConfig, ShardConfig
-from pipeline.datasets.schema import LANDMARK_VALUES, SPLITS
+from pipeline.datasets.schema import SPLITS
 from pipeline.errors import InputError
+from pipeline.face.points68 import N_VALUES
 from pipeline.parallel import map_ordered
 from pipeline.records import balance
 from pipeline.records.schema import KINDS, frame_example, sequence_example, shard_name
 
 # Bytes a record takes besides its JPEGs (landmarks, labels, ids, proto framing).
-_OVERHEAD_PER_FRAME = LANDMARK_VALUES * 4 + 64
+_OVERHEAD_PER_FRAME = N_VALUES * 4 + 64
 _HEADER = struct.Struct("<qq")  # position, payload length
 
 
@@ -210,7 +211,7 @@ def _route_video(
     table = pq.read_table(video.crops, columns=["image", "landmarks"])
     images = table.column("image").to_pylist()
     lm_col = table.column("landmarks").to_pylist()
-    landmarks = np.zeros((video.n_frames, LANDMARK_VALUES), np.float32)
+    landmarks = np.zeros((video.n_frames, N_VALUES), np.float32)
     for f, pts in enumerate(lm_col):
         if pts is not None:
             landmarks[f] = pts

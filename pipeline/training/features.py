@@ -287,12 +287,13 @@ def head_model(cfg, full_model, summary: FeaturesSummary):
     with ``full_model``'s weights."""
     from keras import layers
 
-    from pipeline.models.factory import N_LANDMARK_VALUES, rnn_top
+    from pipeline.face.points68 import N_VALUES
+    from pipeline.models.factory import rnn_top
 
     t, dim = summary.seq_len, summary.dim
     inputs = {
         "features": keras.Input((t, dim), name="features"),
-        "landmarks": keras.Input((t, N_LANDMARK_VALUES), name="landmarks"),
+        "landmarks": keras.Input((t, N_VALUES), name="landmarks"),
     }
     if cfg.heads == "joint":
         head = keras.Model(
@@ -305,7 +306,7 @@ def head_model(cfg, full_model, summary: FeaturesSummary):
         for k, d in enumerate(DIMENSIONS):
             sub_in = {
                 "features": keras.Input((t, part), name="features"),
-                "landmarks": keras.Input((t, N_LANDMARK_VALUES), name="landmarks"),
+                "landmarks": keras.Input((t, N_VALUES), name="landmarks"),
             }
             sub = keras.Model(sub_in, rnn_top(cfg, sub_in["features"], sub_in["landmarks"], 1),
                               name=d)  # fmt: skip

@@ -50,7 +50,8 @@ def frame_files(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _to_rgb(frame: np.ndarray) -> np.ndarray:
+def to_rgb(frame: np.ndarray) -> np.ndarray:
+    """A decoded OpenCV frame (BGR, BGRA or grey) as RGB."""
     if frame.ndim == 2:
         return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
     if frame.shape[2] == 4:
@@ -58,7 +59,10 @@ def _to_rgb(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
-def _open_capture(path: Path) -> cv2.VideoCapture:
+def open_capture(path: str | os.PathLike) -> cv2.VideoCapture:
+    """An opened video file, frames upright (the rotation flag applied); :class:`VideoError`
+    naming the file if it is missing or not a video. The caller releases it."""
+    path = Path(path)
     if not path.is_file():
         raise VideoError(f"{path}: no such video file")
     cap = cv2.VideoCapture(str(path))
@@ -69,69 +73,77 @@ def _open_capture(path: Path) -> cv2.VideoCapture:
     return cap
 
 
-def iter_frames(source: str | os.PathLike, limit: int | None = None) -> Iterator[np.ndarray]:
-    """Yield RGB frames of a video file or frame folder, in order, at most ``limit`` of them.
+def capture_fps(cap: cv2.VideoCapture, default_fps: float) -> float:
+    """The rate a capture declares, or ``default_fps`` where it declares none (or nonsense)."""
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    return float(fps) if np.isfinite(fps) and 0 < fps <= 1000 else float(default_fps)
+
+
+def read_capture(
+    cap: cv2.VideoCapture, fps: float = 25.0, limit: int | None = None
+) -> Iterator[tuple[float, np.ndarray]]:
+    """``(time in seconds, RGB frame)`` from an open capture until it stops (or ``limit``
+    frames): the container's time stamp of each frame, ``index / fps`` steps where it gives
+    none. The one frame loop of every reader (files, and the live tool's cameras/streams)."""
+    i = 0
+    last = -1.0
+    while limit is None or i < limit:
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            return
+        t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        if not np.isfinite(t) or t < 0 or (i > 0 and t <= last):
+            t = 0.0 if i == 0 else last + 1.0 / fps  # no usable stamp: the nominal step
+        last = t
+        yield t, to_rgb(frame)
+        i += 1
+
+
+def _folder_frames(folder: Path, limit: int | None) -> Iterator[np.ndarray]:
+    for i, path in enumerate(frame_files(folder)):
+        if limit is not None and i >= limit:
+            return
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise VideoError(f"{path}: frame {i} cannot be decoded as an image")
+        yield to_rgb(img)
+
+
+def iter_timed_frames(
+    source: str | os.PathLike, fps: float = 25.0, limit: int | None = None
+) -> Iterator[tuple[float, np.ndarray]]:
+    """``(time in seconds, RGB frame)`` of a video file or frame folder, in order, at most
+    ``limit`` of them: the container's time stamp of each frame (variable frame rate
+    honoured); ``index / fps`` for a frame folder or where the container gives none.
 
     Iteration simply stops where decoding stops; callers that know how many frames to expect
     (the manifest's ``n_frames``) detect a short read by counting.
     """
     source = Path(source)
     if source.is_dir():
-        for i, path in enumerate(frame_files(source)):
-            if limit is not None and i >= limit:
-                return
-            img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if img is None:
-                raise VideoError(f"{path}: frame {i} cannot be decoded as an image")
-            yield _to_rgb(img)
-        return
-    cap = _open_capture(source)
-    try:
-        i = 0
-        while limit is None or i < limit:
-            ok, frame = cap.read()
-            if not ok or frame is None:
-                return
-            yield _to_rgb(frame)
-            i += 1
-    finally:
-        cap.release()
-
-
-def iter_timed_frames(
-    source: str | os.PathLike, fps: float = 25.0, limit: int | None = None
-) -> Iterator[tuple[float, np.ndarray]]:
-    """Like :func:`iter_frames`, as ``(time in seconds, RGB frame)``: the container's time
-    stamp of each frame (variable frame rate honoured); ``index / fps`` for a frame folder or
-    where the container gives none."""
-    source = Path(source)
-    if source.is_dir():
-        for i, rgb in enumerate(iter_frames(source, limit)):
+        for i, rgb in enumerate(_folder_frames(source, limit)):
             yield i / fps, rgb
         return
-    cap = _open_capture(source)
+    cap = open_capture(source)
     try:
-        i = 0
-        last = -1.0
-        while limit is None or i < limit:
-            ok, frame = cap.read()
-            if not ok or frame is None:
-                return
-            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            if not np.isfinite(t) or t < 0 or (i > 0 and t <= last):
-                t = 0.0 if i == 0 else last + 1.0 / fps  # no usable stamp: the nominal step
-            last = t
-            yield t, _to_rgb(frame)
-            i += 1
+        yield from read_capture(cap, fps, limit)
     finally:
         cap.release()
 
 
-def probe(source: str | os.PathLike, default_fps: float = 25.0) -> VideoInfo:
+def iter_frames(source: str | os.PathLike, limit: int | None = None) -> Iterator[np.ndarray]:
+    """Like :func:`iter_timed_frames`, the RGB frames alone."""
+    for _, rgb in iter_timed_frames(source, limit=limit):
+        yield rgb
+
+
+def probe(source: str | os.PathLike, default_fps: float = 25.0, count: bool = True) -> VideoInfo:
     """Frame rate, decodable frame count and size of a video file or frame folder.
 
-    Every frame is decoded once to count it; ``default_fps`` is used for frame folders and
-    for containers that declare no rate.
+    With ``count`` every frame is decoded once to count it (and to tell a variable frame rate);
+    without, only the first frame is (for its upright size): ``n_frames`` is then -1 for a video
+    file (see ``declared_frames`` for the container's claim). ``default_fps`` is used for
+    frame folders and for containers that declare no rate.
     """
     source = Path(source)
     if source.is_dir():
@@ -144,9 +156,9 @@ def probe(source: str | os.PathLike, default_fps: float = 25.0) -> VideoInfo:
         h, w = first.shape[:2]
         return VideoInfo(float(default_fps), len(files), int(w), int(h), len(files))
 
-    cap = _open_capture(source)
+    cap = open_capture(source)
     try:
-        fps = cap.get(cv2.CAP_PROP_FPS)
+        fps = capture_fps(cap, default_fps)
         declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or -1)
         width = height = 0
         n = 0
@@ -158,6 +170,8 @@ def probe(source: str | os.PathLike, default_fps: float = 25.0) -> VideoInfo:
                 ok, frame = cap.retrieve()  # upright (rotation flag applied)
                 if ok and frame is not None:
                     height, width = frame.shape[:2]
+                if not count:
+                    break
             t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             if n == 0:
                 t_first = t
@@ -167,11 +181,15 @@ def probe(source: str | os.PathLike, default_fps: float = 25.0) -> VideoInfo:
             n += 1
     finally:
         cap.release()
+    if not count:
+        if not width:
+            raise VideoError(f"{source}: video holds no decodable frame")
+        return VideoInfo(fps, -1, int(width), int(height), declared)
     if n == 0:
         raise VideoError(f"{source}: video holds no decodable frame")
     variable = bool(n > 2 and step_max > 1.2 * step_min)
     if variable and t_last > t_first >= 0:
         fps = (n - 1) / (t_last - t_first)  # the mean rate; each frame keeps its own stamp
-    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
-        fps = default_fps
+        if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+            fps = default_fps
     return VideoInfo(float(fps), n, int(width), int(height), declared, variable)

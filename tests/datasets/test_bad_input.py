@@ -10,7 +10,7 @@ import pytest
 from pipeline.config import DataConfig, IngestConfig, SplitConfig
 from pipeline.datasets.errors import DataSetError
 from pipeline.datasets.ingest import ingest
-from tests.datasets.conftest import make_afewva, make_affwild2, write_lines, write_video
+from tests.helpers.datasets import make_afewva, make_affwild2, write_lines, write_video
 
 FAIL = IngestConfig()
 SKIP = IngestConfig(on_error="skip")

@@ -8,7 +8,7 @@ import pytest
 from pipeline.config import DataConfig, IngestConfig, SplitConfig
 from pipeline.datasets.ingest import ingest
 from pipeline.datasets.schema import LABELS, MANIFEST, SOURCE_LANDMARKS
-from tests.datasets.conftest import make_afewva, make_affwild2, values
+from tests.helpers.datasets import make_afewva, make_affwild2, values
 
 ONE_JOB = IngestConfig()
 

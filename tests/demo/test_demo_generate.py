@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("GLOG_minloglevel", "2")
 
 import numpy as np
 import pyarrow.parquet as pq

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.repo import REPO
 
 
 def run_stage(tmp_path: Path, demo: dict) -> subprocess.CompletedProcess:

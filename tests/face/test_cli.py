@@ -10,9 +10,8 @@ import numpy as np
 import yaml
 
 from pipeline.face import tables
-from tests.conftest import REPO, tool_env
-
-from .conftest import write_manifest
+from tests.helpers.faces import write_manifest
+from tests.helpers.repo import REPO, tool_env
 
 
 def stage(name: str, *args: str) -> subprocess.CompletedProcess:

@@ -24,9 +24,7 @@ def test_dvc_repro_face_stages_each_cached_on_its_own(repo_copy):
         parallel={"n_jobs": 2},
         crop={"size": 32},
     )
-    out = repo_copy.dvc("repro", "crop").stdout
-    for name in ("demo", "ingest", "detect", "landmarks", "crop"):
-        assert f"Running stage '{name}'" in out, out
+    assert repo_copy.repro("crop") == {"demo", "ingest", "detect", "landmarks", "crop"}
 
     interim = repo_copy.root / "data/interim"
     manifest = pq.read_table(interim / "manifest.parquet").to_pylist()
@@ -45,15 +43,17 @@ def test_dvc_repro_face_stages_each_cached_on_its_own(repo_copy):
         assert s["videos"] == 3 and not s["failed"], s
         assert s["frames"] == sum(r["n_frames"] for r in manifest)
 
-    # Nothing changed: nothing runs. A crop param changed: only crop runs.
-    assert "didn't change" in repo_copy.dvc("repro", "crop").stdout
+    # Nothing changed: nothing runs (no output is written again). A crop param changed: only
+    # crop runs, and its crops change.
+    assert repo_copy.stale("--with-deps", "crop") == set()
+    assert repo_copy.repro("crop") == set()
+    vid = manifest[0]["video_id"]
+    crops_before = (interim / "crops" / f"{vid}.parquet").read_bytes()
     repo_copy.set_params(crop={"margin": 0.4})
-    out = repo_copy.dvc("repro", "crop").stdout
-    assert "Running stage 'crop'" in out
-    for name in ("demo", "ingest", "detect", "landmarks"):
-        assert f"Running stage '{name}'" not in out, out
+    assert repo_copy.stale("--with-deps", "crop") == {"crop"}
+    assert repo_copy.repro("crop") == {"crop"}
+    assert (interim / "crops" / f"{vid}.parquet").read_bytes() != crops_before
     # A landmarks param that changes the landmarks: landmarks and crop run, detect does not.
     repo_copy.set_params(landmarks={"jaw": "fixed"})
-    out = repo_copy.dvc("repro", "crop").stdout
-    assert "Running stage 'landmarks'" in out and "Running stage 'crop'" in out
-    assert "Running stage 'detect'" not in out
+    assert repo_copy.repro("crop") == {"landmarks", "crop"}
+    assert repo_copy.stale("--with-deps", "crop") == set()

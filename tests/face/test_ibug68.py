@@ -8,8 +8,7 @@ import pytest
 
 from pipeline.face import ibug68
 from pipeline.face.reference import MEAN_SHAPE_68, interocular, nme
-
-from .test_stages import assert_jaw_ordered
+from tests.helpers.faces import assert_jaw_ordered
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,7 @@ import pytest
 
 from pipeline.config import CropConfig, DetectConfig, LandmarksConfig
 from pipeline.face.runner import make_jobs, read_manifest, run_stage
-
-from .conftest import Clip, canvas, paste, write_manifest, write_video
+from tests.helpers.faces import Clip, canvas, paste, write_manifest, write_video
 
 ray = pytest.importorskip("ray")
 
@@ -67,6 +66,8 @@ def test_ray_writes_the_same_bytes_as_local_and_reports_a_bad_video(
     assert [k for k in a if a[k] != b[k]] == []
     for stage in ("detect", "landmarks", "crop"):
         assert (on_ray[stage]["engine"], local[stage]["engine"]) == ("ray", "local")
+        assert on_ray[stage]["ray_cluster"] == ray.get_runtime_context().gcs_address
+        assert "ray_cluster" not in local[stage]
         failed = on_ray[stage]["failed"]
         assert [f["video_id"] for f in failed] == ["absent"], failed
         assert "absent.mp4" in failed[0]["why"]
@@ -145,7 +146,12 @@ def test_worker_killed_mid_video_is_retried_and_the_stage_completes(
 def test_detect_stage_joins_a_running_ray_cluster(clips, tmp_path):
     """`ray start --head` (as on a cluster's head node), then the detect stage from the command
     line with `parallel.engine: ray, address: auto`; Ray 2.60's `ray start` turns on token
-    authentication, so the driver runs with RAY_AUTH_MODE=token (README)."""
+    authentication, so the driver runs with RAY_AUTH_MODE=token (README).
+
+    ``auto`` joins the cluster that the last ``ray start`` on this machine recorded in Ray's
+    temp folder; failing that, ANY Ray instance running here (the module's own private one, a
+    concurrent test run's). Head and stage therefore share a private temp folder (RAY_TMPDIR),
+    as they would share /tmp/ray on a cluster node, and the stage's summary must name the head."""
     import json
     import shutil
     import socket
@@ -155,17 +161,17 @@ def test_detect_stage_joins_a_running_ray_cluster(clips, tmp_path):
 
     import yaml
 
-    from tests.conftest import REPO, tool_env
+    from tests.helpers.repo import REPO, tool_env
 
     with socket.socket() as s:
         s.bind(("", 0))
         port = s.getsockname()[1]
-    env = dict(tool_env(), RAY_AUTH_MODE="token", PYTHONPATH=str(REPO))
     ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # socket paths must stay < 108 bytes
+    env = dict(tool_env(), RAY_AUTH_MODE="token", PYTHONPATH=str(REPO), RAY_TMPDIR=ray_tmp)
     head = subprocess.Popen(
         [str(Path(sys.executable).parent / "ray"), "start", "--head", f"--port={port}",
          "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
-         f"--temp-dir={ray_tmp}", "--block"],
+         f"--temp-dir={ray_tmp}/ray", "--block"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -188,7 +194,7 @@ def test_detect_stage_joins_a_running_ray_cluster(clips, tmp_path):
         assert r.returncode == 0, r.stderr[-3000:]
         s = json.loads((tmp_path / "s.json").read_text())
         assert s["engine"] == "ray" and s["videos"] == 2 and not s["failed"]
-        assert "Connected to Ray cluster" in r.stderr  # joined, did not start its own
+        assert s["ray_cluster"].endswith(f":{port}")  # joined the head, did not start its own
     finally:
         head.terminate()  # `ray start --block` stops what it started on SIGTERM
         head.wait(timeout=60)

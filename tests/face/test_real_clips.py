@@ -15,8 +15,7 @@ from pipeline.config import Params
 from pipeline.face.detect import SubjectDetector
 from pipeline.face.temporal import Persistence
 from pipeline.inference.faces import face_frames
-
-from .conftest import canvas, paste
+from tests.helpers.faces import canvas, paste
 
 
 def sky(w: int = 320, h: int = 240) -> np.ndarray:
@@ -130,8 +129,7 @@ def test_stage_tables_reject_boxes_the_mesh_never_confirms(tmp_path):
     from pipeline.face.crop import crop_video
     from pipeline.face.jobs import VideoJob
     from pipeline.face.landmarks import landmarks_video
-
-    from .conftest import write_video
+    from tests.helpers.faces import write_video
 
     frames = title_clip()
     video = write_video(tmp_path / "title.mp4", frames, fps=25.0)

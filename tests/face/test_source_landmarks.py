@@ -13,8 +13,7 @@ from pipeline.datasets.schema import SOURCE_LANDMARKS
 from pipeline.face import tables
 from pipeline.face.runner import make_jobs, read_manifest, run_stage
 from pipeline.video.reader import iter_frames
-
-from .conftest import Clip, write_manifest
+from tests.helpers.faces import Clip, write_manifest
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,7 @@ from pipeline.config import CropConfig, DetectConfig, LandmarksConfig
 from pipeline.face import tables
 from pipeline.face.crop import decode_jpeg
 from pipeline.face.runner import make_jobs, read_manifest, run_stage
-
-from .conftest import Clip, write_manifest
+from tests.helpers.faces import Clip, assert_jaw_ordered, write_manifest
 
 
 @pytest.fixture(scope="module")
@@ -178,19 +177,6 @@ def test_landmark_geometry_on_real_faces(run):
         assert p[36:42, 0].max() < p[42:48, 0].min()  # right eye (image left) left of left eye
         assert p[48:68, 1].min() > p[30:36, 1].mean()  # mouth below the nose
         assert_jaw_ordered(p)
-
-
-def assert_jaw_ordered(p: np.ndarray) -> None:
-    """Jaw 0-16 runs along the contour: image-left side down to the chin (8), up the right."""
-    jaw = p[0:17]
-    assert np.all(np.diff(jaw[0:9, 1]) > 0) and np.all(np.diff(jaw[8:17, 1]) < 0)
-    assert np.all(jaw[0:8, 0] < jaw[16:8:-1, 0])  # each left point left of its mirror
-    # seen from the nose tip, the points sweep one way round (angle strictly monotonic)
-    d = jaw - p[30]
-    angle = np.unwrap(np.arctan2(d[:, 1], d[:, 0]))
-    assert np.all(np.diff(angle) < 0) or np.all(np.diff(angle) > 0)
-    step = np.linalg.norm(np.diff(jaw, axis=0), axis=1)
-    assert step.min() > 0.4 * step.mean() and step.max() < 1.6 * step.mean()  # even spacing
 
 
 def test_summaries_are_json(run, tmp_path):

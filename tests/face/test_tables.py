@@ -8,7 +8,7 @@ from pipeline.face import tables
 
 
 def write_boxes(path, n, missing=()):
-    with tables.TableWriter(path, tables.BOXES, rows_per_group=7) as w:
+    with tables.table_writer(path, tables.BOXES, rows_per_group=7) as w:
         for i in range(n):
             if i in missing:
                 w.add(
@@ -43,7 +43,7 @@ def test_roundtrip_streams_and_keeps_missing_rows(tmp_path):
 
 def test_atomic_on_error(tmp_path):
     p = tmp_path / "v.parquet"
-    with pytest.raises(RuntimeError), tables.TableWriter(p, tables.BOXES) as w:
+    with pytest.raises(RuntimeError), tables.table_writer(p, tables.BOXES) as w:
         w.add(frame=0, x=1, y=1, w=1, h=1, score=1, n_faces=1, keypoints=None)
         raise RuntimeError("killed")
     assert not p.exists() and list(tmp_path.iterdir()) == []

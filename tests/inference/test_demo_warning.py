@@ -10,8 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-
-from .conftest import save_model_folder
+from tests.helpers.inference import save_model_folder
 
 WARNING = "trained on the synthetic demo data"
 

@@ -16,8 +16,7 @@ from pipeline.cli import main
 from pipeline.config import ModelConfig
 from pipeline.inference.model import load_model
 from pipeline.models import build_model
-
-from .conftest import save_model_folder
+from tests.helpers.inference import save_model_folder
 
 TOL = 1e-4
 pytestmark = pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")

@@ -23,9 +23,9 @@ from pipeline.inference.live import LiveError, StepModel, open_source, run_live
 from pipeline.inference.model import load_model
 from pipeline.inference.predict import InputMaker
 from pipeline.models import create_model
-from tests.conftest import REPO, tool_env
-from tests.face.conftest import canvas, paste, write_video
-from tests.inference.conftest import IMAGE, N_FRAMES
+from tests.helpers.faces import canvas, paste, write_video
+from tests.helpers.inference import IMAGE, N_FRAMES
+from tests.helpers.repo import REPO, tool_env
 
 FPS = 30.0
 
@@ -115,7 +115,7 @@ def test_file_source_real_time_state_carried_and_reset(rnn_dir, gap_video, tmp_p
     for x in rows:
         assert math.isclose(float(x["time_s"]), int(x["frame"]) / FPS, abs_tol=1e-6)
         assert float(x["latency_ms"]) > 0
-        face = x["face"] == "True"
+        face = x["face"] == "true"
         assert face == (not 10 <= int(x["frame"]) < 20)  # the recipe's faces
         assert math.isfinite(float(x["valence"])) == face
     assert r.resets == (1 if sum(10 <= f < 20 for f in frames) >= 6 else 0)

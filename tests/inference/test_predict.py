@@ -24,9 +24,8 @@ from pipeline.inference.faces import FacePass
 from pipeline.inference.model import load_model
 from pipeline.inference.predict import Predictor, predict_video
 from pipeline.video.reader import iter_frames
-from tests.conftest import REPO, tool_env
-
-from .conftest import N_FRAMES
+from tests.helpers.inference import N_FRAMES
+from tests.helpers.repo import REPO, tool_env
 
 FACE = np.array([not 10 <= i < 20 for i in range(N_FRAMES)])
 
@@ -39,7 +38,7 @@ def read_csv(path) -> dict[str, np.ndarray]:
         "time_s": np.array([float(r["time_s"]) for r in rows]),
         "valence": np.array([float(r["valence"]) for r in rows]),
         "arousal": np.array([float(r["arousal"]) for r in rows]),
-        "face": np.array([r["face"] == "True" for r in rows]),
+        "face": np.array([r["face"] == "true" for r in rows]),
     }
 
 

@@ -17,7 +17,7 @@ from pipeline.models import (
     normalization_for,
 )
 from pipeline.models.layers import NORMALIZATIONS
-from tests.models.conftest import inputs, small_cfg
+from tests.helpers.models import inputs, small_cfg
 
 LM = 136  # 68 landmarks x 2
 

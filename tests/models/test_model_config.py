@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.config import ModelConfig, ParamsError, load_params, parse_params
 from pipeline.models import list_backbones
-from tests.conftest import REPO
+from tests.helpers.repo import REPO
 
 
 def test_defaults_are_the_papers_best():

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.models import create_model
 from pipeline.training.losses import make_loss, make_metrics
-from tests.models.conftest import inputs, small_cfg
+from tests.helpers.models import inputs, small_cfg
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from pipeline.models import (
     weight_layers,
 )
 from pipeline.training.losses import make_loss
-from tests.models.conftest import inputs, small_cfg
+from tests.helpers.models import inputs, small_cfg
 
 VGG_CONVS = [
     (f"conv{b}_{i}", c_in if i == 1 else c, c)

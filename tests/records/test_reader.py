@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from pipeline.config import AugmentConfig, BalanceConfig, ShardConfig
+from pipeline.face.points68 import FLIP_PERMUTATION
 from pipeline.records import ops
 from pipeline.records.reader import (
     ShardError,
@@ -16,7 +17,7 @@ from pipeline.records.reader import (
     verify_payloads,
 )
 from pipeline.records.writer import load_videos, write_records
-from tests.records.conftest import CROP
+from tests.helpers.records import CROP
 
 SEQ = 8
 
@@ -119,7 +120,7 @@ def test_flip_mirrors_landmarks_with_the_68_point_permutation():
     assert out["image"].numpy()[8, 16, 0] == 1.0  # the image mirrored with it
     twice = ops.flip(out)["landmarks"].numpy()
     np.testing.assert_allclose(twice, pts.reshape(-1), atol=1e-6)
-    perm = ops.FLIP_PERMUTATION
+    perm = FLIP_PERMUTATION
     assert sorted(perm) == list(range(68)) and np.array_equal(perm[perm], np.arange(68))
 
 

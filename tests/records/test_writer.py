@@ -13,7 +13,7 @@ from pipeline.records import balance
 from pipeline.records.reader import shard_files
 from pipeline.records.schema import parse
 from pipeline.records.writer import RecordsError, load_videos, windows, write_records
-from tests.records.conftest import make_interim
+from tests.helpers.records import make_interim
 
 SEQ = 16
 SHARD = ShardConfig(seq_len=SEQ, train_stride=5, shard_mb=0.05)

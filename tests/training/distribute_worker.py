@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pipeline.quiet import quiet_native
+
+    quiet_native()
 
     import tensorflow as tf
 

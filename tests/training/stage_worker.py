@@ -22,7 +22,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--live", required=True)
     ap.add_argument("--params", required=True)
     a = ap.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pipeline.quiet import quiet_native
+
+    quiet_native()
     os.environ.pop("TF_CONFIG", None)
     from pipeline.training.threads import single_threaded_ops
 

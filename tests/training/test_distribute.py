@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.repo import REPO
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2", **extra)
+    env = dict(os.environ, PYTHONPATH=str(REPO), **extra)
     env.pop("TF_CONFIG", None)
     env.update(extra)
     return env

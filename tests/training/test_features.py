@@ -19,7 +19,7 @@ from pipeline.records.reader import make_dataset, shard_files
 from pipeline.records.writer import load_videos, write_records
 from pipeline.training import features as cache
 from pipeline.training.run import train_stage
-from tests.records.conftest import make_interim
+from tests.helpers.records import make_interim
 
 SEQ = 8
 VIDEOS = {"a": ("train", 50), "b": ("train", 40), "v": ("val", 30), "t": ("test", 20)}

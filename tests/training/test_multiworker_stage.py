@@ -26,9 +26,9 @@ from pipeline.config import BalanceConfig, ShardConfig
 from pipeline.models.saved import load_model
 from pipeline.records.reader import make_dataset, shard_files
 from pipeline.records.writer import load_videos, write_records
-from tests.conftest import REPO, tool_env
-from tests.records.conftest import make_interim
-from tests.training.test_train_stage import VIDEOS, tiny_params
+from tests.helpers.records import make_interim
+from tests.helpers.repo import REPO, tool_env
+from tests.helpers.training import VIDEOS, tiny_params
 
 pytestmark = pytest.mark.slow
 EPOCHS = 2
@@ -58,7 +58,7 @@ def _free_port() -> int:
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
-    env = dict(tool_env(), PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2", TMPDIR=str(tmp))
+    env = dict(tool_env(), PYTHONPATH=str(REPO), TMPDIR=str(tmp))
     env.pop("TF_CONFIG", None)
     env.update(extra)
     return env

@@ -1,0 +1,46 @@
+"""Tiny training params and the videos of the training stage tests' records."""
+
+from __future__ import annotations
+
+from pipeline.config import Params
+
+VIDEOS = {
+    "a": ("train", 60),
+    "b": ("train", 50),
+    "c": ("train", 40),
+    "v": ("val", 30),
+    "t": ("test", 30),
+}
+
+
+def tiny_params(**train) -> Params:
+    common = {
+        "batch_size": 16,
+        "epochs": 3,
+        "patience": 0,
+        "learning_rate": 3e-3,
+        "seed": 0,
+        **train,
+    }
+    return Params.model_validate(
+        {
+            "model": {
+                "backbone": "small",
+                "small_width": 4,
+                "fc_units": [16, 8],
+                "rnn_units": 8,
+                "rnn_layers": 1,
+                "heads": "joint",
+                "dropout": 0.0,
+            },
+            "train_cnn": common,
+            "train_rnn": {**common, "batch_size": 4},
+            "augment": {
+                "flip": True,
+                "shift": 0.0,
+                "brightness": 0.0,
+                "contrast": 0.0,
+                "saturation": 0.0,
+            },
+        }
+    )
