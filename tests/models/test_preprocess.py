@@ -3,7 +3,6 @@ the same predictions as the old path (normalised in the input pipeline, same wei
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import get_args
 
 import keras
@@ -20,7 +19,6 @@ from pipeline.models.layers import (
 )
 from pipeline.models.saved import load_model
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(backbone="small", small_width=4, fc_units=(16, 8), rnn_units=8, rnn_layers=1)
 
 
@@ -75,26 +73,6 @@ def test_model_on_raw_crops_equals_old_path(kind, heads, landmarks, tmp_path):
     new.save(tmp_path / "m.keras")
     back = keras.saving.load_model(tmp_path / "m.keras", compile=False)
     np.testing.assert_allclose(back.predict_on_batch({"image": x, "landmarks": lm}), got, atol=1e-6)
-
-
-@pytest.mark.parametrize("name", ["cnn", "cnn_rnn"])
-def test_committed_old_model_takes_raw_crops(name):
-    """Models saved before the layer existed (the `dvc checkout` ones, if they are) load
-    behind one and give what they gave on normalised input."""
-    folder = ROOT / "models" / name
-    if not (folder / "model.keras").is_file():
-        pytest.skip(f"{folder}: not checked out (dvc checkout)")
-    raw = keras.saving.load_model(folder / "model.keras", compile=False)
-    if preprocess_layer(raw) is not None:
-        pytest.skip(f"{folder}: already has its preprocess layer (retrained)")
-    tm = load_model(folder)
-    assert preprocess_layer(tm.keras_model).normalization == tm.meta.normalization
-    lead = (2, tm.seq_len) if tm.seq_len else (2,)
-    x = crops((*lead, tm.image_size, tm.image_size, 3))
-    lm = np.random.default_rng(2).random((*lead, 136)).astype(np.float32)
-    want = raw.predict_on_batch({"image": by_hand(x, tm.meta.normalization), "landmarks": lm})
-    got = tm.keras_model.predict_on_batch({"image": x, "landmarks": lm})
-    np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
 
 
 def test_old_model_folder_is_rebuilt_with_the_layer(tmp_path):
