@@ -283,14 +283,15 @@ def _predict_live(videos, model_dir, out, overlay, device, subject, source, show
 def export(model_dir, fmt, out):
     """Export a trained model for deployment (SavedModel or TFLite, float32).
 
-    Inputs: `image` (crops resized to the model's image_size and normalised as its
-    meta.json says) and `landmarks` (136 values in [0, 1]); output: valence, arousal.
-    The CNN-RNN's TFLite model takes one window (batch 1, seq_len frames).
+    Inputs: `image` (RGB face crops resized to the model's image_size, float32 0-255: the
+    model normalises them itself) and `landmarks` (136 values in [0, 1]); output: valence,
+    arousal. The CNN-RNN's TFLite model takes one window (batch 1, seq_len frames).
     """
-    from pipeline.inference.export import export_model
     from pipeline.inference.model import setup_device
 
-    setup_device("cpu")
+    setup_device("cpu")  # before the export module imports TensorFlow
+    from pipeline.inference.export import export_model
+
     info = export_model(model_dir, fmt, out)
     click.echo(f"wrote {info['out']} ({info['kind']}, {fmt}; inputs {info['inputs']})")
 

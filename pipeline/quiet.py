@@ -11,7 +11,10 @@ benchmarks:
 * :func:`native_stderr_silenced` — a context manager that points fd 2 at ``/dev/null`` while
   native code that logs unconditionally runs (MediaPipe graph start-up). Python's own
   ``sys.stderr`` is flushed first, and the original fd 2 is restored afterwards, so errors
-  raised as Python exceptions still reach the user.
+  raised as Python exceptions still reach the user;
+* :func:`load_tensorflow` — TensorFlow's import and device probe under that silence (the
+  CUDA-enabled wheel logs past every log-level variable), for the stages and commands that
+  use TensorFlow.
 
 ``AFFWILD_NATIVE_LOGS=1`` keeps everything (for debugging a native crash).
 """
@@ -22,6 +25,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 LOG_LEVEL_VARS = {  # what quiet_native sets (unless already set)
     "GLOG_minloglevel": "2",
@@ -63,3 +67,37 @@ def native_stderr_silenced() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(devnull)
         os.close(saved)
+
+
+NVIDIA_DRIVER = Path("/proc/driver/nvidia/version")
+
+
+def load_tensorflow():
+    """Import TensorFlow and let it probe its devices with fd 2 silenced; returns the module.
+
+    The ``tensorflow`` wheel (built with CUDA) writes past every log-level variable: "Unable to
+    register cuFFT / cuDNN / cuBLAS factory" when it loads, and "failed call to cuInit" the first
+    time anything touches a device on a machine without an NVIDIA driver. Called before
+    anything else imports TensorFlow (the TensorFlow stages; ``predict`` / ``export`` through
+    ``setup_device``), it keeps those lines out of the logs. Listing the physical devices does
+    not start the runtime, so logical-device and strategy set-up still work afterwards. A
+    machine with an NVIDIA driver on which TensorFlow finds no GPU gets one warning line
+    instead of the silenced reason (``AFFWILD_NATIVE_LOGS=1`` shows it).
+    """
+    if _keep_logs():
+        import tensorflow as tf
+
+        return tf
+    quiet_native()
+    with native_stderr_silenced():
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+    if not gpus and NVIDIA_DRIVER.exists():
+        print(
+            "warning: this machine has an NVIDIA driver but TensorFlow finds no GPU; training "
+            "and inference run on the CPU (pip install -e '.[gpu]' adds the CUDA libraries; "
+            "AFFWILD_NATIVE_LOGS=1 shows TensorFlow's reason)",
+            file=sys.stderr,
+        )
+    return tf

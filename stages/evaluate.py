@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from pipeline.quiet import load_tensorflow
 from pipeline.training.threads import single_threaded_ops
 from stages._cli import friendly_errors
 
@@ -50,6 +51,7 @@ def main(
     split,
     params_path,
 ):
+    load_tensorflow()  # before any TensorFlow import: its import and device probe, silenced
     import pyarrow.parquet as pq
 
     from pipeline.baseline.sift_svr import load_svr

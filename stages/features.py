@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from pipeline.quiet import load_tensorflow
 from pipeline.training.threads import single_threaded_ops
 from stages._cli import friendly_errors
 
@@ -22,6 +23,7 @@ single_threaded_ops()  # before TensorFlow is imported: the same features on any
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @friendly_errors
 def main(records, cnn, out, params_path):
+    load_tensorflow()  # before any TensorFlow import: its import and device probe, silenced
     from pipeline.config import load_params
     from pipeline.training.features import compute_features
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from pipeline.quiet import load_tensorflow
 from pipeline.training.threads import single_threaded_ops
 from stages._cli import friendly_errors
 
@@ -31,6 +32,7 @@ single_threaded_ops()  # before TensorFlow is imported: same numbers on any core
 )
 @friendly_errors
 def main(records, out, checkpoints, live, params_path, seed):
+    load_tensorflow()  # before any TensorFlow import: its import and device probe, silenced
     from pipeline.config import load_params
     from pipeline.training.run import train_stage, with_train_seed
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from pipeline.quiet import load_tensorflow
 from stages._cli import friendly_errors
 
 
@@ -15,6 +16,7 @@ from stages._cli import friendly_errors
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @friendly_errors
 def main(records, out, params_path):
+    load_tensorflow()  # before any TensorFlow import: its import and device probe, silenced
     import time
 
     import joblib

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.helpers.repo import TINY
+from tests.helpers.repo import TINY, native_log_lines
 
 FLAT = {"ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence", "mse_arousal", "ccc_mean_lo",
         "ccc_mean_hi"}  # fmt: skip
@@ -18,7 +18,8 @@ FLAT = {"ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence", "mse_arousal", 
 def test_dvc_repro_whole_dag_then_an_experiment(repo_copy):
     repo_copy.set_params(**TINY)
     repo_copy.commit("tiny params")
-    repo_copy.dvc("repro")
+    run = repo_copy.dvc("repro")
+    assert native_log_lines(run.stdout + run.stderr) == []  # only the stages' own lines
     root = repo_copy.root
 
     for model in ("cnn", "cnn_rnn", "svr"):

@@ -33,7 +33,9 @@ def setup_device(device: str) -> str:
     Must run before TensorFlow first touches a device (before a model is loaded). Returns the
     device actually used ("cpu" or "gpu").
     """
-    import tensorflow as tf
+    from pipeline.quiet import load_tensorflow
+
+    tf = load_tensorflow()  # imported and probed without the CUDA wheel's log lines
 
     if device not in ("cpu", "gpu", "auto"):
         raise InputError(f"--device {device!r}: expected cpu, gpu or auto")

@@ -54,6 +54,18 @@ def project_files() -> list[str]:
     return [f for f in out.splitlines() if (REPO / f).is_file()]
 
 
+# What native (C++) log lines look like: glog/absl prefixes, TFLite's and TensorFlow's own lines
+# (the CUDA-built wheel: factory registration at import, cuInit on a machine without a driver).
+NATIVE_LOG_MARKS = ("W0000", "I0000", "E0000", "INFO: Created TensorFlow Lite",
+                    "inference_feedback_manager", "landmark_projection_calculator", "XNNPACK",
+                    "cuInit", "Unable to register", "computation placer", "oneDNN",
+                    "cpu_feature_guard", "rebuild TensorFlow")  # fmt: skip
+
+
+def native_log_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if any(m in line for m in NATIVE_LOG_MARKS)]
+
+
 def tool_env() -> dict[str, str]:
     """Environment in which `dvc` and the stages' `python` are this interpreter's."""
     env = dict(os.environ)

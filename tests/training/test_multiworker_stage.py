@@ -92,7 +92,6 @@ def _curve(live: Path, name: str) -> list[float]:
 
 
 def _weights(folder: Path) -> np.ndarray:
-
     model, _ = _loaded(folder)
     return np.concatenate([np.ravel(w) for w in model.get_weights()])
 
@@ -110,7 +109,6 @@ def test_train_cnn_on_two_workers(records, tmp_path):
     ]
 
     # the chief wrote a model folder that loads and predicts; the other worker left nothing
-
     model, meta = _loaded(tmp_path / "cnn")
     assert meta.workers == 2 and meta.replicas == 2 and meta.run == runs[0]
     assert meta.run["epochs_run"] == EPOCHS and meta.run["resumed"] is False
