@@ -313,6 +313,7 @@ def dvc_end_to_end(n_frames: int, w: int = 480, h: int = 360) -> None:
     import pyarrow.parquet as pq
     import yaml
 
+    from pipeline.artifacts import FaceStageSummary
     from pipeline.datasets.schema import MANIFEST
 
     repo = Path(__file__).resolve().parents[1]
@@ -354,9 +355,9 @@ def dvc_end_to_end(n_frames: int, w: int = 480, h: int = 360) -> None:
           f"{wall:.1f} s wall = {n_frames / wall:.1f} frames/s (load {os.getloadavg()[0]:.2f}); "
           f"native log lines in its output: {len(native)}")  # fmt: skip
     for s in ("boxes", "landmarks", "crops"):
-        d = json.loads((tmp / f"data/interim/{s}_summary.json").read_text())
-        print(f"  {s}: {d['frames_with_face']} / {d['frames']} with a face, "
-              f"stage {d['wall_seconds']} s")  # fmt: skip
+        d = FaceStageSummary.read_file(tmp / f"data/interim/{s}_summary.json")
+        print(f"  {s}: {d.frames_with_face} / {d.frames} with a face, "
+              f"stage {d.wall_seconds} s")  # fmt: skip
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -12,6 +12,12 @@
 - :class:`RecordsSummary` — the records' ``summary.json`` (``shard``): crop size, window
   length, and per split and record kind the counts, balance and shard files.
 - :class:`FeaturesSummary` — the ``features`` stage's ``summary.json``.
+- :class:`FaceStageSummary` — a face stage's ``{boxes,landmarks,crops}_summary.json``
+  (``detect`` / ``landmarks`` / ``crop``): totals, failed videos, warnings and one
+  :class:`VideoReport` per video (``videos_detail``). A video's report is what a worker
+  process (or Ray actor) sends back: it is made, filled and pickled as this model.
+- :class:`IngestReport` — the ``ingest`` stage's ``ingest_report.json``: per split counts,
+  skipped and truncated videos, warnings and notes.
 
 Every reader turns a missing file, bad JSON or a value that does not fit into one
 :class:`~pipeline.errors.InputError` line naming the file. The JSON keys are those the
@@ -278,3 +284,135 @@ class FeaturesSummary(Artifact):
     frames: int | None = None
     seconds: float | None = None
     frames_per_s: float | None = None
+
+
+# -- face stages ---------------------------------------------------------------------------
+class VideoReport(BaseModel):
+    """What a face stage did with one video (one entry of a summary's ``videos_detail``).
+
+    The stage's ``*_video`` function fills it as it goes; :meth:`timed` sets the seconds."""
+
+    model_config = ConfigDict(extra="allow")
+    video_id: str
+    frames: int = Field(ge=0)
+    decoded: int = Field(0, ge=0)
+    faces: int = Field(0, ge=0)  # frames with the subject's face (box / landmarks / valid crop)
+    missing: int = Field(0, ge=0)
+    seconds: float = 0.0
+    statuses: dict[str, int] = {}
+    multi_face_frames: int = 0
+    error: str | None = None  # why the video failed (it then has an all-"no face" table)
+    warnings: list[str] = []
+    extra: dict[str, Any] = {}
+    frames_per_s: float | None = None
+
+    def timed(self, seconds: float) -> VideoReport:
+        self.seconds = seconds
+        self.frames_per_s = round(self.frames / seconds, 1) if seconds > 0 else None
+        return self
+
+
+class FailedVideo(BaseModel):
+    video_id: str
+    why: str
+
+
+class FaceStageSummary(Artifact):
+    """A face stage's summary file (``data/interim/{boxes,landmarks,crops}_summary.json``)."""
+
+    HINT: ClassVar[str] = "no face stage summary: run `dvc repro detect` (landmarks, crop)"
+    # written only when there are any (landmarks) / when the Ray engine ran the stage
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("statuses", "ray_cluster")
+
+    stage: Literal["detect", "landmarks", "crop"]
+    videos: int = Field(ge=0)
+    frames: int = Field(ge=0)
+    frames_with_face: int = Field(ge=0)
+    frames_missing: int = Field(ge=0)
+    frames_not_decoded: int = Field(ge=0)
+    frames_with_several_faces: int = Field(ge=0)
+    engine: str = "local"
+    n_jobs: int = Field(ge=1)
+    wall_seconds: float
+    frames_per_s: float | None = None
+    frames_per_s_per_process: float | None = None
+    failed: list[FailedVideo] = []
+    warnings: list[str] = []
+    videos_detail: list[VideoReport] = []
+    statuses: dict[str, int] | None = None  # summed over the videos
+    ray_cluster: str | None = None  # the GCS address of the Ray cluster that ran it
+
+    @classmethod
+    def of(
+        cls, stage: str, reports: list[VideoReport], wall: float, n_jobs: int,
+        engine: str = "local", ray_cluster: str | None = None,
+    ) -> FaceStageSummary:  # fmt: skip
+        """The summary of ``reports`` (one per video, in manifest order)."""
+        frames = sum(r.frames for r in reports)
+        busy = sum(r.seconds for r in reports)
+        statuses: dict[str, int] = {}
+        for r in reports:
+            for k, v in r.statuses.items():
+                statuses[k] = statuses.get(k, 0) + v
+        return cls(
+            stage=stage,
+            videos=len(reports),
+            frames=frames,
+            frames_with_face=sum(r.faces for r in reports),
+            frames_missing=sum(r.missing for r in reports),
+            frames_not_decoded=sum(r.frames - r.decoded for r in reports if not r.error),
+            frames_with_several_faces=sum(r.multi_face_frames for r in reports),
+            engine=engine,
+            n_jobs=n_jobs,
+            wall_seconds=round(wall, 2),
+            frames_per_s=round(frames / wall, 1) if wall > 0 else None,
+            frames_per_s_per_process=round(frames / busy, 1) if busy > 0 else None,
+            failed=[FailedVideo(video_id=r.video_id, why=r.error) for r in reports if r.error],
+            warnings=[w for r in reports for w in r.warnings],
+            videos_detail=reports,
+            statuses=statuses or None,
+            ray_cluster=ray_cluster,
+        )
+
+    def to_json(self) -> dict:
+        d = self.model_dump(mode="json")
+        for key in self.OPTIONAL:
+            if d.get(key) is None:
+                d.pop(key, None)
+        return d
+
+
+# -- ingest --------------------------------------------------------------------------------
+class SplitReport(BaseModel):
+    videos: int = Field(ge=0)
+    frames: int = Field(ge=0)
+    annotated_frames: int = Field(ge=0)
+    quadrants: dict[str, float] = {}  # share of annotated frames per valence-arousal quadrant
+
+
+class SkippedVideo(BaseModel):
+    video_id: str
+    problems: list[str]
+
+
+class TruncatedVideo(BaseModel):
+    video_id: str
+    labels: int = Field(ge=0)
+    frames: int = Field(ge=0)
+    kept: int = Field(ge=0)
+
+
+class IngestReport(Artifact):
+    """The ``ingest`` stage's report (``data/interim/ingest_report.json``)."""
+
+    FILE: ClassVar[str] = "ingest_report.json"
+    HINT: ClassVar[str] = "no ingest report: run `dvc repro ingest`"
+
+    format: str
+    root: str
+    splits: dict[str, SplitReport]
+    skipped: list[SkippedVideo] = []  # left out (ingest.on_error: skip), with their problems
+    truncated: list[TruncatedVideo] = []  # labels and video lengths differed: the shorter kept
+    warnings: list[str] = []
+    notes: list[str] = []
+    datasets: dict[str, int] = {}  # videos per data set

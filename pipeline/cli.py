@@ -84,12 +84,12 @@ def check_data(root, fmt, params_path):
     params = load_params(params_path) if Path(params_path).exists() else Params()
     data = params.data.model_copy(update={"root": root, "format": fmt})
     result = ingest(data, params.split, params.ingest, params.parallel.n_jobs)
-    for name, s in result.report["splits"].items():
+    for name, s in result.report.splits.items():
         click.echo(
-            f"{name:>5}: {s['videos']:4d} videos {s['frames']:8d} frames "
-            f"({s['annotated_frames']} annotated) quadrants {s['quadrants']}"
+            f"{name:>5}: {s.videos:4d} videos {s.frames:8d} frames "
+            f"({s.annotated_frames} annotated) quadrants {s.quadrants}"
         )
-    for line in result.report["warnings"] + result.report["notes"]:
+    for line in result.report.warnings + result.report.notes:
         click.echo(f"note: {line}")
     click.echo("ok")
 

@@ -18,7 +18,7 @@ from stages._cli import friendly_errors
 def main(root, manifest, labels, source_landmarks, report, params_path):
     from pipeline.config import load_params
     from pipeline.datasets.ingest import ingest
-    from pipeline.io import write_json, write_parquet
+    from pipeline.io import write_parquet
 
     params = load_params(params_path)
     data = params.data.model_copy(update={"root": root})
@@ -27,17 +27,17 @@ def main(root, manifest, labels, source_landmarks, report, params_path):
     write_parquet(result.manifest, manifest)
     write_parquet(result.labels, labels)
     write_parquet(result.source_landmarks, source_landmarks)
-    write_json(result.report, report)
+    rep = result.report
+    rep.write_file(report)
 
-    for name, s in result.report["splits"].items():
+    for name, s in rep.splits.items():
         click.echo(
-            f"{name:>5}: {s['videos']:4d} videos {s['frames']:8d} frames "
-            f"({s['annotated_frames']} annotated)"
+            f"{name:>5}: {s.videos:4d} videos {s.frames:8d} frames ({s.annotated_frames} annotated)"
         )
-    for key in ("skipped", "truncated"):
-        if result.report[key]:
-            click.echo(f"{len(result.report[key])} video(s) {key}: see {report}", err=True)
-    for line in result.report["warnings"] + result.report["notes"]:
+    for key, videos in (("skipped", rep.skipped), ("truncated", rep.truncated)):
+        if videos:
+            click.echo(f"{len(videos)} video(s) {key}: see {report}", err=True)
+    for line in rep.warnings + rep.notes:
         click.echo(f"note: {line}", err=True)
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.artifacts import (
+    FaceStageSummary,
     FeaturesSummary,
+    IngestReport,
     ModelFolderError,
     ModelMeta,
     RecordsSummary,
@@ -20,6 +22,20 @@ from pipeline.errors import InputError
 from pipeline.models.saved import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# a face stage's summary file as the stages write it (one video, no face found)
+SUMMARY = {
+    "stage": "detect", "videos": 1, "frames": 4, "frames_with_face": 0, "frames_missing": 4,
+    "frames_not_decoded": 0, "frames_with_several_faces": 0, "engine": "local", "n_jobs": 1,
+    "wall_seconds": 0.5, "frames_per_s": 8.0, "frames_per_s_per_process": 10.0, "failed": [],
+    "warnings": ["a: no face of the subject in any of its 4 frames"],
+    "videos_detail": [{
+        "video_id": "a", "frames": 4, "decoded": 4, "faces": 0, "missing": 4, "seconds": 0.4,
+        "statuses": {}, "multi_face_frames": 0, "error": None,
+        "warnings": ["a: no face of the subject in any of its 4 frames"],
+        "extra": {"faces_dropped_short_runs": 0}, "frames_per_s": 10.0,
+    }],
+}  # fmt: skip
 
 
 def _meta(**kw) -> ModelMeta:
@@ -147,3 +163,36 @@ def test_committed_models_load(name, tmp_path):
         old, new = before["face"].pop(section), after["face"].pop(section)
         assert {k: v for k, v in old.items() if k in new} == {k: new[k] for k in old if k in new}
     assert {k: after[k] for k in before} == before
+
+
+@pytest.mark.parametrize(
+    ("model", "content", "message"),
+    [
+        (FaceStageSummary, None, "no such file"),
+        (FaceStageSummary, "{", "not valid JSON"),
+        (FaceStageSummary, '{"stage": "detect"}', "videos: Field required"),
+        (FaceStageSummary, json.dumps({**SUMMARY, "stage": "track"}), "stage: Input should be"),
+        (FaceStageSummary, json.dumps({**SUMMARY, "videos_detail": [{"video_id": "a"}]}),
+         r"videos_detail\.0\.frames: Field required"),
+        (IngestReport, '{"format": "affwild", "root": "x", "splits": {"train": {}}}',
+         r"splits\.train\.videos: Field required"),
+        (IngestReport, "[]", "expected a JSON object"),
+    ],
+)  # fmt: skip
+def test_bad_stage_report_is_one_line_naming_the_file(tmp_path, model, content, message):
+    path = tmp_path / "report.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(InputError, match=message) as exc:
+        model.read_file(path)
+    text = str(exc.value)
+    assert text.startswith(f"{path}: ") and "\n" not in text
+
+
+def test_face_summary_keeps_optional_keys_out_and_unknown_keys_in(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({**SUMMARY, "added_by_a_script": [1]}))
+    s = FaceStageSummary.read_file(path)
+    assert s.statuses is None and s.ray_cluster is None
+    s.write_file(tmp_path / "back.json")
+    assert json.loads((tmp_path / "back.json").read_text()) == {**SUMMARY, "added_by_a_script": [1]}

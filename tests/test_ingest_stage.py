@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.artifacts import IngestReport
 from pipeline.datasets.schema import LABELS, MANIFEST
 from tests.helpers.datasets import make_affwild
 
@@ -26,8 +26,8 @@ def test_dvc_repro_ingest(repo_copy):
     labels = pq.read_table(interim / "labels.parquet")
     assert manifest.schema.equals(MANIFEST) and labels.schema.equals(LABELS)
     assert manifest.num_rows == 3 and labels.num_rows == 15
-    report = json.loads((interim / "ingest_report.json").read_text())
-    assert report["splits"]["test"]["videos"] == 1
+    report = IngestReport.read(interim)
+    assert report.splits["test"].videos == 1
     # The demo stage is not upstream of ingest when data.root points elsewhere.
     assert not (repo_copy.root / "data/raw/demo").exists()
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from pipeline.artifacts import IngestReport
 from pipeline.config import DataConfig, IngestConfig, SplitConfig
 from pipeline.datasets.afewva import scan_afewva
 from pipeline.datasets.affwild import scan_affwild
@@ -37,7 +38,7 @@ class IngestResult:
     manifest: pa.Table
     labels: pa.Table
     source_landmarks: pa.Table
-    report: dict
+    report: IngestReport
 
 
 def scan(root: str | Path, fmt: str, split_cfg: SplitConfig) -> ScanResult:
@@ -188,7 +189,7 @@ def _tables(entries: list[Entry], infos: dict[Path, VideoInfo]):
     return manifest, labels, landmarks
 
 
-def _report(data, entries, problems, truncated, warnings, notes, labels) -> dict:
+def _report(data, entries, problems, truncated, warnings, notes, labels) -> IngestReport:
     skipped: dict[str, list[str]] = {}
     for p in problems:
         skipped.setdefault(p.video_id, []).append(str(p))
@@ -208,16 +209,16 @@ def _report(data, entries, problems, truncated, warnings, notes, labels) -> dict
             "annotated_frames": int(annotated.sum()),
             "quadrants": _quadrants(v, a),
         }
-    return {
-        "format": data.format,
-        "root": str(data.root),
-        "splits": per_split,
-        "skipped": [{"video_id": k, "problems": v} for k, v in sorted(skipped.items())],
-        "truncated": truncated,
-        "warnings": warnings,
-        "notes": notes,
-        "datasets": dict(Counter(e.dataset for e in entries)),
-    }
+    return IngestReport(
+        format=data.format,
+        root=str(data.root),
+        splits=per_split,
+        skipped=[{"video_id": k, "problems": v} for k, v in sorted(skipped.items())],
+        truncated=truncated,
+        warnings=warnings,
+        notes=notes,
+        datasets=dict(Counter(e.dataset for e in entries)),
+    )
 
 
 def _quadrants(v: np.ndarray, a: np.ndarray) -> dict[str, float]:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline.artifacts import VideoReport
 from pipeline.face import points68, tables
-from pipeline.face.jobs import Frames, Progress, VideoJob, VideoReport, finish
+from pipeline.face.jobs import Frames, Progress, VideoJob, finish
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def crop_frame(rgb, points, box, keypoints, cfg) -> tuple[bytes | None, np.ndarr
 def crop_video(job: VideoJob, cfg, progress: Progress | None = None) -> VideoReport:
     """Square crops of the subject's face from its landmarks (or box); write the table."""
     t0 = time.perf_counter()
-    report = VideoReport(job.video_id, job.n_frames)
+    report = VideoReport(video_id=job.video_id, frames=job.n_frames)
     frames = Frames(job.source, job.n_frames)
     tables.check_table(job.boxes, tables.BOXES, job.n_frames)
     tables.check_table(job.landmarks, tables.LANDMARKS, job.n_frames)

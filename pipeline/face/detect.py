@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline.artifacts import VideoReport
 from pipeline.face import tables
-from pipeline.face.jobs import Frames, Progress, VideoJob, VideoReport, finish
+from pipeline.face.jobs import Frames, Progress, VideoJob, finish
 from pipeline.face.subject import Face, SubjectTracker, appearance, colour_histogram
 from pipeline.face.temporal import Persistence
 
@@ -108,7 +109,7 @@ class SubjectDetector:
 def detect_video(job: VideoJob, cfg, progress: Progress | None = None) -> VideoReport:
     """Detect every face in every frame; follow the subject; write the boxes table."""
     t0 = time.perf_counter()
-    report = VideoReport(job.video_id, job.n_frames)
+    report = VideoReport(video_id=job.video_id, frames=job.n_frames)
     frames = Frames(job.source, job.n_frames)
     nan4 = (math.nan,) * 4
 

@@ -4,7 +4,7 @@ Each stage's ``*_video`` function (``pipeline.face.detect`` / ``landmarks`` / ``
 one video (and the previous stages' tables for it) and writes exactly one output row per
 source frame (``job.n_frames``, the manifest's decoded count), whatever happens: frames that
 do not decode, or are missing because decoding stopped early, become "no face" rows and are
-counted in the returned :class:`VideoReport`. Memory does not grow with the video's length.
+counted in the returned :class:`~pipeline.artifacts.VideoReport`. Memory does not grow with the video's length.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from pipeline.artifacts import VideoReport
 from pipeline.video.reader import VideoError, iter_frames
 
 log = logging.getLogger(__name__)
@@ -37,26 +38,6 @@ class VideoJob:
     boxes: str = ""
     landmarks: str = ""
     source_landmarks: str = ""  # the data set's own landmarks table (may hold other videos)
-
-
-@dataclass
-class VideoReport:
-    video_id: str
-    frames: int
-    decoded: int = 0
-    faces: int = 0  # frames with the subject's face (box / landmarks / valid crop)
-    missing: int = 0
-    seconds: float = 0.0
-    statuses: dict[str, int] = field(default_factory=dict)
-    multi_face_frames: int = 0
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    extra: dict = field(default_factory=dict)
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["frames_per_s"] = round(self.frames / self.seconds, 1) if self.seconds > 0 else None
-        return d
 
 
 class Frames:
@@ -91,7 +72,7 @@ class Frames:
 
 def finish(report: VideoReport, frames: Frames, t0: float, what: str) -> VideoReport:
     frames.note(report)
-    report.seconds = time.perf_counter() - t0
+    report.timed(time.perf_counter() - t0)
     if report.faces == 0 and report.frames > 0:
         report.warnings.append(f"{report.video_id}: no {what} in any of its {report.frames} frames")
     for w in report.warnings:

@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from pipeline.artifacts import VideoReport
 from pipeline.face import tables
 from pipeline.face.ibug68 import mesh_to_ibug68
-from pipeline.face.jobs import Frames, Progress, VideoJob, VideoReport, finish
+from pipeline.face.jobs import Frames, Progress, VideoJob, finish
 from pipeline.face.points68 import GROUPS, N_POINTS, N_VALUES
 from pipeline.face.reference import nme
 from pipeline.face.temporal import GapFiller, LandmarkRow, OneEuro
@@ -184,7 +185,7 @@ class LandmarkFollower:
 def landmarks_video(job: VideoJob, cfg, progress: Progress | None = None) -> VideoReport:
     """68 iBUG points per frame from the mesh, seeded by the subject's box; write the table."""
     t0 = time.perf_counter()
-    report = VideoReport(job.video_id, job.n_frames)
+    report = VideoReport(video_id=job.video_id, frames=job.n_frames)
     report.statuses = dict.fromkeys(tables.STATUSES, 0)
     frames = Frames(job.source, job.n_frames)
     tables.check_table(job.boxes, tables.BOXES, job.n_frames)

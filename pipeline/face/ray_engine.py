@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 
+from pipeline.artifacts import VideoReport
 from pipeline.errors import InputError
 from pipeline.face.jobs import VideoJob
 
@@ -42,7 +43,7 @@ class FaceWorker:
         init_worker()
         _stage_functions(stage)  # import once: MediaPipe, the stage's model files
 
-    def run(self, stage: str, job: VideoJob, cfg) -> dict:
+    def run(self, stage: str, job: VideoJob, cfg) -> VideoReport:
         from pipeline.face.runner import run_job
 
         return run_job(stage, job, cfg)
@@ -64,7 +65,7 @@ def _import_ray():
 
 def run_on_ray(
     stage: str, todo: list[VideoJob], cfg, n_workers: int, address: str | None, bar
-) -> tuple[list[dict], str]:
+) -> tuple[list[VideoReport], str]:
     """Run ``stage`` on every job on ``n_workers`` Ray actors: the reports in ``todo`` order,
     and the address of the Ray cluster (its GCS) that ran them."""
     from pipeline.face.runner import failed_report
@@ -86,7 +87,7 @@ def run_on_ray(
         actors = list(idle)
         queue = list(reversed(todo))
         running: dict = {}  # object ref -> (job, actor)
-        reports: dict[str, dict] = {}
+        reports: dict[str, VideoReport] = {}
         while queue or running:
             while queue and idle:
                 job, actor = queue.pop(), idle.pop()

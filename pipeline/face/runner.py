@@ -25,10 +25,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from pipeline.artifacts import FaceStageSummary, VideoReport
 from pipeline.datasets.schema import MANIFEST
 from pipeline.errors import InputError
-from pipeline.face.jobs import Progress, VideoJob, VideoReport
-from pipeline.io import atomic_dir, write_json
+from pipeline.face.jobs import Progress, VideoJob
+from pipeline.io import atomic_dir
 from pipeline.parallel import CONTEXT, process_pool
 
 log = logging.getLogger(__name__)
@@ -49,12 +50,12 @@ def _stage_functions(stage: str):
     return getattr(mod, fn), getattr(mod, empty)
 
 
-def run_job(stage: str, job: VideoJob, cfg, progress: Progress | None = None) -> dict:
+def run_job(stage: str, job: VideoJob, cfg, progress: Progress | None = None) -> VideoReport:
     """Run one stage on one video; never raises: a failure writes "no face" rows and is reported."""
     fn, empty = _stage_functions(stage)
     t0 = time.perf_counter()
     try:
-        return fn(job, cfg, progress).as_dict()
+        return fn(job, cfg, progress)
     except Exception as exc:  # noqa: BLE001 - one bad video must not stop the others
         msg = f"{job.video_id} ({job.source}): {type(exc).__name__}: {exc}"
         log.error("%s failed: %s", stage, msg)
@@ -62,9 +63,10 @@ def run_job(stage: str, job: VideoJob, cfg, progress: Progress | None = None) ->
             empty(job)
         except Exception as exc2:  # noqa: BLE001
             msg += f"; writing its empty table failed too: {exc2}"
-        report = VideoReport(job.video_id, job.n_frames, missing=job.n_frames, error=msg)
-        report.seconds = time.perf_counter() - t0
-        return report.as_dict()
+        report = VideoReport(
+            video_id=job.video_id, frames=job.n_frames, missing=job.n_frames, error=msg
+        )
+        return report.timed(time.perf_counter() - t0)
 
 
 def _init_worker(counter) -> None:
@@ -72,7 +74,7 @@ def _init_worker(counter) -> None:
     _COUNTER = counter
 
 
-def _worker(stage: str, job: VideoJob, cfg) -> dict:
+def _worker(stage: str, job: VideoJob, cfg) -> VideoReport:
     pending = 0
 
     def progress(n: int) -> None:
@@ -139,7 +141,7 @@ def run_stage(
     n_jobs: int = 1,
     engine: str = "local",
     address: str | None = None,
-) -> dict:
+) -> FaceStageSummary:
     """Run ``stage`` on every job into ``out_dir`` (replaced atomically); return the summary.
 
     ``engine`` / ``address`` / ``n_jobs``: the ``parallel`` section of params.yaml."""
@@ -151,7 +153,7 @@ def run_stage(
         raise InputError(f"manifest: video_id not unique: {dup[:5]}")
     total = sum(j.n_frames for j in jobs)
     t0 = time.perf_counter()
-    reports: list[dict] = []
+    reports: list[VideoReport] = []
     cluster = None
     with (
         atomic_dir(out_dir) as tmp,
@@ -169,15 +171,13 @@ def run_stage(
         else:
             reports = _run_parallel(stage, todo, cfg, n_jobs, bar)
     wall = time.perf_counter() - t0
-    summary = summarise(stage, reports, wall, n_jobs, engine)
-    if cluster is not None:
-        summary["ray_cluster"] = cluster  # where the work ran (its GCS address)
-    return summary
+    # ray_cluster: where the work ran (its GCS address)
+    return FaceStageSummary.of(stage, reports, wall, n_jobs, engine, ray_cluster=cluster)
 
 
-def _run_parallel(stage: str, todo: list[VideoJob], cfg, n_jobs: int, bar) -> list[dict]:
+def _run_parallel(stage: str, todo: list[VideoJob], cfg, n_jobs: int, bar) -> list[VideoReport]:
     counter = CONTEXT.Value("q", 0)
-    reports: dict[str, dict] = {}
+    reports: dict[str, VideoReport] = {}
     attempts = dict.fromkeys((j.video_id for j in todo), 0)
     remaining = list(todo)
     while remaining:
@@ -210,53 +210,22 @@ def _run_parallel(stage: str, todo: list[VideoJob], cfg, n_jobs: int, bar) -> li
     return [reports[j.video_id] for j in todo]
 
 
-def failed_report(stage: str, job: VideoJob, why: str) -> dict:
+def failed_report(stage: str, job: VideoJob, why: str) -> VideoReport:
     """The report of a video whose worker died: an all-"no face" table is written for it."""
     _, empty = _stage_functions(stage)
     try:
         empty(job)
     except Exception as exc:  # noqa: BLE001
         why += f"; writing its empty table failed too: {exc}"
-    return {"video_id": job.video_id, "frames": job.n_frames, "decoded": 0, "faces": 0,
-            "missing": job.n_frames, "seconds": 0.0, "statuses": {}, "multi_face_frames": 0,
-            "error": f"{job.video_id} ({job.source}): {why}", "warnings": [], "extra": {},
-            "frames_per_s": None}  # fmt: skip
-
-
-def summarise(
-    stage: str, reports: list[dict], wall: float, n_jobs: int, engine: str = "local"
-) -> dict:
-    frames = sum(r["frames"] for r in reports)
-    busy = sum(r["seconds"] for r in reports)
-    statuses: dict[str, int] = {}
-    for r in reports:
-        for k, v in (r.get("statuses") or {}).items():
-            statuses[k] = statuses.get(k, 0) + v
-    out = {
-        "stage": stage,
-        "videos": len(reports),
-        "frames": frames,
-        "frames_with_face": sum(r["faces"] for r in reports),
-        "frames_missing": sum(r["missing"] for r in reports),
-        "frames_not_decoded": sum(r["frames"] - r["decoded"] for r in reports if not r["error"]),
-        "frames_with_several_faces": sum(r["multi_face_frames"] for r in reports),
-        "engine": engine,
-        "n_jobs": n_jobs,
-        "wall_seconds": round(wall, 2),
-        "frames_per_s": round(frames / wall, 1) if wall > 0 else None,
-        "frames_per_s_per_process": round(frames / busy, 1) if busy > 0 else None,
-        "failed": [{"video_id": r["video_id"], "why": r["error"]} for r in reports if r["error"]],
-        "warnings": [w for r in reports for w in r["warnings"]],
-        "videos_detail": reports,
-    }
-    if statuses:
-        out["statuses"] = statuses
-    return out
+    return VideoReport(
+        video_id=job.video_id, frames=job.n_frames, missing=job.n_frames,
+        error=f"{job.video_id} ({job.source}): {why}",
+    )  # fmt: skip
 
 
 def run_from_cli(
     stage: str, params_path: str, manifest: str, out: str, summary: str, **inputs: str
-) -> dict:
+) -> FaceStageSummary:
     """What the stage modules do: params first, then every video, then the summary file."""
     import click
 
@@ -271,14 +240,14 @@ def run_from_cli(
     jobs = make_jobs(read_manifest(manifest), out, **inputs)
     par = params.parallel
     result = run_stage(stage, jobs, cfg, out, par.n_jobs, par.engine, par.address)
-    write_json(result, summary)
+    result.write_file(summary)
     click.echo(
-        f"{stage}: {result['videos']} videos, {result['frames']} frames, "
-        f"{result['frames_with_face']} with a face, {result['frames_missing']} without; "
-        f"{result['frames_per_s']} frames/s ({result['frames_per_s_per_process']} per process)"
+        f"{stage}: {result.videos} videos, {result.frames} frames, "
+        f"{result.frames_with_face} with a face, {result.frames_missing} without; "
+        f"{result.frames_per_s} frames/s ({result.frames_per_s_per_process} per process)"
     )
-    for f in result["failed"]:
-        click.echo(f"failed: {f['why']}", err=True)
-    if result["warnings"]:
-        click.echo(f"{len(result['warnings'])} warning(s): see {summary}", err=True)
+    for f in result.failed:
+        click.echo(f"failed: {f.why}", err=True)
+    if result.warnings:
+        click.echo(f"{len(result.warnings)} warning(s): see {summary}", err=True)
     return result

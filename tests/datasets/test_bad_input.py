@@ -92,7 +92,7 @@ def test_truncate_policy_keeps_the_shorter_and_reports(affwild_root):
     for r in res.labels.to_pylist():
         counts[r["video_id"]] = counts.get(r["video_id"], 0) + 1
     assert counts["a1"] == 9 and counts["t1"] == 5
-    assert {t["video_id"]: t["kept"] for t in res.report["truncated"]} == {"a1": 9, "t1": 5}
+    assert {t.video_id: t.kept for t in res.report.truncated} == {"a1": 9, "t1": 5}
 
 
 def test_valence_and_arousal_files_disagree(affwild_root):
@@ -152,7 +152,7 @@ def test_skip_policy_leaves_broken_videos_out_and_reports_them(affwild_root):
     res = _ingest(affwild_root, cfg=SKIP)
     assert {r["video_id"] for r in res.manifest.to_pylist()} == {"a2avi", "a4", "t1"}
     assert set(res.labels.column("video_id").to_pylist()) == {"a2avi", "a4", "t1"}
-    skipped = {s["video_id"]: s["problems"] for s in res.report["skipped"]}
+    skipped = {s.video_id: s.problems for s in res.report.skipped}
     assert set(skipped) == {"a1", "a3"}
     assert "not a number" in skipped["a1"][0]
 

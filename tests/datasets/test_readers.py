@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
+from pipeline.artifacts import IngestReport
 from pipeline.config import DataConfig, IngestConfig, SplitConfig
 from pipeline.datasets.ingest import ingest
 from pipeline.datasets.schema import LABELS, MANIFEST, SOURCE_LANDMARKS
@@ -22,7 +25,7 @@ def _labels_of(labels, vid):
     return t.column("valence").to_numpy(), t.column("arousal").to_numpy()
 
 
-def test_affwild(affwild_root):
+def test_affwild(affwild_root, tmp_path):
     res = ingest(DataConfig(root=str(affwild_root), format="affwild"), SplitConfig(), ONE_JOB)
     assert res.manifest.schema == MANIFEST
     assert res.labels.schema == LABELS
@@ -48,7 +51,18 @@ def test_affwild(affwild_root):
     frames = res.labels.column("frame").to_numpy()
     assert frames[:9].tolist() == list(range(9))
     assert res.source_landmarks.num_rows == 0
-    assert res.report["splits"]["test"]["frames"] == 8
+    assert res.report.splits["test"].frames == 8
+    # the report file, as the stage writes it, reads back equal
+    res.report.write_file(tmp_path / "ingest_report.json")
+    back = IngestReport.read(tmp_path)
+    assert back == res.report and back.splits["train"].videos == 3
+    raw = json.loads((tmp_path / "ingest_report.json").read_text())
+    assert list(raw) == [
+        "format", "root", "splits", "skipped", "truncated", "warnings", "notes", "datasets",
+    ]  # fmt: skip
+    assert raw["splits"]["test"] == {
+        "videos": 1, "frames": 8, "annotated_frames": 8, "quadrants": raw["splits"]["test"]["quadrants"],
+    }  # fmt: skip
 
 
 def test_affwild2(tmp_path):
@@ -68,8 +82,8 @@ def test_affwild2(tmp_path):
     assert np.isnan(v[3]) and np.isnan(a[3])  # -5,-5: not annotated
     assert v[4] == pytest.approx(0.5) and np.isnan(a[4])  # -5 in one dimension only
     assert np.isfinite(v[[0, 1, 2, 5]]).all()
-    assert res.report["splits"]["train"]["annotated_frames"] == 12 - 2 + 10 + 8 + 8
-    assert any("other_track" in n for n in res.report["notes"])
+    assert res.report.splits["train"].annotated_frames == 12 - 2 + 10 + 8 + 8
+    assert any("other_track" in n for n in res.report.notes)
 
 
 def test_affwild2_validation_as_test_keeps_subjects_together(tmp_path):

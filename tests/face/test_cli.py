@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import numpy as np
 import yaml
 
+from pipeline.artifacts import FaceStageSummary
 from pipeline.face import tables
 from tests.helpers.faces import write_manifest
 from tests.helpers.repo import REPO, tool_env
@@ -42,8 +42,8 @@ def test_three_stages_from_the_command_line_in_two_processes(tmp_path, clips):
     r = stage("crop", *common, "--boxes", str(d / "boxes"), "--landmarks", str(d / "lm"),
               "--out", str(d / "crops"), "--summary", str(d / "c.json"))  # fmt: skip
     assert r.returncode == 0, r.stderr
-    s = json.loads((d / "c.json").read_text())
-    assert s["n_jobs"] == 2 and s["videos"] == 3 and not s["failed"]
+    s = FaceStageSummary.read_file(d / "c.json")
+    assert s.n_jobs == 2 and s.videos == 3 and not s.failed
     assert sorted(f.name for f in (d / "crops").iterdir()) == [
         "distractor.parquet", "gap.parquet", "noface.parquet",
     ]  # fmt: skip

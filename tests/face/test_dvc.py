@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.artifacts import FaceStageSummary
 from pipeline.face import tables
 
 
@@ -39,9 +38,9 @@ def test_dvc_repro_face_stages_each_cached_on_its_own(repo_copy):
         assert np.isfinite(b["x"]).mean() > 0.5, vid  # the demo's faces are found
         assert c["valid"].mean() > 0.5, vid
     for name in ("boxes", "landmarks", "crops"):
-        s = json.loads((interim / f"{name}_summary.json").read_text())
-        assert s["videos"] == 3 and not s["failed"], s
-        assert s["frames"] == sum(r["n_frames"] for r in manifest)
+        s = FaceStageSummary.read_file(interim / f"{name}_summary.json")
+        assert s.videos == 3 and not s.failed, s
+        assert s.frames == sum(r["n_frames"] for r in manifest)
 
     # Nothing changed: nothing runs (no output is written again). A crop param changed: only
     # crop runs, and its crops change.

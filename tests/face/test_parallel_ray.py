@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.artifacts import FaceStageSummary
 from pipeline.config import CropConfig, DetectConfig, LandmarksConfig
 from pipeline.face.runner import make_jobs, read_manifest, run_stage
 from tests.helpers.faces import Clip, canvas, paste, write_manifest, write_video
@@ -65,13 +66,13 @@ def test_ray_writes_the_same_bytes_as_local_and_reports_a_bad_video(
     assert len(a) == 3 * len(chosen) and a.keys() == b.keys()
     assert [k for k in a if a[k] != b[k]] == []
     for stage in ("detect", "landmarks", "crop"):
-        assert (on_ray[stage]["engine"], local[stage]["engine"]) == ("ray", "local")
-        assert on_ray[stage]["ray_cluster"] == ray.get_runtime_context().gcs_address
-        assert "ray_cluster" not in local[stage]
-        failed = on_ray[stage]["failed"]
-        assert [f["video_id"] for f in failed] == ["absent"], failed
-        assert "absent.mp4" in failed[0]["why"]
-        assert on_ray[stage]["frames_with_face"] == local[stage]["frames_with_face"] > 0
+        assert (on_ray[stage].engine, local[stage].engine) == ("ray", "local")
+        assert on_ray[stage].ray_cluster == ray.get_runtime_context().gcs_address
+        assert "ray_cluster" not in local[stage].to_json()
+        failed = on_ray[stage].failed
+        assert [f.video_id for f in failed] == ["absent"], failed
+        assert "absent.mp4" in failed[0].why
+        assert on_ray[stage].frames_with_face == local[stage].frames_with_face > 0
 
 
 def _descendants(root: int) -> set[int]:
@@ -138,7 +139,7 @@ def test_worker_killed_mid_video_is_retried_and_the_stage_completes(
         stop.set()
         killer.join()
     assert killed, "no worker was seen running a video"
-    assert s["failed"] == [] and s["frames_with_face"] == ref["frames_with_face"] == 600
+    assert s.failed == [] and s.frames_with_face == ref.frames_with_face == 600
     assert _bytes(out) == _bytes(tmp_path / "ref")
 
 
@@ -152,7 +153,6 @@ def test_detect_stage_joins_a_running_ray_cluster(clips, tmp_path):
     temp folder; failing that, ANY Ray instance running here (the module's own private one, a
     concurrent test run's). Head and stage therefore share a private temp folder (RAY_TMPDIR),
     as they would share /tmp/ray on a cluster node, and the stage's summary must name the head."""
-    import json
     import shutil
     import socket
     import subprocess
@@ -192,9 +192,9 @@ def test_detect_stage_joins_a_running_ray_cluster(clips, tmp_path):
             cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert r.returncode == 0, r.stderr[-3000:]
-        s = json.loads((tmp_path / "s.json").read_text())
-        assert s["engine"] == "ray" and s["videos"] == 2 and not s["failed"]
-        assert s["ray_cluster"].endswith(f":{port}")  # joined the head, did not start its own
+        s = FaceStageSummary.read_file(tmp_path / "s.json")
+        assert s.engine == "ray" and s.videos == 2 and not s.failed
+        assert s.ray_cluster.endswith(f":{port}")  # joined the head, did not start its own
     finally:
         head.terminate()  # `ray start --block` stops what it started on SIGTERM
         head.wait(timeout=60)

@@ -57,7 +57,7 @@ def test_frame_folder_and_data_set_landmarks(folder_clip):
     # default: the mesh is used, and its agreement with the shipped points is reported
     again, summary = run_landmarks(d, manifest, src)
     np.testing.assert_allclose(again["landmarks"], pts, atol=1e-4)
-    agreement = summary["videos_detail"][0]["extra"]["nme_vs_source_landmarks"]
+    agreement = summary.videos_detail[0].extra["nme_vs_source_landmarks"]
     iod = np.linalg.norm(shipped[0].reshape(68, 2)[45] - shipped[0].reshape(68, 2)[36])
     assert agreement["frames"] == 6
     assert agreement["all"] == pytest.approx(3.0 / iod, rel=0.05)

@@ -12,6 +12,7 @@ import json
 import numpy as np
 import pytest
 
+from pipeline.artifacts import FaceStageSummary
 from pipeline.config import CropConfig, DetectConfig, LandmarksConfig
 from pipeline.face import tables
 from pipeline.face.crop import decode_jpeg
@@ -111,8 +112,8 @@ def test_no_face_video_is_all_missing_with_a_warning(run):
     assert set(_read(run, "landmarks", "noface")["status"]) == {"missing"}
     assert not _read(run, "crops", "noface")["valid"].any()
     s = run["summaries"]["detect"]
-    assert any("noface" in w and "no face" in w for w in s["warnings"])
-    assert all(f["video_id"] != "noface" for f in s["failed"])
+    assert any("noface" in w and "no face" in w for w in s.warnings)
+    assert all(f.video_id != "noface" for f in s.failed)
 
 
 def test_truncated_video_rows_flagged_and_reported(run):
@@ -125,16 +126,16 @@ def test_truncated_video_rows_flagged_and_reported(run):
     assert set(np.array(_read(run, "landmarks", "truncated")["status"])[decoded:]) == {"missing"}
     for stage in ("detect", "landmarks", "crop"):
         s = run["summaries"][stage]
-        assert any("truncated" in w and "decoding stopped" in w for w in s["warnings"]), stage
-        assert s["frames_not_decoded"] >= 40 - decoded
+        assert any("truncated" in w and "decoding stopped" in w for w in s.warnings), stage
+        assert s.frames_not_decoded >= 40 - decoded
 
 
 def test_missing_file_fails_alone(run):
     s = run["summaries"]["detect"]
-    assert [f["video_id"] for f in s["failed"]] == ["absent"]
-    assert "absent.mp4" in s["failed"][0]["why"]
+    assert [f.video_id for f in s.failed] == ["absent"]
+    assert "absent.mp4" in s.failed[0].why
     assert np.isnan(_read(run, "boxes", "absent")["x"]).all()
-    assert s["videos"] == len(run["clips"])
+    assert s.videos == len(run["clips"])
 
 
 def test_grayscale_odd_sized_video(run):
@@ -179,11 +180,31 @@ def test_landmark_geometry_on_real_faces(run):
         assert_jaw_ordered(p)
 
 
-def test_summaries_are_json(run, tmp_path):
-    for name, s in run["summaries"].items():
-        text = json.dumps(s)
-        assert s["frames"] == sum(c.n_frames for c in run["clips"]), name
-        assert s["frames_per_s"] and s["frames_per_s_per_process"]
-        assert json.loads(text)["stage"] == name
-    lm = run["summaries"]["landmarks"]["statuses"]
-    assert set(lm) == set(tables.STATUSES)
+def test_summaries_round_trip_through_their_files(run, tmp_path):
+    """Each stage's summary, written as the stage writes it, reads back equal; the file keeps
+    the keys users' scripts read (one report per video under ``videos_detail``)."""
+    for stage, s in run["summaries"].items():
+        path = tmp_path / f"{stage}.json"
+        s.write_file(path)
+        back = FaceStageSummary.read_file(path)
+        assert back == s, stage
+        raw = json.loads(path.read_text())
+        assert list(raw)[:15] == [
+            "stage", "videos", "frames", "frames_with_face", "frames_missing",
+            "frames_not_decoded", "frames_with_several_faces", "engine", "n_jobs",
+            "wall_seconds", "frames_per_s", "frames_per_s_per_process", "failed", "warnings",
+            "videos_detail",
+        ]  # fmt: skip
+        assert ("statuses" in raw) == (stage == "landmarks") and "ray_cluster" not in raw
+        detail = {r["video_id"]: r for r in raw["videos_detail"]}
+        assert list(detail) == [c.video_id for c in run["clips"]]
+        assert detail["absent"]["error"] == raw["failed"][0]["why"]
+        assert detail["gap"]["error"] is None and detail["gap"]["frames"] == 30
+        assert sum(r["faces"] for r in detail.values()) == raw["frames_with_face"]
+        assert raw["frames"] == sum(c.n_frames for c in run["clips"]), stage
+        assert raw["frames_per_s"] and raw["frames_per_s_per_process"]
+    lm = run["summaries"]["landmarks"]
+    assert set(lm.statuses) == set(tables.STATUSES)
+    assert lm.statuses == {
+        k: sum(r.statuses.get(k, 0) for r in lm.videos_detail) for k in lm.statuses
+    }
