@@ -9,8 +9,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.config import BalanceConfig, ShardConfig
 from pipeline.datasets.schema import LABELS, MANIFEST
 from pipeline.face.points68 import N_VALUES
+from pipeline.records.writer import load_videos, write_records
 
 CROP = 24
 
@@ -71,3 +73,14 @@ VIDEOS = {
     "te0": ("test", 37),
     "te1": ("test", 12),
 }
+
+
+def tiny_records(root: Path, videos: dict[str, tuple[str, int]], seq_len: int,
+                 train_stride: int = 4) -> Path:  # fmt: skip
+    """:func:`make_interim` tables for ``videos`` under ``root/interim``, sharded (1 MB shards,
+    default balancing) into ``root/records``; returns the records folder."""
+    manifest, labels, crops = make_interim(root / "interim", videos)
+    out = root / "records"
+    cfg = ShardConfig(seq_len=seq_len, train_stride=train_stride, shard_mb=1)
+    write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig()).write(out)
+    return out

@@ -11,15 +11,14 @@ import numpy as np
 import pytest
 
 from pipeline.artifacts import FeaturesSummary
-from pipeline.config import BalanceConfig, ModelConfig, Params, ShardConfig
+from pipeline.config import ModelConfig, Params
 from pipeline.models import create_model
 from pipeline.models.layers import preprocess_layer
 from pipeline.models.saved import load_model
 from pipeline.records.reader import make_dataset, shard_files
-from pipeline.records.writer import load_videos, write_records
 from pipeline.training import features as cache
 from pipeline.training.run import train_stage
-from tests.helpers.records import make_interim
+from tests.helpers.records import tiny_records
 
 SEQ = 8
 VIDEOS = {"a": ("train", 50), "b": ("train", 40), "v": ("val", 30), "t": ("test", 20)}
@@ -27,12 +26,7 @@ VIDEOS = {"a": ("train", 50), "b": ("train", 40), "v": ("val", 30), "t": ("test"
 
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
-    root = tmp_path_factory.mktemp("feat")
-    manifest, labels, crops = make_interim(root / "interim", VIDEOS)
-    out = root / "records"
-    cfg = ShardConfig(seq_len=SEQ, train_stride=4, shard_mb=1)
-    write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig()).write(out)
-    return out
+    return tiny_records(tmp_path_factory.mktemp("feat"), VIDEOS, seq_len=SEQ)
 
 
 def params(**rnn) -> Params:

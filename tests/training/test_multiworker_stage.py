@@ -22,11 +22,9 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline.config import BalanceConfig, ShardConfig
 from pipeline.models.saved import load_model
 from pipeline.records.reader import make_dataset, shard_files
-from pipeline.records.writer import load_videos, write_records
-from tests.helpers.records import make_interim
+from tests.helpers.records import tiny_records
 from tests.helpers.repo import REPO, tool_env
 from tests.helpers.training import VIDEOS, tiny_params
 
@@ -36,12 +34,7 @@ EPOCHS = 2
 
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mw")
-    manifest, labels, crops = make_interim(root / "interim", VIDEOS)
-    out = root / "records"
-    cfg = ShardConfig(seq_len=8, train_stride=4, shard_mb=1)
-    write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig()).write(out)
-    return out
+    return tiny_records(tmp_path_factory.mktemp("mw"), VIDEOS, seq_len=8)
 
 
 def _params(path: Path, batch_size: int) -> Path:

@@ -15,11 +15,9 @@ import pytest
 import yaml
 
 from pipeline.artifacts import ModelFolderError
-from pipeline.config import BalanceConfig, ShardConfig
 from pipeline.models.saved import load_model
-from pipeline.records.writer import load_videos, write_records
 from pipeline.training.run import train_stage
-from tests.helpers.records import CROP, make_interim
+from tests.helpers.records import CROP, tiny_records
 from tests.helpers.repo import REPO, tool_env
 from tests.helpers.training import VIDEOS, tiny_params
 
@@ -28,12 +26,7 @@ SEQ = 8
 
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train")
-    manifest, labels, crops = make_interim(root / "interim", VIDEOS)
-    out = root / "records"
-    cfg = ShardConfig(seq_len=SEQ, train_stride=4, shard_mb=1)
-    write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig()).write(out)
-    return out
+    return tiny_records(tmp_path_factory.mktemp("train"), VIDEOS, seq_len=SEQ)
 
 
 def test_cnn_then_cnn_rnn(records, tmp_path):
