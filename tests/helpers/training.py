@@ -1,6 +1,10 @@
-"""Tiny training params and the videos of the training stage tests' records."""
+"""Tiny training params, the videos of the training stage tests' records, and a localhost
+cluster's worker addresses."""
 
 from __future__ import annotations
+
+import contextlib
+import socket
 
 from pipeline.config import Params
 
@@ -44,3 +48,12 @@ def tiny_params(**train) -> Params:
             },
         }
     )
+
+
+def worker_hosts(n: int = 2) -> list[str]:
+    """``localhost:PORT`` for ``n`` workers, the ports free and distinct (all bound at once)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for s in socks:
+            s.bind(("localhost", 0))
+        return [f"localhost:{s.getsockname()[1]}" for s in socks]

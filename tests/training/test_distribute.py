@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 import pytest
 
 from tests.helpers.repo import REPO
+from tests.helpers.training import worker_hosts
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -90,14 +90,8 @@ def test_xla_jit_compile_trains_the_cnn_on_the_cpu(tmp_path):
     assert_same_update(plain, xla)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 def run_two_workers(tmp_path: Path, *args: str) -> list[subprocess.CompletedProcess]:
-    hosts = [f"localhost:{_free_port()}", f"localhost:{_free_port()}"]
+    hosts = worker_hosts(2)
     procs = []
     for i in range(2):
         tf_config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ from pipeline.models.saved import load_model
 from pipeline.records.reader import make_dataset, shard_files
 from tests.helpers.records import tiny_records
 from tests.helpers.repo import REPO, tool_env
-from tests.helpers.training import VIDEOS, tiny_params
+from tests.helpers.training import VIDEOS, tiny_params, worker_hosts
 
 pytestmark = pytest.mark.slow
 EPOCHS = 2
@@ -44,12 +43,6 @@ def _params(path: Path, batch_size: int) -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
     env = dict(tool_env(), PYTHONPATH=str(REPO), TMPDIR=str(tmp))
     env.pop("TF_CONFIG", None)
@@ -59,7 +52,7 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
 
 def on_two_workers(args: list[str], scratch: Path) -> list[str]:
     """Run ``python *args`` as two workers of a localhost cluster; their stdouts."""
-    hosts = [f"localhost:{_free_port()}", f"localhost:{_free_port()}"]
+    hosts = worker_hosts(2)
     procs = []
     for i in range(2):  # the same command on every "machine", each with its TF_CONFIG
         tf_config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}}
