@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.helpers.training import TINY_MODEL
+
 REPO = Path(__file__).resolve().parents[2]
 
 # Params small enough for a whole `dvc repro` of a copy in a few minutes (RepoCopy.set_params).
@@ -28,13 +30,7 @@ TINY = {
     "parallel": {"n_jobs": 1},
     "crop": {"size": 32},
     "shard": {"seq_len": 10, "train_stride": 5},
-    "model": {
-        "backbone": "small",
-        "small_width": 4,
-        "fc_units": [16, 8],
-        "rnn_units": 8,
-        "rnn_layers": 1,
-    },
+    "model": TINY_MODEL,
     "train_cnn": {"epochs": 1, "batch_size": 16},
     "train_rnn": {"epochs": 1, "batch_size": 2},
     "svr": {"max_train": 200, "pca": 16},

@@ -8,6 +8,11 @@ import socket
 
 from pipeline.config import Params
 
+# The smallest network the training code builds: the small backbone at 4 channels, FC 16 -> 8,
+# one 8-unit RNN layer (the tests' and the tiny end-to-end run's model section).
+TINY_MODEL = {"backbone": "small", "small_width": 4, "fc_units": [16, 8], "rnn_units": 8,
+              "rnn_layers": 1}  # fmt: skip
+
 VIDEOS = {
     "a": ("train", 60),
     "b": ("train", 50),
@@ -28,15 +33,7 @@ def tiny_params(**train) -> Params:
     }
     return Params.model_validate(
         {
-            "model": {
-                "backbone": "small",
-                "small_width": 4,
-                "fc_units": [16, 8],
-                "rnn_units": 8,
-                "rnn_layers": 1,
-                "heads": "joint",
-                "dropout": 0.0,
-            },
+            "model": {**TINY_MODEL, "heads": "joint", "dropout": 0.0},
             "train_cnn": common,
             "train_rnn": {**common, "batch_size": 4},
             "augment": {

@@ -19,6 +19,7 @@ from pipeline.records.reader import make_dataset, shard_files
 from pipeline.training import features as cache
 from pipeline.training.run import train_stage
 from tests.helpers.records import tiny_records
+from tests.helpers.training import TINY_MODEL
 
 SEQ = 8
 VIDEOS = {"a": ("train", 50), "b": ("train", 40), "v": ("val", 30), "t": ("test", 20)}
@@ -33,15 +34,7 @@ def params(**rnn) -> Params:
     common = {"batch_size": 8, "epochs": 2, "patience": 0, "learning_rate": 3e-3}
     return Params.model_validate(
         {
-            "model": {
-                "backbone": "small",
-                "small_width": 4,
-                "fc_units": [16, 8],
-                "rnn_units": 8,
-                "rnn_layers": 1,
-                "heads": "joint",
-                "landmarks": True,
-            },
+            "model": {**TINY_MODEL, "heads": "joint", "landmarks": True},
             "train_cnn": {**common, "epochs": 1, "batch_size": 16},
             "train_rnn": {**common, "freeze_cnn": True, "augment": False, **rnn},
         }
