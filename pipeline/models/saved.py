@@ -1,11 +1,14 @@
 """A trained network's folder (``model.keras`` + ``meta.json``), loaded: :func:`load_model`,
 like ``from_pretrained``, gives a :class:`TrainedModel` — the Keras model, which takes raw
 0-255 crops (its first layer normalises them), and its :class:`~pipeline.artifacts.ModelMeta`.
+:func:`save_model` writes ``model.keras`` so that the same weights give the same bytes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +50,29 @@ class TrainedModel:
     @property
     def face(self) -> FaceParams:
         return self.meta.face_params(self.folder)
+
+
+def save_model(model: keras.Model, path: str | Path) -> None:
+    """``model.save(path)``, then the archive rewritten without what changes from one save to
+    the next (the save time in ``metadata.json`` and the members' zip time stamps): equal
+    weights give an equal file, so DVC sees a re-trained but unchanged model as unchanged and
+    skips what follows it."""
+    path = Path(path)
+    raw = path.with_name(path.name + ".raw.keras")
+    model.save(raw)
+    try:
+        with zipfile.ZipFile(raw) as src, zipfile.ZipFile(path, "w") as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename == "metadata.json":
+                    meta = json.loads(data)
+                    meta.pop("date_saved", None)
+                    data = json.dumps(meta, sort_keys=True).encode()
+                member = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+                member.compress_type, member.external_attr = info.compress_type, 0o644 << 16
+                dst.writestr(member, data)
+    finally:
+        raw.unlink(missing_ok=True)
 
 
 def load_model(folder: str | Path) -> TrainedModel:

@@ -1,0 +1,1 @@
+"""Training: the CNN and CNN-RNN fits, the feature cache, multi-worker and thread set-up."""

@@ -18,7 +18,7 @@ from pipeline.artifacts import META_FILE, MODEL_FILE, ModelMeta, RecordsSummary
 from pipeline.config import Params
 from pipeline.errors import InputError
 from pipeline.io import atomic_dir
-from pipeline.models.saved import load_model
+from pipeline.models.saved import load_model, save_model
 from pipeline.records.reader import load_summary, make_dataset, make_worker_dataset, shard_files
 from pipeline.training import distribute
 from pipeline.training import fit as fitting
@@ -278,7 +278,7 @@ def train_stage(
             transfer_report, cached, workers, training_label_mean(records_dir),
         )  # fmt: skip
         with atomic_dir(out_dir) as tmp:
-            model.save(tmp / MODEL_FILE)
+            save_model(model, tmp / MODEL_FILE)
             meta.write(tmp)
         if not custom:
             fitting.finish_checkpoint(checkpoint_dir)

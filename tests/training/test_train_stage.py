@@ -86,6 +86,9 @@ def test_seed_override_changes_training_not_data(records, tmp_path):
         w.append(np.concatenate([x.ravel() for x in model.get_weights()]))
     np.testing.assert_array_equal(w[0], w[2])  # same seed: same weights
     assert not np.array_equal(w[0], w[1])
+    # ... and the same model file, byte for byte (no save time inside), so DVC sees no change.
+    files = [(tmp_path / f"m{k}" / "model.keras").read_bytes() for k in range(3)]
+    assert files[0] == files[2] and files[0] != files[1]
 
 
 def test_not_a_model_folder(tmp_path):
