@@ -6,9 +6,11 @@ What :func:`fit` guarantees:
   (mean of valence and arousal), not the last one; training stops early after
   ``patience`` epochs without improvement;
 - **resume**: after an interruption (killed mid-epoch), running again continues from the last
-  completed epoch — weights, optimiser state, epoch counter, best-so-far and the learning
-  curves — using a checkpoint folder that lives outside the stage's cached outputs. A
-  checkpoint written for other params or other records is discarded, never resumed;
+  completed epoch — weights, optimiser state, epoch counter, best-so-far, the learning
+  curves (also when ``dvc repro`` has deleted the DVCLive folder) and the data order, so it
+  ends with the same model file as an uninterrupted run — using a checkpoint folder that
+  lives outside the stage's cached outputs. A checkpoint written for other params, other
+  records or other code is discarded, never resumed;
 - **hardware**: on the CPU deterministic for a seed; on a GPU mixed precision (and XLA where
   Keras finds it valid); several GPUs via ``MirroredStrategy``, with the global batch growing
   with the number of replicas.
@@ -65,9 +67,30 @@ def make_optimizer(cfg) -> keras.optimizers.Optimizer:
 
 
 def fingerprint(*parts) -> str:
-    """A short hash of everything that defines a training run (params, records summary)."""
+    """A short hash of everything that defines a training run (params, records, code)."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def files_stamp(folder: Path) -> list[tuple[str, int, int]]:
+    """Name, size and modification time of every file under ``folder``: changes whenever a
+    stage rewrites it (e.g. new records), without reading the bytes."""
+    folder = Path(folder)
+    return [
+        (str(f.relative_to(folder)), f.stat().st_size, f.stat().st_mtime_ns)
+        for f in sorted(folder.rglob("*"))
+        if f.is_file()
+    ]
+
+
+def code_digest(root: Path | None = None) -> str:
+    """A hash of the project's Python code (the ``pipeline`` and ``stages`` packages under
+    ``root``, by default this checkout): a checkpoint left by other code is not resumed."""
+    root = Path(root) if root else Path(__file__).resolve().parents[2]
+    h = hashlib.sha256()
+    for f in sorted([*(root / "pipeline").rglob("*.py"), *(root / "stages").rglob("*.py")]):
+        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 class MeanCCC(keras.callbacks.Callback):
@@ -140,11 +163,12 @@ class LiveLog(keras.callbacks.Callback):
     """Per-epoch metrics into DVCLive: every epoch in the learning curves (``plots/``), and
     in ``metrics.json`` (what ``dvc metrics show`` / ``dvc exp show`` read) the kept epoch
     so far — never the last epoch's numbers, also while training runs or after a kill.
-    Runs after :class:`KeepBest` (whose state it reads)."""
+    Runs after :class:`KeepBest` (whose state it reads). A copy of the folder is kept in
+    ``mirror`` (the checkpoint folder) for resuming."""
 
-    def __init__(self, live, keep: KeepBest):
+    def __init__(self, live, keep: KeepBest, mirror: Path):
         super().__init__()
-        self.live, self.keep = live, keep
+        self.live, self.keep, self.mirror = live, keep, Path(mirror)
 
     def on_epoch_end(self, epoch, logs=None):
         for name, value in sorted((logs or {}).items()):
@@ -152,6 +176,49 @@ class LiveLog(keras.callbacks.Callback):
                 self.live.log_metric(name, float(value))
         self.live.summary = kept_metrics(self.keep.state)  # DVCLive adds "step" (resume)
         self.live.next_step()
+        # `dvc repro` deletes the DVCLive folder (a stage output) before it runs the stage
+        # again: the copy in the checkpoint folder brings the curves back on resume.
+        tmp = self.mirror.with_name(self.mirror.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(self.live.dir, tmp)
+        shutil.rmtree(self.mirror, ignore_errors=True)
+        tmp.replace(self.mirror)
+
+
+class ReplayDataOrder(keras.callbacks.Callback):
+    """On resume, the training data continues in the order of an uninterrupted run.
+
+    The training dataset reshuffles on every pass, seeded: pass ``k`` has the ``k``-th order
+    of that seed. A resumed run starting at epoch ``e`` (set by ``BackupAndRestore``, which
+    runs before this) first opens and drops ``e`` passes, which draws the same seeds without
+    reading any data, so epoch ``e`` gets the order it had in the killed run."""
+
+    def __init__(self, dataset: tf.data.Dataset):
+        super().__init__()
+        self.dataset = dataset
+
+    def on_train_begin(self, logs=None):
+        for _ in range(int(getattr(self.model, "_initial_epoch", 0) or 0)):
+            iter(self.dataset)
+
+
+def _restore_curves(mirror: Path, live_dir: Path, completed: int) -> None:
+    """The DVCLive folder as it was after ``completed`` epochs (rows of later epochs, logged
+    just before a kill but not in the weights backup, are dropped: they will be re-run)."""
+    live_dir = Path(live_dir)
+    shutil.rmtree(live_dir, ignore_errors=True)
+    if not mirror.is_dir():
+        return
+    shutil.copytree(mirror, live_dir)
+    for tsv in live_dir.glob("plots/metrics/**/*.tsv"):
+        head, *rows = tsv.read_text().splitlines()
+        kept = [r for r in rows if int(r.split("\t", 1)[0]) < completed]
+        tsv.write_text("\n".join([head, *kept]) + "\n")
+    metrics = live_dir / "metrics.json"
+    if metrics.exists():
+        shown = json.loads(metrics.read_text())
+        shown["step"] = completed - 1
+        metrics.write_text(json.dumps(shown, indent=4) + "\n")
 
 
 def with_mask_targets(ds: tf.data.Dataset) -> tf.data.Dataset:
@@ -192,7 +259,12 @@ def fit(
     resuming = stamp.exists()
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(run_id)
-    if not resuming and Path(live_dir).exists():
+    backup, mirror = checkpoint_dir / "backup", checkpoint_dir / "live"
+    if resuming:
+        done = backup / "training_metadata.json"
+        completed = json.loads(done.read_text())["epoch"] if done.exists() else 0
+        _restore_curves(mirror, live_dir, completed)
+    elif Path(live_dir).exists():
         shutil.rmtree(live_dir)
 
     with strategy.scope():
@@ -210,9 +282,10 @@ def fit(
     keep = KeepBest(checkpoint_dir, monitor, cfg.patience)
     callbacks = [
         MeanCCC(),
-        keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup"), save_freq="epoch"),
+        keras.callbacks.BackupAndRestore(str(backup), save_freq="epoch"),
+        ReplayDataOrder(train_ds),
         keep,
-        LiveLog(live, keep),
+        LiveLog(live, keep, mirror),
     ]
     history = model.fit(
         with_mask_targets(train_ds),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import keras
 
-from pipeline.artifacts import META_FILE, MODEL_FILE, ModelMeta, RecordsSummary
+from pipeline.artifacts import MODEL_FILE, ModelMeta, RecordsSummary
 from pipeline.config import Params
 from pipeline.errors import InputError
 from pipeline.io import atomic_dir
@@ -267,8 +267,8 @@ def train_stage(
             )  # fmt: skip
         else:
             model, run = _fit(
-                build, cfg, strategy, train_ds, val_ds, kind, params, summary, cnn_dir,
-                cached, checkpoint_dir, live_dir, log_params,
+                build, cfg, strategy, train_ds, val_ds, kind, params, summary, records_dir,
+                cnn_dir, cached, checkpoint_dir, live_dir, log_params,
             )  # fmt: skip
         if cached is not None:
             cache.copy_head_weights(model, full[0])  # the trained FC + RNN into the full model
@@ -288,8 +288,10 @@ def train_stage(
     return meta
 
 
-def _fit(build, cfg, strategy, train_ds, val_ds, kind, params, summary, cnn_dir, cached,
-         checkpoint_dir, live_dir, log_params):  # fmt: skip
+def _fit(build, cfg, strategy, train_ds, val_ds, kind, params, summary, records_dir, cnn_dir,
+         cached, checkpoint_dir, live_dir, log_params):  # fmt: skip
+    # What a checkpoint must have been written for to be resumed: these params, these
+    # records and CNN (as files), this code.
     run_id = fitting.fingerprint(
         kind,
         params.model.model_dump(),
@@ -298,8 +300,10 @@ def _fit(build, cfg, strategy, train_ds, val_ds, kind, params, summary, cnn_dir,
         summary.model_dump(
             mode="json", include={"seq_len", "crop_size", "splits"}, exclude_none=True
         ),
-        (Path(cnn_dir) / META_FILE).read_text() if cnn_dir else "",
+        fitting.files_stamp(records_dir),
+        fitting.files_stamp(cnn_dir) if cnn_dir else "",
         *([cached.source] if cached is not None else []),
+        fitting.code_digest(),
     )
     from pipeline.training.losses import make_loss, make_metrics
 

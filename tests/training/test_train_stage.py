@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -147,6 +148,8 @@ def test_resume_after_being_killed_mid_training(records, tmp_path):
     assert 0 <= shown["epoch"] < done_before
     assert not (tmp_path / "cnn").exists()  # nothing half-written
 
+    # `dvc repro` deletes a stage's outputs (the DVCLive folder too) before it runs it again.
+    shutil.rmtree(tmp_path / "live")
     res = subprocess.run(
         _stage_cmd(records, tmp_path), cwd=REPO, env=tool_env(), capture_output=True, text=True
     )
@@ -158,6 +161,17 @@ def test_resume_after_being_killed_mid_training(records, tmp_path):
     meta = json.loads((tmp_path / "cnn" / "meta.json").read_text())
     assert meta["run"]["resumed"] is True
     assert meta["run"]["epochs_run"] == epochs - done_before  # only the rest, not from scratch
+
+    # The resumed run ends where an uninterrupted one does: same curve, same model bytes.
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    shutil.copy(tmp_path / "params.yaml", ref / "params.yaml")
+    res = subprocess.run(
+        _stage_cmd(records, ref), cwd=REPO, env=tool_env(), capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (ref / "live/plots/metrics/loss.tsv").read_text().splitlines()[1:] == rows
+    assert (ref / "cnn/model.keras").read_bytes() == (tmp_path / "cnn/model.keras").read_bytes()
 
 
 @pytest.mark.slow
