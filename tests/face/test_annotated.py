@@ -54,3 +54,19 @@ def test_frontal_faces_are_within_dlib_class_accuracy(results):
     # dlib's predictor on our box measures 0.034 / 0.039 on these two, the stage 0.036 / 0.041
     for name in ("takeo", "lenna"):
         assert results[name]["all"] <= 0.045, (name, results[name])
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [dict(extent=1.3), dict(extent=8, max_side=640)],
+    ids=["close-up", "wide-shot"],
+)
+def test_face_found_however_it_is_framed(framing, tmp_path):
+    # The short-range detector alone finds only takeo in the wide shot (the face is 1/8 of the
+    # frame); the full-range one alone misses three of the four close-ups. detect.model "auto"
+    # (the default) must find all of them in every frame, as accurately as at the default cut.
+    results = {name: evaluate_photo(name, tmp_path, n_frames=3, **framing) for name in PHOTOS}
+    for name, r in results.items():
+        assert r["found"]["all"] == 1.0, (name, framing)
+    mean = float(np.mean([r["stage"]["all"] for r in results.values()]))
+    assert mean <= 0.07, (framing, mean)  # 0.055 close-up, 0.063 wide; 0.056 at the default cut
