@@ -161,9 +161,10 @@ def predict(videos, model_dir, out, overlay, device, batch_size, subject, live_s
 
     Runs the pipeline's own detection, landmark and crop code (with the face params the
     model was trained with, from its meta.json) in one streaming pass, then the model: the
-    CNN on batches of face crops, or the CNN-RNN on consecutive non-overlapping windows of
-    its sequence length (last one padded), every frame predicted once. Writes one row per
-    frame: frame, time_s, valence, arousal, face — NaN where no face is found.
+    CNN on batches of face crops, or the CNN-RNN on overlapping windows of its sequence
+    length of which only the tail is kept (every frame predicted once, with at least half a
+    window of preceding frames; the rule `evaluate` uses). Writes one row per frame: frame,
+    time_s, valence, arousal, face — NaN where no face is found.
 
     With --live SOURCE (no VIDEOS): frames from a camera, stream or file are processed as they
     arrive, the CNN-RNN carrying its state frame to frame; see `pipeline/inference/live.py`.

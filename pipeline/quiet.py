@@ -1,4 +1,5 @@
-"""The one place that silences native (C++) logging: glog / absl / TensorFlow / TFLite.
+"""The one place that silences native (C++) logging: glog / absl / TensorFlow / TFLite /
+OpenCV's FFmpeg.
 
 MediaPipe's and TensorFlow's C++ code logs to file descriptor 2 — ``W0000 ...
 inference_feedback_manager``, ``landmark_projection_calculator``, ``INFO: Created TensorFlow
@@ -31,6 +32,7 @@ LOG_LEVEL_VARS = {  # what quiet_native sets (unless already set)
     "GLOG_minloglevel": "2",
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "ABSL_MIN_LOG_LEVEL": "2",
+    "OPENCV_FFMPEG_LOGLEVEL": "-8",  # OpenCV's FFmpeg: "[h264 @ 0x...] ..." lines (AV_LOG_QUIET)
 }
 
 

@@ -8,7 +8,8 @@ The container's frame count (``CAP_PROP_FRAME_COUNT``) is not trusted: it comes 
 that is wrong for some codecs and for files that stop decoding part-way. :func:`probe` counts
 the frames that actually decode.
 
-Real clips: a phone's rotation flag (display matrix) is applied, so frames come out upright
+Files OpenCV's build cannot decode (AV1) are read through FFmpeg's own binary
+(:mod:`pipeline.video.ffmpeg_capture`). Real clips: a phone's rotation flag (display matrix) is applied, so frames come out upright
 (``CAP_PROP_ORIENTATION_AUTO``); the time of each frame comes from the container
 (:func:`iter_timed_frames`, ``CAP_PROP_POS_MSEC``), so a variable-frame-rate video gets its
 true time stamps, not index / fps; audio streams are ignored whatever their length.
@@ -21,10 +22,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
+from pipeline.quiet import quiet_native
 
-from pipeline.errors import InputError
+quiet_native()  # before the first capture: OpenCV's FFmpeg reads its log level then
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pipeline.errors import InputError  # noqa: E402
+from pipeline.video.ffmpeg_capture import open_ffmpeg  # noqa: E402
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -59,18 +65,39 @@ def to_rgb(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
-def open_capture(path: str | os.PathLike) -> cv2.VideoCapture:
+NO_OPENCV_DECODER = {"AV01", "av01"}  # codecs (FOURCC) OpenCV's bundled FFmpeg cannot decode
+
+
+def _fourcc(cap: cv2.VideoCapture) -> str:
+    code = int(cap.get(cv2.CAP_PROP_FOURCC))
+    return code.to_bytes(4, "little").decode("ascii", "replace")
+
+
+def open_capture(path: str | os.PathLike):
     """An opened video file, frames upright (the rotation flag applied); :class:`VideoError`
-    naming the file if it is missing or not a video. The caller releases it."""
+    naming the file if it is missing or not a video. The caller releases it.
+
+    OpenCV reads it where it can decode its first frame; otherwise FFmpeg's own binary does
+    (:mod:`pipeline.video.ffmpeg_capture`: AV1, which OpenCV's bundled FFmpeg cannot decode),
+    through the same capture interface."""
     path = Path(path)
     if not path.is_file():
         raise VideoError(f"{path}: no such video file")
     cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        cap.release()
+    opened = cap.isOpened()
+    # AV1 goes to FFmpeg at once: OpenCV's grab() would read the whole file failing to decode.
+    if opened and _fourcc(cap) not in NO_OPENCV_DECODER and cap.grab():
+        cap.release()  # it decodes: open it again at frame 0
+        cap = cv2.VideoCapture(str(path))
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # phones' rotation flag: frames upright
+        return cap
+    cap.release()
+    fallback = open_ffmpeg(path)
+    if fallback is not None:
+        return fallback
+    if not opened:
         raise VideoError(f"{path}: cannot be opened as a video (unknown format or corrupt file)")
-    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # phones' rotation flag: frames upright
-    return cap
+    raise VideoError(f"{path}: video holds no decodable frame")
 
 
 def capture_fps(cap: cv2.VideoCapture, default_fps: float) -> float:
