@@ -368,9 +368,6 @@ class FaceDetector(_Graph):
         return Detections(boxes, kps, scores)
 
 
-DETECTOR_MODELS = ("auto", "short", "full")
-
-
 class FallbackDetector:
     """The short-range model, and the full-range one on the frames where it finds no face.
 

@@ -52,11 +52,25 @@ class TrainedModel:
         return self.meta.face_params(self.folder)
 
 
+def _renumber_shared_objects(node, ids: dict) -> None:
+    """Keras writes ``shared_object_id: id(obj)`` (a memory address) into ``config.json``;
+    the same objects get the same small numbers, in order of appearance."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "shared_object_id" and isinstance(value, int):
+                node[key] = ids.setdefault(value, len(ids))
+            else:
+                _renumber_shared_objects(value, ids)
+    elif isinstance(node, list):
+        for value in node:
+            _renumber_shared_objects(value, ids)
+
+
 def save_model(model: keras.Model, path: str | Path) -> None:
     """``model.save(path)``, then the archive rewritten without what changes from one save to
-    the next (the save time in ``metadata.json`` and the members' zip time stamps): equal
-    weights give an equal file, so DVC sees a re-trained but unchanged model as unchanged and
-    skips what follows it."""
+    the next (the save time in ``metadata.json``, memory addresses in ``config.json``, the
+    members' zip time stamps): equal weights give an equal file, so DVC sees a re-trained but
+    unchanged model as unchanged and skips what follows it."""
     path = Path(path)
     raw = path.with_name(path.name + ".raw.keras")
     model.save(raw)
@@ -68,6 +82,10 @@ def save_model(model: keras.Model, path: str | Path) -> None:
                     meta = json.loads(data)
                     meta.pop("date_saved", None)
                     data = json.dumps(meta, sort_keys=True).encode()
+                elif info.filename == "config.json":
+                    config = json.loads(data)
+                    _renumber_shared_objects(config, {})
+                    data = json.dumps(config).encode()
                 member = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
                 member.compress_type, member.external_attr = info.compress_type, 0o644 << 16
                 dst.writestr(member, data)
