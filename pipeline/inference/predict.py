@@ -333,6 +333,11 @@ def predict_video(
     result.overlay = Path(overlay) if overlay is not None else None
     result.seconds = time.perf_counter() - t0
     result.model_seconds = predictor.model_seconds
+    if info.declared_frames > 0 and result.frames < info.declared_frames:
+        result.warnings.append(  # as ingest reports it: a cut-off download, a damaged file
+            f"{source}: container declares {info.declared_frames} frames, "
+            f"{result.frames} decode (the file may be truncated)"
+        )
     if result.no_face:
         result.warnings.append(
             f"{source}: no face found in any of its {result.frames} frames; "

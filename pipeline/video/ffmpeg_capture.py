@@ -53,6 +53,7 @@ class FfmpegCapture:
         self._time = 0.0
         self._stamps: dict[int, float] = {}
         self._stamps_seen = False  # no stamp for frame 0: never wait for one again
+        self._replay = False  # the next grab() gives the current frame again (see open_ffmpeg)
         self._cond = threading.Condition()
         self._done = False
         cmd = [exe, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-i", str(path),
@@ -88,6 +89,9 @@ class FfmpegCapture:
         return self._proc is not None
 
     def grab(self) -> bool:
+        if self._replay:
+            self._replay = False
+            return self._frame is not None
         if self._proc is None:
             return False
         buf = self._proc.stdout.read(self._size)
@@ -165,8 +169,8 @@ def open_ffmpeg(path: str | Path) -> FfmpegCapture | None:
         secs = int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3))
         frames = int(round(secs * fps))
     cap = FfmpegCapture(exe, path, width, height, fps if 0 < fps <= 1000 else 25.0, frames)
-    if not cap.grab():  # must decode; then start again from frame 0
+    if not cap.grab():  # it must decode; the frame it decoded is handed out first
         cap.release()
         return None
-    cap.release()
-    return FfmpegCapture(exe, path, width, height, cap.fps, frames)
+    cap._replay = True
+    return cap

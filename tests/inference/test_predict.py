@@ -219,6 +219,29 @@ def test_not_a_video_fails_cleanly_and_writes_nothing(tmp_path, gap_video, cnn_d
     assert sorted(p.name for p in out.iterdir()) == ["gap.csv"]
 
 
+def test_truncated_video_is_predicted_as_far_as_it_decodes_and_said(tmp_path, gap_video, cnn_dir):
+    import imageio_ffmpeg
+
+    # a download cut off half-way: the index (moved to the front) still lists every frame
+    whole = tmp_path / "whole.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(gap_video),
+                    "-c", "copy", "-movflags", "+faststart", str(whole)], check=True)  # fmt: skip
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    r = run_cli("predict", str(whole), "--model", str(cnn_dir), "--out", str(tmp_path / "w.csv"))
+    assert r.exit_code == 0 and "container declares" not in r.output, r.output
+    r = run_cli("predict", str(cut), "--model", str(cnn_dir), "--out", str(tmp_path / "c.csv"))
+    assert f"container declares {N_FRAMES} frames" in r.output, r.output
+    assert "may be truncated" in r.output and "Traceback" not in r.output
+    rows = read_csv(tmp_path / "c.csv")
+    assert 0 < len(rows["frame"]) < N_FRAMES
+    whole_rows = read_csv(tmp_path / "w.csv")
+    # the frames it has are predicted as in the whole file (the face run before the gap; what
+    # follows the cut cannot be, as persistence and gap filling look ahead)
+    np.testing.assert_array_equal(rows["valence"][:10], whole_rows["valence"][:10])
+
+
 @pytest.mark.parametrize("what", ["empty", "no_meta", "garbage_model", "bad_meta"])
 def test_folder_that_is_not_a_model(tmp_path, gap_video, cnn_dir, what):
     folder = tmp_path / "m"

@@ -9,15 +9,14 @@ import numpy as np
 from pipeline.config import ModelConfig
 from pipeline.models import build_model
 from pipeline.models.saved import save_model
-
-TINY = dict(backbone="small", small_width=4, fc_units=(16, 8), rnn_units=8, rnn_layers=1)
+from tests.helpers.training import TINY_MODEL
 
 
 def test_saved_model_file_depends_on_weights_only(tmp_path):
     """Two CNN-RNNs built alike (their TimeDistributed backbone shares objects, which Keras
     numbers by memory address in config.json) give the same file; the loaded one predicts the
     same."""
-    cfg = ModelConfig(**TINY)
+    cfg = ModelConfig(**TINY_MODEL)
     for name in ("a", "b"):
         keras.utils.set_random_seed(0)
         model = build_model(cfg, 32, "cnn_rnn", 4)
