@@ -181,7 +181,10 @@ class LandmarksConfig(Section):
     # One-Euro cut-off (Hz) at rest and its growth with speed (per face-size per second).
     smooth_min_cutoff: float = Field(1.0, gt=0)
     smooth_beta: float = Field(0.5, ge=0)
-    # Jaw points on the visible face outline ("contour") or on fixed mesh vertices ("fixed").
+    # Mesh -> 68 points: the linear map learnt from annotated photos ("learned") or the
+    # hand-written rules ("rules"; then ``jaw`` chooses the jaw's rule).
+    mapping: Literal["learned", "rules"] = "learned"
+    # rules only: jaw on the visible face outline ("contour") or on fixed mesh vertices ("fixed").
     jaw: Literal["contour", "fixed"] = "contour"
     # The attention mesh model (MediaPipe's refine_landmarks): sharper lips and eyes.
     refine: bool = True

@@ -1,5 +1,15 @@
 """The 68 iBUG 300-W points from MediaPipe's 468-point face mesh.
 
+Two mappings (``landmarks.mapping``):
+
+* **learned** (the default, :func:`mesh_to_ibug68_learned`): a linear map learnt from
+  human-annotated photos. The mesh's 468 (x, y) vertices are similarity-aligned to the mean
+  mesh of the fitting set; a ridge-regularised linear map turns the aligned vertices into the
+  68 points in that frame, which the inverse similarity brings back to pixels. The coefficients
+  (:data:`MAP_FILE`, float16) were fitted by :mod:`pipeline.face.fit_map` on the HELEN
+  training photos with their 300-W annotations (``docs/landmarks.md``).
+* **rules** (:func:`mesh_to_ibug68`): hand-written rules, described below.
+
 No single fixed list of mesh indices follows the 300-W definitions, because several 300-W
 points are defined by *where they lie on a contour*, not by an anatomical spot the mesh has a
 vertex for. Each group is therefore derived the way 300-W defines it:
@@ -39,10 +49,15 @@ mapping it is compared with in the tests and the docs (see ``BENCHMARKS.md``).
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
 import cv2
 import numpy as np
 
 from pipeline.face.points68 import N_POINTS
+
+MAP_FILE = Path(__file__).resolve().parent / "data" / "ibug68_map.npz"
 
 N_MESH = 468
 
@@ -227,3 +242,86 @@ def mesh_to_ibug68(
 def mesh_to_ibug68_fixed(mesh: np.ndarray) -> np.ndarray:
     """The plain nearest-vertex mapping (:data:`FIXED_INDICES`), for comparison."""
     return np.asarray(mesh, np.float64)[FIXED_INDICES, :2]
+
+
+def similarity_to(src: np.ndarray, dst: np.ndarray) -> tuple[complex, np.ndarray, np.ndarray]:
+    """The least-squares similarity taking ``src`` (n, 2) onto ``dst`` (n, 2), as
+    (a, mu_src, mu_dst): ``x -> a * (x - mu_src) + mu_dst`` in complex numbers x + iy."""
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s = (src[:, 0] - mu_s[0]) + 1j * (src[:, 1] - mu_s[1])
+    d = (dst[:, 0] - mu_d[0]) + 1j * (dst[:, 1] - mu_d[1])
+    return complex(np.vdot(s, d) / np.vdot(s, s).real), mu_s, mu_d
+
+
+def apply_similarity(t: tuple[complex, np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
+    a, mu_s, mu_d = t
+    c = a * ((x[..., 0] - mu_s[0]) + 1j * (x[..., 1] - mu_s[1]))
+    return np.stack([c.real + mu_d[0], c.imag + mu_d[1]], -1)
+
+
+def invert_similarity(t: tuple[complex, np.ndarray, np.ndarray], y: np.ndarray) -> np.ndarray:
+    a, mu_s, mu_d = t
+    c = ((y[..., 0] - mu_d[0]) + 1j * (y[..., 1] - mu_d[1])) / a
+    return np.stack([c.real + mu_s[0], c.imag + mu_s[1]], -1)
+
+
+class LearnedMap:
+    """A linear mesh -> 68-point map in the mean mesh's frame (see the module docstring).
+
+    ``mean_mesh`` (468, 2), ``x_mean`` (936,), ``weights`` (936, 136), ``y_mean`` (136,):
+    ``points = (aligned_mesh.ravel() - x_mean) @ weights + y_mean`` in the aligned frame.
+    """
+
+    def __init__(self, mean_mesh, x_mean, weights, y_mean, info: str = ""):
+        self.mean_mesh = np.asarray(mean_mesh, np.float64)
+        self.x_mean = np.asarray(x_mean, np.float64)
+        self.weights = np.asarray(weights, np.float64)
+        self.y_mean = np.asarray(y_mean, np.float64)
+        self.info = info
+        if self.weights.shape != (2 * N_MESH, 2 * N_POINTS):
+            raise ValueError(f"map weights {self.weights.shape}, expected {(2 * N_MESH, 2 * N_POINTS)}")
+
+    def __call__(self, mesh: np.ndarray) -> np.ndarray:
+        m = np.asarray(mesh, np.float64)[:N_MESH, :2]
+        t = similarity_to(m, self.mean_mesh)
+        aligned = apply_similarity(t, m).reshape(-1)
+        y = (aligned - self.x_mean) @ self.weights + self.y_mean
+        return invert_similarity(t, y.reshape(N_POINTS, 2))
+
+    def save(self, path: str | Path) -> None:
+        """Written atomically: the weights as float16, the rest float32 (a ~0.25 MB file)."""
+        from pipeline.io import atomic_path
+
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(
+                f, mean_mesh=self.mean_mesh.astype(np.float32),
+                x_mean=self.x_mean.astype(np.float32), weights=self.weights.astype(np.float16),
+                y_mean=self.y_mean.astype(np.float32), info=np.array(self.info),
+            )  # fmt: skip
+
+    @classmethod
+    def load(cls, path: str | Path) -> LearnedMap:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return cls(z["mean_mesh"], z["x_mean"], z["weights"], z["y_mean"], str(z["info"]))
+        except (OSError, KeyError, ValueError) as exc:
+            raise ValueError(f"{path}: not a landmark map file ({exc})") from None
+
+
+@lru_cache(maxsize=1)
+def learned_map() -> LearnedMap:
+    """The map shipped with the package (:data:`MAP_FILE`), loaded once per process."""
+    return LearnedMap.load(MAP_FILE)
+
+
+def mesh_to_ibug68_learned(mesh: np.ndarray) -> np.ndarray:
+    """(468, 2+) mesh points in pixels -> (68, 2) iBUG 300-W points by the shipped learnt map."""
+    return learned_map()(mesh)
+
+
+def mesh_to_68(mesh: np.ndarray, mapping: str = "learned", jaw: str = "contour") -> np.ndarray:
+    """The 68 points by ``mapping`` (``landmarks.mapping``): ``learned`` or ``rules`` (then
+    ``jaw`` chooses the rules' jaw)."""
+    if mapping == "learned":
+        return mesh_to_ibug68_learned(mesh)
+    return mesh_to_ibug68(mesh, jaw)

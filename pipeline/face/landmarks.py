@@ -5,7 +5,7 @@ mesh's region of interest comes from the previous frame's mesh when there is one
 agrees with the subject's box (ROI overlap >= ``track_min_iou``; status ``tracked``), else
 from the subject's box (``detected``: with ``second_pass`` the mesh is run once more on the ROI
 of its own points, since the detector's ROI is coarse); the 468 points become the 68 by
-:func:`pipeline.face.ibug68.mesh_to_ibug68`. With ``refine`` the mesh is MediaPipe's attention
+:func:`pipeline.face.ibug68.mesh_to_68` (``mapping``: the learnt map or the rules). With ``refine`` the mesh is MediaPipe's attention
 model (``refine_landmarks``); its face flag is less strict than the plain model's, so a frame
 tracked with no subject box must also pass the plain model's presence score.
 Short missing runs are interpolated (``interpolated``), optional One-Euro smoothing applies,
@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from pipeline.artifacts import VideoReport
 from pipeline.face import tables
-from pipeline.face.ibug68 import mesh_to_ibug68
+from pipeline.face.ibug68 import mesh_to_68
 from pipeline.face.jobs import Frames, Progress, VideoJob, finish
 from pipeline.face.points68 import GROUPS, N_POINTS, N_VALUES
 from pipeline.face.reference import nme
@@ -134,7 +134,7 @@ class LandmarkFollower:
                     ok = s >= cfg.min_presence
                 if ok:
                     self.prev_mesh = m
-                    points, score, status = mesh_to_ibug68(m, cfg.jaw), s, how
+                    points, score, status = mesh_to_68(m, cfg.mapping, cfg.jaw), s, how
                     break
             if points is not None and i in source_pts:
                 e = nme(points, source_pts[i])
