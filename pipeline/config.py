@@ -174,6 +174,9 @@ class LandmarksConfig(Section):
 
     # Minimum face-presence score of the mesh for a frame to count as a face.
     min_presence: float = Field(0.5, gt=0, lt=1)
+    # Minimum share of the inner face with fine detail (pipeline.face.plausible): lettering
+    # and flat shapes the mesh takes for a face fall below it. 0 turns the check off.
+    min_texture: float = Field(0.47, ge=0, lt=1)
     # Missing runs of at most this many frames between two faces are interpolated.
     max_gap: int = Field(5, ge=0)
     # Causal One-Euro smoothing of the landmarks over time ("none" to turn off).

@@ -5,13 +5,16 @@ mesh's region of interest comes from the previous frame's mesh when there is one
 agrees with the subject's box (ROI overlap >= ``track_min_iou``; status ``tracked``), else
 from the subject's box (``detected``: with ``second_pass`` the mesh is run once more on the ROI
 of its own points, since the detector's ROI is coarse); the 468 points become the 68 by
-:func:`pipeline.face.ibug68.mesh_to_68` (``mapping``: the learnt map or the rules). With ``refine`` the mesh is MediaPipe's attention
-model (``refine_landmarks``); its face flag is less strict than the plain model's, so a frame
-tracked with no subject box must also pass the plain model's presence score.
+:func:`pipeline.face.ibug68.mesh_to_68` (``mapping``: the learnt map or the rules). With
+``refine`` the mesh is MediaPipe's attention model (``refine_landmarks``); its face flag is
+less strict than the plain model's, so a frame tracked with no subject box must also pass the
+plain model's presence score. A mesh whose inner face has too little fine detail
+(``min_texture``, :mod:`pipeline.face.plausible`: lettering) is no face.
 Short missing runs are interpolated (``interpolated``), optional One-Euro smoothing applies,
 and everything else is ``missing`` — or ``rejected`` where the detector had a box but the mesh
-has not yet seen a face (presence >= ``min_presence``) in that box's episode (boxes on
-textures or lettering: the crop stage does not use them). With ``use_source_landmarks`` the data set's own points
+has not yet seen a face (presence >= ``min_presence``, texture >= ``min_texture``) in that
+box's episode (boxes on textures or lettering: the crop stage does not use them). With
+``use_source_landmarks`` the data set's own points
 (AFEW-VA) replace the mesh where it has them; otherwise, where it has them, the mesh's
 agreement with them (NME per point group) goes into the report.
 
@@ -33,6 +36,7 @@ from pipeline.artifacts import VideoReport
 from pipeline.face import tables
 from pipeline.face.ibug68 import mesh_to_68
 from pipeline.face.jobs import Frames, Progress, VideoJob, finish
+from pipeline.face.plausible import texture_share
 from pipeline.face.points68 import GROUPS, N_POINTS, N_VALUES
 from pipeline.face.reference import nme
 from pipeline.face.temporal import GapFiller, LandmarkRow, OneEuro
@@ -133,8 +137,12 @@ class LandmarkFollower:
                     s = min(s, self._plain_presence(rgb, roi))
                     ok = s >= cfg.min_presence
                 if ok:
+                    pts = mesh_to_68(m, cfg.mapping, cfg.jaw)
+                    # a face must look like one: lettering the mesh fits has no fine detail
+                    if cfg.min_texture and texture_share(rgb, pts) < cfg.min_texture:
+                        continue
                     self.prev_mesh = m
-                    points, score, status = mesh_to_68(m, cfg.mapping, cfg.jaw), s, how
+                    points, score, status = pts, s, how
                     break
             if points is not None and i in source_pts:
                 e = nme(points, source_pts[i])

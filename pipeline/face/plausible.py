@@ -1,0 +1,42 @@
+"""Does a mesh's face look like a face? The texture check of the ``landmarks`` stage.
+
+MediaPipe's face mesh is confident (presence 0.99-1.0) on some large lettering: a bold "a"
+or "Qa" over a sky is a round shape with two holes, and the mesh fits a face-shaped set of
+points to it. Neither the 68 points' shape (its residual after a similarity alignment to the
+mean 300-W shape) nor the face's size in the frame tells those apart from real faces (both
+measured: ``docs/landmarks.md``). What does is texture: skin, eyes, brows and lips give
+a real face fine detail all over, while lettering is flat fill and a smooth sky, with edges
+only along the strokes.
+
+:func:`texture_share` measures it on the inner face (the hull of points 17-67: brows, eyes,
+nose, mouth), warped to 64 x 64 grey levels: the share of pixels whose Laplacian exceeds 1/20
+of the region's grey-level standard deviation (so that it does not depend on brightness or
+contrast).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+PATCH = 64  # side of the warped inner-face patch
+
+
+def texture_share(rgb: np.ndarray, points: np.ndarray) -> float:
+    """Share (0..1) of the inner face's pixels with fine detail; 0 where the region is empty."""
+    hull = cv2.convexHull(np.asarray(points[17:], np.float32)).reshape(-1, 2)
+    x0, y0 = hull.min(0)
+    w, h = hull.max(0) - hull.min(0)
+    if w < 2 or h < 2:
+        return 0.0
+    grey = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    m = np.array([[PATCH / w, 0, -x0 * PATCH / w], [0, PATCH / h, -y0 * PATCH / h]], np.float64)
+    patch = cv2.warpAffine(grey, m, (PATCH, PATCH), flags=cv2.INTER_AREA).astype(np.float32)
+    mask = np.zeros((PATCH, PATCH), np.uint8)
+    cv2.fillConvexPoly(mask, np.round((hull - [x0, y0]) * [PATCH / w, PATCH / h]).astype(np.int32), 1)
+    inside = mask.astype(bool)
+    if not inside.any():
+        return 0.0
+    lap = np.abs(cv2.Laplacian(patch, cv2.CV_32F))
+    sd = float(patch[inside].std()) + 1e-3
+    return float((lap[inside] > sd / 20).mean())
