@@ -140,7 +140,7 @@ def collect(folder: Path, params=None, n_frames: int = 3, cache: Path | None = N
         "shape": np.zeros((n, 2), np.int32),
     }
     t0 = time.perf_counter()
-    for k, (_, img, _ref) in enumerate(photos):
+    for k, (_, img, ref) in enumerate(photos):
         bgr = cv2.imread(str(img), cv2.IMREAD_COLOR)
         if bgr is None:
             raise ValueError(f"{img}: not a readable image")

@@ -279,7 +279,9 @@ class LearnedMap:
         self.y_mean = np.asarray(y_mean, np.float64)
         self.info = info
         if self.weights.shape != (2 * N_MESH, 2 * N_POINTS):
-            raise ValueError(f"map weights {self.weights.shape}, expected {(2 * N_MESH, 2 * N_POINTS)}")
+            raise ValueError(
+                f"map weights {self.weights.shape}, expected {(2 * N_MESH, 2 * N_POINTS)}"
+            )
 
     def __call__(self, mesh: np.ndarray) -> np.ndarray:
         m = np.asarray(mesh, np.float64)[:N_MESH, :2]

@@ -29,11 +29,21 @@ def texture_share(rgb: np.ndarray, points: np.ndarray) -> float:
     w, h = hull.max(0) - hull.min(0)
     if w < 2 or h < 2:
         return 0.0
-    grey = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    m = np.array([[PATCH / w, 0, -x0 * PATCH / w], [0, PATCH / h, -y0 * PATCH / h]], np.float64)
+    # only the region's pixels are converted to grey (not the whole frame)
+    fh, fw = rgb.shape[:2]
+    bx0, by0 = max(int(x0) - 1, 0), max(int(y0) - 1, 0)
+    bx1, by1 = min(int(x0 + w) + 2, fw), min(int(y0 + h) + 2, fh)
+    if bx1 - bx0 < 2 or by1 - by0 < 2:
+        return 0.0
+    roi = rgb[by0:by1, bx0:bx1]
+    grey = roi if roi.ndim == 2 else cv2.cvtColor(roi, cv2.COLOR_RGB2GRAY)
+    sx, sy = PATCH / w, PATCH / h
+    m = np.array([[sx, 0, (bx0 - x0) * sx], [0, sy, (by0 - y0) * sy]], np.float64)
     patch = cv2.warpAffine(grey, m, (PATCH, PATCH), flags=cv2.INTER_AREA).astype(np.float32)
     mask = np.zeros((PATCH, PATCH), np.uint8)
-    cv2.fillConvexPoly(mask, np.round((hull - [x0, y0]) * [PATCH / w, PATCH / h]).astype(np.int32), 1)
+    cv2.fillConvexPoly(
+        mask, np.round((hull - [x0, y0]) * [PATCH / w, PATCH / h]).astype(np.int32), 1
+    )
     inside = mask.astype(bool)
     if not inside.any():
         return 0.0

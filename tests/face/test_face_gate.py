@@ -50,7 +50,9 @@ def test_titles_give_no_face(title_clips):
 
 def test_without_the_texture_check_the_mesh_takes_letters_for_faces(title_clips):
     names = list(title_clips)
-    fooled = [n for n in names[: len(HARD)] if faces_reported(title_clips[n], params(min_texture=0))]
+    fooled = [
+        n for n in names[: len(HARD)] if faces_reported(title_clips[n], params(min_texture=0))
+    ]
     assert len(fooled) >= 2, fooled
 
 
