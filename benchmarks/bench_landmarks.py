@@ -44,6 +44,9 @@ from pipeline.face.annotated import (  # noqa: E402
 from pipeline.video.reader import iter_frames  # noqa: E402
 
 MAPPINGS = {
+    "mesh, learnt map (mesh_to_ibug68_learned, landmarks.mapping: learned)": (
+        ibug68.mesh_to_ibug68_learned
+    ),
     "mesh, contour jaw (mesh_to_ibug68 jaw=contour)": lambda m: ibug68.mesh_to_ibug68(m, "contour"),
     "mesh, contour jaw without the yaw drop (jaw_end_drop=0)": lambda m: ibug68.mesh_to_ibug68(
         m, "contour", jaw_end_drop=0.0
@@ -54,7 +57,8 @@ MAPPINGS = {
 
 # landmarks-stage settings compared side by side (the first is params.yaml's default)
 VARIANTS = {
-    "default (attention mesh, second pass, track_min_iou 0.7)": {},
+    "default (attention mesh, second pass, track_min_iou 0.7, learnt map)": {},
+    "default with the rules mapping (landmarks.mapping: rules)": {"mapping": "rules"},
     "plain mesh, one pass, track_min_iou 0.5 (before)": {
         "refine": False,
         "second_pass": False,

@@ -308,3 +308,20 @@ def test_console_script_exit_status(tmp_path, cnn_dir):
     assert r.returncode == 1, r.stderr
     assert "error:" in r.stderr and "x.mp4" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_title_over_sky_gets_no_prediction(tmp_path, cnn_dir):
+    # big lettering where MediaPipe's detector and mesh see a face ("aa" zooming over a radial
+    # gradient, tests/helpers/titles.py): no frame gets a face or a valence/arousal value
+    from tests.helpers.faces import write_video
+    from tests.helpers.titles import render, titles
+
+    title = titles()[9]
+    assert title.word == "aa"
+    video = write_video(tmp_path / "title.mp4", render(title), fps=25.0)
+    out = tmp_path / "title.csv"
+    r = run_cli("predict", str(video), "--model", str(cnn_dir), "--out", str(out))
+    assert r.exit_code == 2 and "no face found in any of its 30 frames" in r.output, r.output
+    rows = read_csv(out)
+    assert len(rows["frame"]) == 30 and not rows["face"].any()
+    assert np.isnan(rows["valence"]).all() and np.isnan(rows["arousal"]).all()
