@@ -10,8 +10,9 @@ only along the strokes.
 
 :func:`texture_share` measures it on the inner face (the hull of points 17-67: brows, eyes,
 nose, mouth), warped to 64 x 64 grey levels: the share of pixels whose Laplacian exceeds 1/20
-of the region's grey-level standard deviation (so that it does not depend on brightness or
-contrast).
+of the region's grey-level standard deviation (so that it hardly depends on brightness or
+contrast), and at least :data:`MIN_DETAIL` grey level (a strongly blurred letter is smooth
+everywhere, so its spread alone would make any ripple count).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import cv2
 import numpy as np
 
 PATCH = 64  # side of the warped inner-face patch
+MIN_DETAIL = 1.0  # grey levels: a Laplacian below this is no detail however flat the region
 
 
 def texture_share(rgb: np.ndarray, points: np.ndarray) -> float:
@@ -49,4 +51,4 @@ def texture_share(rgb: np.ndarray, points: np.ndarray) -> float:
         return 0.0
     lap = np.abs(cv2.Laplacian(patch, cv2.CV_32F))
     sd = float(patch[inside].std()) + 1e-3
-    return float((lap[inside] > sd / 20).mean())
+    return float((lap[inside] > max(sd / 20, MIN_DETAIL)).mean())

@@ -48,6 +48,15 @@ def test_titles_give_no_face(title_clips):
         assert faces_reported(frames, Params()) == [], name
 
 
+def test_blurred_letters_at_a_low_detector_confidence():
+    # "aa" growing and blurring away (Gaussian sigma up to ~4 px): at detect.min_confidence 0.3
+    # the mesh sees a face in its most blurred frame; a smooth blur must not count as detail
+    frames = render(titles()[19])
+    p = params()
+    p = p.model_copy(update={"detect": p.detect.model_copy(update={"min_confidence": 0.3})})
+    assert faces_reported(frames, p) == []
+
+
 def test_without_the_texture_check_the_mesh_takes_letters_for_faces(title_clips):
     names = list(title_clips)
     fooled = [
