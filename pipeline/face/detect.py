@@ -69,7 +69,9 @@ class SubjectDetector:
         return self._decided(self.tracker.push(frame, faces))
 
     def finish(self) -> list[SubjectFace]:
-        return self._persistent(self._decided(self.tracker.finish()), last=True)
+        # _decided has already passed its faces through the persistence filter: only the run
+        # it still holds is left (passing them through again sent frames out of order)
+        return self._decided(self.tracker.finish()) + self._persistent([], last=True)
 
     def _decided(self, decisions) -> list[SubjectFace]:
         out = []

@@ -105,3 +105,21 @@ def test_development_photos_still_found():
     for _, img, _ in annotated_photos(dev_folder())[:2]:
         rgb = cv2.cvtColor(cv2.imread(str(img)), cv2.COLOR_BGR2RGB)
         assert faces_reported([rgb] * 3, Params()) == [0, 1, 2], img
+
+
+def test_detector_decides_frames_in_order_once():
+    # a clip where the tracker holds every frame until the end (boxes only late, on letters):
+    # its decisions must still come in frame order, each frame once (the landmarks follower
+    # tracks from one frame to the next and confirms faces per episode)
+    from pipeline.face.detect import SubjectDetector
+
+    frames = render(titles()[19])
+    p = Params()
+    cfg = p.detect.model_copy(update={"min_confidence": 0.3})
+    with SubjectDetector(cfg) as det:
+        out = []
+        for i, f in enumerate(frames):
+            out += det.push(i, f)
+        out += det.finish()
+    assert [d.frame for d in out] == list(range(len(frames)))
+    assert any(d.box is not None for d in out)
