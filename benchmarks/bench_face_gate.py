@@ -51,7 +51,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=3)
     ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument("--titles-only", action="store_true", help="only the title clips")
     args = ap.parse_args()
+    if not args.titles_only:
+        development_photos(args)
+    title_clips()
+
+
+def development_photos(args) -> None:
     folder = fit_map.dev_folder()
     if folder is None:
         sys.exit("bench_face_gate: no development photos (../shared/data or $AFFWILD_DEV_DATA)")
@@ -76,6 +83,8 @@ def main() -> None:
           f"rules {per_call_ms(ibug68.mesh_to_ibug68, mesh):.3f} ms, texture check "
           f"{per_call_ms(texture_share, rgb, pts):.3f} ms")  # fmt: skip
 
+
+def title_clips() -> None:
     print("\n## title clips (30 x 30 frames): frames / clips with a face")
     clips = [render(t) for t in titles()]
     base = Params()
