@@ -31,7 +31,7 @@ from pipeline.face.points68 import COARSE_GROUPS, N_POINTS
 
 DEV_ENV = "AFFWILD_DEV_DATA"  # overrides the folder of the development photos
 DEV_SET = "helen-train-68"
-LAMBDAS = (1.0, 3.0, 10.0, 30.0, 100.0)  # ridge regularisers tried, x 1e-4
+LAMBDAS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)  # ridge regularisers tried (x samples x I)
 
 
 def dev_folder() -> Path | None:
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--frames", type=int, default=3, help="frames of each still video")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--lambdas", type=float, nargs="+", default=list(LAMBDAS),
-                    help="ridge regularisers tried, x 1e-4 per sample")  # fmt: skip
+                    help="ridge regularisers tried (times the number of samples)")  # fmt: skip
     args = ap.parse_args(argv)
     if not args.folder.is_dir():
         sys.exit(f"{args.folder}: no such folder")
@@ -275,17 +275,17 @@ def main(argv: list[str] | None = None) -> None:
           f"frames on the annotated face (others: the mesh followed another face)")  # fmt: skip
     if len(np.unique(s.groups)) < args.folds:
         sys.exit(f"{args.folder}: too few photos for {args.folds}-fold cross-validation")
-    print(f"rules mapping:            {_fmt(rules_nme(s))}")
+    print(f"rules mapping:          {_fmt(rules_nme(s))}")
     best = None
     for lam in args.lambdas:
-        table, _ = cross_validate(s, lam * 1e-4, args.folds)
-        print(f"learned, lambda {lam:6g}e-4: {_fmt(table)}  ({args.folds}-fold CV by photo)")
+        table, _ = cross_validate(s, lam, args.folds)
+        print(f"learned, lambda {lam:<7g}: {_fmt(table)}  ({args.folds}-fold CV by photo)")
         if best is None or table["all"] < best[1]["all"]:
             best = (lam, table)
     lam, table = best
-    m = fit(s, lam * 1e-4)
+    m = fit(s, lam)
     m.info = (f"fitted by pipeline.face.fit_map on {args.folder.name}: {n_photos} faces, "
-              f"{len(s.refs)} frames; ridge lambda {lam:g}e-4 chosen by {args.folds}-fold CV "
+              f"{len(s.refs)} frames; ridge lambda {lam:g} chosen by {args.folds}-fold CV "
               f"by photo, CV NME {table['all']:.4f}")  # fmt: skip
     m.save(args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB): {m.info}")

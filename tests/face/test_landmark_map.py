@@ -75,3 +75,24 @@ def test_cross_validated_nme_on_development_photos():
     assert learned["all"] < rules["all"] - 0.005, (learned, rules)
     for g in ("jaw", "brows", "nose", "eyes", "mouth"):
         assert learned[g] <= rules[g], (g, learned, rules)
+
+
+@needs_dev
+def test_refit_command_on_a_folder_of_annotated_photos(tmp_path, capsys):
+    # a few development photos copied to a temporary folder (never into the project)
+    import shutil
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for _, img, _ in fit_map.annotated_photos(DEV)[:8]:
+        shutil.copy(img, folder)
+        shutil.copy(img.with_suffix(".pts"), folder)
+    out = tmp_path / "map.npz"
+    fit_map.main([str(folder), "--out", str(out), "--frames", "1", "--folds", "2",
+                  "--lambdas", "1e-3", "1e-2"])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "8 annotated faces" in printed and "2-fold CV by photo" in printed
+    m = ibug68.LearnedMap.load(out)
+    assert "photos: 8 faces" in m.info
+    pts = m(_mesh())
+    assert pts.shape == (68, 2) and np.isfinite(pts).all()
