@@ -2,7 +2,10 @@
 
 * ``mediapipe_models`` — MediaPipe's detector and ROI-seeded face mesh (the only MediaPipe user)
 * ``subject``   — following the labelled person among all faces (pure)
-* ``ibug68``    — the 68 iBUG 300-W points from the 468-point mesh (pure)
+* ``ibug68``    — the 68 iBUG 300-W points from the 468-point mesh: the learnt map (its
+  coefficients in ``data/ibug68_map.npz``) or the rules (pure)
+* ``fit_map``   — refits that map from a folder of ``.pts``-annotated photos (command)
+* ``plausible`` — the texture check: does the mesh's face look like a face (pure)
 * ``temporal``  — gap interpolation and One-Euro smoothing (pure, streaming)
 * ``crop``      — crop geometry, resampling, JPEG; the crop stage per video
 * ``detect`` / ``landmarks`` — the other two stages per video
