@@ -55,7 +55,7 @@ MAPPINGS = {
 # landmarks-stage settings compared side by side (the first is params.yaml's default)
 VARIANTS = {
     "default (attention mesh, second pass, track_min_iou 0.7)": {},
-    "plain mesh, one pass, track_min_iou 0.5 (before)": {
+    "plain mesh, one pass, track_min_iou 0.5": {
         "refine": False,
         "second_pass": False,
         "track_min_iou": 0.5,

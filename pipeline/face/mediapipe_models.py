@@ -376,7 +376,7 @@ class FallbackDetector:
     frame, the full-range one misses faces that fill it, and some turned, blurred or greyscale
     faces. Asking the second only where the first found nothing keeps the short-range boxes
     wherever it sees a face, at the cost of one more pass (~2.5 ms at 480x360) on frames with
-    none (BENCHMARKS.md "Framing")."""
+    none (benchmarks/README.md, "Framing")."""
 
     def __init__(self, min_confidence: float = 0.5):
         self.first = FaceDetector("short", min_confidence)
