@@ -3,7 +3,8 @@
 README.md is what a newcomer reads first: it stays at most ``README_MAX_LINES`` lines, the rest
 lives in docs/. Every relative link in README.md, docs/*.md and benchmarks/README.md must name a
 file of the repository, and a ``#fragment`` into a Markdown file must name one of its headings
-(GitHub's anchor rule).
+(GitHub's anchor rule). The results quoted in README.md and docs/results-and-choices.md are
+those of ``seeds/report.md``.
 """
 
 from __future__ import annotations
@@ -97,3 +98,33 @@ def test_link_check_catches_a_missing_file_and_a_missing_heading(tmp_path):
     assert any("nowhere.md (no such file)" in p for p in problems)
     assert any("#no-such-heading" in p for p in problems)
     assert any("missing.png" in p for p in problems)
+
+
+def _table_rows(text: str) -> list[str]:
+    """The data rows of the first Markdown table in ``text`` (header and rule left out)."""
+    rows, in_table = [], False
+    for line in text.splitlines():
+        if line.startswith("|"):
+            in_table = True
+            rows.append(line.strip())
+        elif in_table:
+            break
+    return rows[2:]
+
+
+def test_results_in_the_docs_are_the_seed_report():
+    """The README's and the results page's table are `seeds/report.md`'s, row for row, and the
+    results page quotes every paired interval of it: re-running the seeds without updating the
+    documentation fails here."""
+    report = (ROOT / "seeds" / "report.md").read_text(encoding="utf-8")
+    rows = _table_rows(report)
+    assert rows, "seeds/report.md has no table"
+    results = (ROOT / "docs" / "results-and-choices.md").read_text(encoding="utf-8").replace("−", "-")
+    for page, text in (("README.md", (ROOT / "README.md").read_text(encoding="utf-8")),
+                       ("docs/results-and-choices.md", results)):
+        missing = [r for r in rows if r not in text.splitlines()]
+        assert not missing, f"{page} lacks these rows of seeds/report.md: {missing}"
+    intervals = re.findall(r"difference ([-+]\d\.\d+ to [-+]\d\.\d+)", report)
+    assert intervals, "seeds/report.md has no paired comparisons"
+    missing = [i for i in intervals if f"({i})" not in results]
+    assert not missing, f"docs/results-and-choices.md lacks these paired intervals: {missing}"
