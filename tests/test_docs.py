@@ -128,3 +128,20 @@ def test_results_in_the_docs_are_the_seed_report():
     assert intervals, "seeds/report.md has no paired comparisons"
     missing = [i for i in intervals if f"({i})" not in results]
     assert not missing, f"docs/results-and-choices.md lacks these paired intervals: {missing}"
+
+
+def test_package_docstring_lists_every_part():
+    """pipeline/__init__.py is the map of the library: every subpackage and module has its line."""
+    import ast
+
+    pkg = ROOT / "pipeline"
+    parts = sorted(
+        p.stem if p.is_file() else p.name
+        for p in pkg.iterdir()
+        if (p.is_file() and p.suffix == ".py" and p.name != "__init__.py")
+        or (p.is_dir() and (p / "__init__.py").exists())
+    )
+    assert len(parts) > 10
+    doc = ast.get_docstring(ast.parse((pkg / "__init__.py").read_text(encoding="utf-8"))) or ""
+    missing = [name for name in parts if f"``pipeline.{name}``" not in doc]
+    assert not missing, f"pipeline/__init__.py's docstring does not list: {missing}"
