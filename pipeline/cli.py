@@ -303,8 +303,12 @@ def export(model_dir, fmt, out):
     "--arch",
     required=True,
     type=click.Choice(
-        ["affwildnet-vggface-gru", "affwildnet-resnet-gru", "vggface-4096x2000x2",
-         "vggface-4096x4096x2"]
+        [
+            "affwildnet-vggface-gru",
+            "affwildnet-resnet-gru",
+            "vggface-4096x2000x2",
+            "vggface-4096x4096x2",
+        ]
     ),  # fmt: skip
     help="Which of the authors' networks the checkpoint holds.",
 )

@@ -110,6 +110,8 @@ class Slot:
     layer: object  # keras.layers.Layer
     names: tuple[str, ...]
     convert: Callable[[list[np.ndarray]], list[np.ndarray]] = list
+    # the TF1 variables' shapes from the Keras weights' shapes (default: the same)
+    tf_shapes: Callable[[list[tuple[int, ...]]], list[tuple[int, ...]]] = list
 
 
 def gru_weights(gates_k, gates_b, cand_k, cand_b) -> list[np.ndarray]:
@@ -123,6 +125,12 @@ def gru_weights(gates_k, gates_b, cand_k, cand_b) -> list[np.ndarray]:
     recurrent = np.concatenate([gh[:, u], gh[:, r], cand_k[n_in:]], axis=1)
     bias = np.concatenate([gates_b[u], gates_b[r], cand_b])
     return [kernel, recurrent, bias]
+
+
+def gru_tf_shapes(keras_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Shapes of the TF1 ``GRUCell`` variables for Keras GRU weights of ``keras_shapes``."""
+    n_in, units = keras_shapes[0][0], keras_shapes[1][0]
+    return [(n_in + units, 2 * units), (2 * units,), (n_in + units, units), (units,)]
 
 
 def gru_names(scope: str, k: int) -> tuple[str, ...]:
@@ -227,7 +235,7 @@ def build_network(arch: Arch, size: int = IMAGE_SIZE, seq_len: int = SEQ_LEN):
             name = f"rnn{k + 1}"
             gru = layers.GRU(units, reset_after=False, return_sequences=True, name=name)
             x = gru(x)
-            slots.append(Slot(gru, gru_names(scope, k), lambda a: gru_weights(*a)))
+            slots.append(Slot(gru, gru_names(scope, k), lambda a: gru_weights(*a), gru_tf_shapes))
     dense = layers.Dense(2, name="out", dtype="float32")
     slots.append(Slot(dense, arch.out))
     return keras.Model(inputs, dense(x), name=arch.kind), slots
@@ -263,7 +271,7 @@ def checkpoint_files(prefix: Path) -> dict[str, str]:
     """SHA-256 of each file of the checkpoint (index, data shards, graph)."""
     out = {}
     for f in sorted(prefix.parent.glob(f"{glob_escape(prefix.name)}.*")):
-        if re.fullmatch(r"\.(index|meta|data-\d+-of-\d+)", f.name[len(prefix.name):]):
+        if re.fullmatch(r"\.(index|meta|data-\d+-of-\d+)", f.name[len(prefix.name) :]):
             h = hashlib.sha256()
             with f.open("rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -318,7 +326,7 @@ def match_variables(
     expected = [n for s in slots for n in s.names]
     names = set(shapes)
     prefix = find_prefix(expected, names, where)
-    missing = [e for e in expected if prefix + e not in names]
+    missing = [prefix + e for e in expected if prefix + e not in names]
     wrong = [
         f"{prefix + e} {list(shapes[prefix + e])} (expected {list(want[e])})"
         for e in expected
@@ -348,13 +356,8 @@ def _expected_shapes(slots: list[Slot]) -> dict[str, tuple[int, ...]]:
     """The TF1 shape of every variable the network needs (from the Keras layers' shapes)."""
     out = {}
     for s in slots:
-        ws = [tuple(int(d) for d in w.shape) for w in s.layer.weights]
-        if len(s.names) == 4 and s.names[0].endswith("gates/kernel"):  # GRU
-            (n_in, three), units = ws[0], ws[1][0]
-            shapes = [(n_in + units, 2 * units), (2 * units,), (n_in + units, units), (units,)]
-        else:
-            shapes = ws
-        out.update(zip(s.names, shapes, strict=True))
+        keras_shapes = [tuple(int(d) for d in w.shape) for w in s.layer.weights]
+        out.update(zip(s.names, s.tf_shapes(keras_shapes), strict=True))
     return out
 
 

@@ -50,7 +50,8 @@ def make_interim(root: Path, videos: dict[str, tuple[str, int]], seed: int = 0,
             {
                 "frame": pa.array(np.arange(n, dtype=np.int32)),
                 "image": pa.array(
-                    [jpeg(1000 * vi + f, crop) if ok else b"" for f, ok in enumerate(valid)], pa.binary()
+                    [jpeg(1000 * vi + f, crop) if ok else b"" for f, ok in enumerate(valid)],
+                    pa.binary(),
                 ),
                 "landmarks": pa.array(
                     [lm.tolist() if ok else None for lm, ok in zip(landmarks, valid, strict=True)],

@@ -35,7 +35,7 @@ def _var(tf1, name, shape):
     return tf1.get_variable(name, shape, tf1.float32, tf1.zeros_initializer())
 
 
-def _vgg(tf1, x, fc: tuple[tuple[str, int, bool], ...]):
+def _vgg(tf1, x, fc: tuple[tuple[str, int, bool], ...], taps: dict):
     k = 0
     for b, block in enumerate(VGG):
         for ch in block:
@@ -45,7 +45,7 @@ def _vgg(tf1, x, fc: tuple[tuple[str, int, bool], ...]):
                 x = tf1.nn.conv2d(x, w, [1, 1, 1, 1], padding="SAME")
                 x = tf1.nn.relu(tf1.nn.bias_add(x, _var(tf1, "biases", [ch])))
         x = tf1.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], padding="SAME", name=f"pool_{b + 1}")
-    x = tf1.reshape(x, [-1, int(np.prod(x.shape[1:]))])
+    x = taps["features"] = tf1.reshape(x, [-1, int(np.prod(x.shape[1:]))])
     for scope, units, relu in fc:
         with tf1.variable_scope(scope):
             w = _var(tf1, "weights", [int(x.shape[-1]), units])
@@ -66,13 +66,13 @@ def _gru(tf1, x, seq_len: int, scope: str, w_name: str, b_name: str):
         return tf1.nn.xw_plus_b(out, _var(tf1, w_name, [128, 2]), _var(tf1, b_name, [2]))
 
 
-def _network(tf1, arch: str, x, seq_len: int):
+def _network(tf1, arch: str, x, seq_len: int, taps: dict):
     if arch in CNN_FC:
         fc = (("linear_1", 4096, True), ("linear2_1", CNN_FC[arch], True),
               ("linear3_1", 2, False))  # fmt: skip
-        return _vgg(tf1, x, fc)
+        return _vgg(tf1, x, fc, taps)
     if arch == "affwildnet-vggface-gru":
-        x = _vgg(tf1, x, (("linear_1", 4096, True),))
+        x = _vgg(tf1, x, (("linear_1", 4096, True),), taps)
         return _gru(tf1, x, seq_len, "rnn_1", "weights_rnn", "biases_rnn")
     if arch == "affwildnet-resnet-gru":
         import tf_slim as slim
@@ -90,6 +90,7 @@ def _network(tf1, arch: str, x, seq_len: int):
         bn["updates_collections"] = None
         with slim.arg_scope(scope), slim.arg_scope([slim.conv2d], normalizer_params=bn):
             net, _ = resnet_v1.resnet_v1_50(x, num_classes=None, is_training=False)
+        taps["features"] = tf1.reshape(net, [-1, 2048])
         return _gru(tf1, net, seq_len, "rnn", "weights_output", "biases_output")
     raise ValueError(arch)
 
@@ -115,10 +116,11 @@ def random_value(name: str, shape, rng) -> np.ndarray:
 def make_checkpoint(arch: str, folder: Path, images: np.ndarray, seq_len: int = 80,
                     outer_scope: str | None = None, seed: int = 0,
                     extra: dict[str, tuple[int, ...]] | None = None,
-                    drop: tuple[str, ...] = ()) -> tuple[Path, np.ndarray]:  # fmt: skip
+                    drop: tuple[str, ...] = ()) -> tuple[Path, dict[str, np.ndarray]]:  # fmt: skip
     """Build ``arch`` in a TF1 graph (under ``outer_scope`` if given), give it random
-    weights, save ``folder/model.ckpt-0`` and return (prefix, the graph's output on
-    ``images``, raw 0-255 crops normalised as the authors do: (x - 128) / 128).
+    weights, save ``folder/model.ckpt-0`` and return (prefix, {"out": the graph's output,
+    "features": its backbone's output (flattened)}) on ``images``, raw 0-255 crops
+    normalised as the authors do: (x - 128) / 128.
 
     ``extra`` adds variables (name -> shape) to the checkpoint, ``drop`` leaves variables
     (names without the outer scope) out of it: checkpoints that do not fit."""
@@ -129,11 +131,12 @@ def make_checkpoint(arch: str, folder: Path, images: np.ndarray, seq_len: int = 
     graph = tf.Graph()
     with graph.as_default():
         x = tf1.placeholder(tf1.float32, [None, *images.shape[1:]])
+        taps: dict = {}
         if outer_scope:
             with tf1.variable_scope(outer_scope):
-                y = _network(tf1, arch, x, seq_len)
+                taps["out"] = _network(tf1, arch, x, seq_len, taps)
         else:
-            y = _network(tf1, arch, x, seq_len)
+            taps["out"] = _network(tf1, arch, x, seq_len, taps)
         for name, shape in (extra or {}).items():
             _var(tf1, name, list(shape))
         variables = tf1.global_variables()
@@ -143,7 +146,7 @@ def make_checkpoint(arch: str, folder: Path, images: np.ndarray, seq_len: int = 
             sess.run(tf1.global_variables_initializer())
             for v in variables:
                 v.load(random_value(v.op.name, v.shape, rng), sess)
-            out = sess.run(y, {x: (images - 128.0) / 128.0})
+            out = sess.run(taps, {x: (images - 128.0) / 128.0})
             folder.mkdir(parents=True, exist_ok=True)
             saver = tf1.train.Saver(var_list=kept)
             prefix = Path(saver.save(sess, str(folder / "model.ckpt"), global_step=0,
