@@ -41,8 +41,11 @@ def _import(ckpt, arch, out):
 
 def _features(keras_model, images):
     """The imported network's backbone output on raw crops (its own preprocess layer)."""
-    backbone = keras_model.get_layer("backbone_td").layer if "backbone_td" in [
-        layer.name for layer in keras_model.layers] else keras_model.layers[-4]  # fmt: skip
+    names = [layer.name for layer in keras_model.layers]
+    backbone = (
+        keras_model.get_layer("backbone_td").layer if "backbone_td" in names
+        else keras_model.get_layer("vggface")  # the CNNs
+    )  # fmt: skip
     pre = keras_model.get_layer("preprocess")
     return np.asarray(backbone(pre(images), training=False))
 
