@@ -113,24 +113,25 @@ def random_value(name: str, shape, rng) -> np.ndarray:
     return v.astype(np.float32)
 
 
-def make_checkpoint(arch: str, folder: Path, images: np.ndarray, seq_len: int = 80,
+def make_checkpoint(arch: str, folder: Path, images: np.ndarray | None, seq_len: int = 80,
                     outer_scope: str | None = None, seed: int = 0,
                     extra: dict[str, tuple[int, ...]] | None = None,
-                    drop: tuple[str, ...] = ()) -> tuple[Path, dict[str, np.ndarray]]:  # fmt: skip
+                    ) -> tuple[Path, dict[str, np.ndarray]]:  # fmt: skip
     """Build ``arch`` in a TF1 graph (under ``outer_scope`` if given), give it random
     weights, save ``folder/model.ckpt-0`` and return (prefix, {"out": the graph's output,
     "features": its backbone's output (flattened)}) on ``images``, raw 0-255 crops
     normalised as the authors do: (x - 128) / 128.
 
-    ``extra`` adds variables (name -> shape) to the checkpoint, ``drop`` leaves variables
-    (names without the outer scope) out of it: checkpoints that do not fit."""
+    ``extra`` adds variables (name -> shape) to the checkpoint. With ``images`` None the
+    graph is not run ({} returned)."""
     import tensorflow as tf
 
     tf1 = tf.compat.v1
     rng = np.random.default_rng(seed)
     graph = tf.Graph()
     with graph.as_default():
-        x = tf1.placeholder(tf1.float32, [None, *images.shape[1:]])
+        x = tf1.placeholder(tf1.float32, [None, 96, 96, 3] if images is None else
+                            [None, *images.shape[1:]])  # fmt: skip
         taps: dict = {}
         if outer_scope:
             with tf1.variable_scope(outer_scope):
@@ -140,15 +141,13 @@ def make_checkpoint(arch: str, folder: Path, images: np.ndarray, seq_len: int = 
         for name, shape in (extra or {}).items():
             _var(tf1, name, list(shape))
         variables = tf1.global_variables()
-        prefix_len = len(outer_scope) + 1 if outer_scope else 0
-        kept = [v for v in variables if v.op.name[prefix_len:] not in drop]
         with tf1.Session(graph=graph) as sess:
             sess.run(tf1.global_variables_initializer())
             for v in variables:
                 v.load(random_value(v.op.name, v.shape, rng), sess)
-            out = sess.run(taps, {x: (images - 128.0) / 128.0})
+            out = {} if images is None else sess.run(taps, {x: (images - 128.0) / 128.0})
             folder.mkdir(parents=True, exist_ok=True)
-            saver = tf1.train.Saver(var_list=kept)
+            saver = tf1.train.Saver(var_list=variables)
             prefix = Path(saver.save(sess, str(folder / "model.ckpt"), global_step=0,
                                      write_meta_graph=False))  # fmt: skip
     return prefix, out
