@@ -79,7 +79,7 @@ def test_live(imported, gap_video, tmp_path):
 
 def test_export(imported, tmp_path):
     rng = np.random.default_rng(0)
-    for kind, folder in imported.items():
+    for kind, folder in sorted(imported.items()):  # cnn, then cnn_rnn (x, keras_model kept)
         saved = tmp_path / f"{kind}_saved"
         r = CliRunner().invoke(main, ["export", "--model", str(folder), "--format", "savedmodel",
                                       "--out", str(saved)], catch_exceptions=False)  # fmt: skip
@@ -92,6 +92,15 @@ def test_export(imported, tmp_path):
         got = loaded.serve(x).numpy()
         np.testing.assert_allclose(got, keras_model.predict_on_batch(x), atol=1e-4)
         assert json.loads((saved / "meta.json").read_text())["imported"]["arch"]
+    # TFLite: the CNN-RNN (its GRU with reset_after=False included) takes one window
+    lite = tmp_path / "rnn.tflite"
+    r = CliRunner().invoke(main, ["export", "--model", str(imported["cnn_rnn"]), "--format",
+                                  "tflite", "--out", str(lite)], catch_exceptions=False)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    interp = tf.lite.Interpreter(model_path=str(lite))
+    interp.allocate_tensors()
+    got = interp.get_signature_runner("serving_default")(**x)["output_0"]
+    np.testing.assert_allclose(got, keras_model.predict_on_batch(x), atol=1e-4)
 
 
 def test_evaluate_stage(imported, tmp_path):
