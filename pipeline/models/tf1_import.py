@@ -64,8 +64,9 @@ class CheckpointError(InputError):
 
 @dataclass(frozen=True)
 class Arch:
-    """One of the authors' networks: its backbone, the FC layers after it (TF1 scope, units,
-    ReLU), the GRU (scope, layers, units) and the output layer's two variables."""
+    """One of the authors' networks: its backbone, the hidden FC layers after it (TF1 scope,
+    units; ReLU), the output layer's two variables (linear, 2 units) and the GRU (scope,
+    layers, units) before it, if any."""
 
     kind: Literal["cnn", "cnn_rnn"]
     backbone: Literal["vggface", "resnet50"]

@@ -82,7 +82,7 @@ def test_gru_cell_import_equals_tf1_gru_cell_over_80_steps():
     def keras_out(swap: bool):
         inp = keras.Input(x.shape[1:])
         h, grus = inp, []
-        for k in range(2):
+        for _ in range(2):
             grus.append(keras.layers.GRU(16, reset_after=False, return_sequences=True))
             h = grus[-1](h)
         model = keras.Model(inp, h)
