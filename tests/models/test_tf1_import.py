@@ -30,6 +30,7 @@ TOL = 1e-4
 pytestmark = [  # TensorFlow's own TF1 RNN cells, the reference, warn that they are TF1
     pytest.mark.filterwarnings("ignore:.*tf.nn.rnn_cell.GRUCell. is deprecated:UserWarning"),
     pytest.mark.filterwarnings("ignore:.*layer.add_variable. is deprecated:UserWarning"),
+    pytest.mark.filterwarnings("ignore:.*layer.apply. is deprecated:UserWarning"),  # tf-slim
 ]
 
 
