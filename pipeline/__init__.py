@@ -7,7 +7,7 @@ The package is organised by what it computes. Subpackages:
 - ``pipeline.demo``        the synthetic demo data set (animated real face photographs)
 - ``pipeline.face``        the detect, landmarks and crop stages' library (subject following, 468 -> 68 points)
 - ``pipeline.records``     TFRecord schema, balancing, shard writing, the ``tf.data`` input pipeline
-- ``pipeline.models``      backbone registry, the paper's heads, CNN-RNN, peephole LSTM, weights by layer name
+- ``pipeline.models``      backbone registry, the paper's heads, CNN-RNN, peephole LSTM, weights by layer name, the authors' TF1 checkpoints imported
 - ``pipeline.training``    losses, the CNN and CNN-RNN fits (resume, best on validation), feature cache, devices
 - ``pipeline.baseline``    the SIFT + SVR baseline
 - ``pipeline.evaluation``  metrics, evaluation on the test split, bootstrap intervals, seeds, plots, ablations
