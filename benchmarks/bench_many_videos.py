@@ -4,7 +4,10 @@
     python benchmarks/bench_many_videos.py --part dvc      # only the end-to-end run
     python benchmarks/bench_many_videos.py --part parts    # only the in-process parts
     python benchmarks/bench_many_videos.py --part options  # only the options table
-    [--videos 10] [--frames 300] [--width 480] [--height 360] [--keep DIR]
+    [--videos 10] [--frames 300] [--width 480] [--height 360] [--keep DIR] [--code CHECKOUT]
+
+``--code``: run the dvc part on another checkout's code (e.g. ``git worktree add /tmp/base
+main``), for before / after runs taken alternately under the same load.
 
 The workload: ``--videos`` videos of ``--frames`` frames (480x360, 30 fps, mp4v) in the
 Aff-Wild layout (``videos/train/*.mp4`` + per-frame valence / arousal files), each a real face
@@ -129,19 +132,21 @@ def make_dataset(root: Path, n_videos: int, n_frames: int, size: tuple[int, int]
 # --- 1. dvc repro crop, one core --------------------------------------------------------------
 
 
-def project_copy(tmp: Path, data_root: Path, params_update: dict | None = None) -> Path:
+def project_copy(
+    tmp: Path, data_root: Path, params_update: dict | None = None, code: Path = REPO
+) -> Path:
     """The project's code, dvc.yaml and params.yaml in ``tmp`` (a DVC repo without git); each
     stage's command wrapped in /usr/bin/time (its process's wall clock in data/time_<stage>)."""
     import yaml
 
     for d in ("pipeline", "stages"):
-        shutil.copytree(REPO / d, tmp / d, ignore=shutil.ignore_patterns("__pycache__"))
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+        shutil.copytree(code / d, tmp / d, ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((code / "params.yaml").read_text())
     params["data"]["root"] = str(data_root.relative_to(tmp))
     for section, values in (params_update or {}).items():
         params[section].update(values)
     (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    dvc = yaml.safe_load((code / "dvc.yaml").read_text())
     keep = {}
     for s in STAGES:
         st = dict(dvc["stages"][s])
@@ -173,7 +178,8 @@ def dvc_repro(tmp: Path, core: int) -> tuple[float, float, str]:
 
 
 def part_dvc(args, tmp: Path, core: int) -> dict:
-    proj = project_copy(tmp / "proj", tmp / "proj" / "data" / "raw" / "many")
+    code = Path(args.code).resolve() if args.code else REPO
+    proj = project_copy(tmp / "proj", tmp / "proj" / "data" / "raw" / "many", code=code)
     size = (args.width, args.height)
     make_dataset(proj / "data" / "raw" / "many", args.videos, args.frames, size)
     frames = args.videos * args.frames
@@ -462,6 +468,7 @@ def main() -> None:
     ap.add_argument(
         "--core", type=int, default=None, help="the core (default: the last one allowed)"
     )
+    ap.add_argument("--code", default="", help="dvc part: another checkout's code (A/B runs)")
     ap.add_argument("--keep", default="", help="copy the dvc run's data/interim here")
     ap.add_argument("--json", default="", help="write the numbers here")
     args = ap.parse_args()
