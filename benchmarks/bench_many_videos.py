@@ -195,12 +195,19 @@ def dvc_repro(tmp: Path, core: int, realtime: bool = False) -> tuple[float, floa
 
 def part_dvc(args, tmp: Path, core: int) -> dict:
     code = Path(args.code).resolve() if args.code else REPO
-    proj = project_copy(tmp / "proj", tmp / "proj" / "data" / "raw" / "many", code=code)
+    update: dict = {}
+    for item in args.set:  # section.key=value (YAML value)
+        import yaml
+
+        key, value = item.split("=", 1)
+        section, name = key.split(".", 1)
+        update.setdefault(section, {})[name] = yaml.safe_load(value)
+    proj = project_copy(tmp / "proj", tmp / "proj" / "data" / "raw" / "many", update, code)
     size = (args.width, args.height)
     make_dataset(proj / "data" / "raw" / "many", args.videos, args.frames, size)
     frames = args.videos * args.frames
     print(f"\n== dvc repro crop: {args.videos} videos x {args.frames} frames {size[0]}x{size[1]}, "
-          f"default params, one core ({core}"
+          f"{'params ' + ' '.join(args.set) if args.set else 'default params'}, one core ({core}"
           f"{', real-time priority' if args.realtime else ''}) ==  [{load()}]", flush=True)  # fmt: skip
     wall, cpu, log = dvc_repro(proj, core, args.realtime)
     stages = {}
@@ -489,6 +496,8 @@ def main() -> None:
         "--realtime", action="store_true",
         help="dvc part: run at real-time priority (chrt -f 1; root): the core is the run's alone",
     )  # fmt: skip
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="dvc part: a param other than the default (repeatable)")  # fmt: skip
     ap.add_argument("--code", default="", help="dvc part: another checkout's code (A/B runs)")
     ap.add_argument("--keep", default="", help="copy the dvc run's data/interim here")
     ap.add_argument("--json", default="", help="write the numbers here")
