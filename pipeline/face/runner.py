@@ -1,14 +1,14 @@
 """Running a face stage over every video of the manifest: in parallel, with progress, summarised.
 
 Videos are independent. ``parallel.engine: local`` sends them to ``parallel.n_jobs`` worker
-processes of the project's one pool (:mod:`pipeline.parallel`: ``spawn``, so each worker owns
-its own MediaPipe graphs and nothing is shared; no more workers than the cores this process may
-use); with ``n_jobs == 1`` (or one usable core) they run in this process, one after another on
-the same MediaPipe graphs (:func:`pipeline.face.mediapipe_models.reusable`). ``engine: ray``
-sends them to Ray actors instead (:mod:`pipeline.face.ray_engine`); the tables are the same
-bytes either way. A worker that dies (a crash inside a native library) does not stop the others: the unfinished videos are tried once more (local: the pool is
-restarted; ray: the actor is restarted by Ray); a video that fails again gets an all-"no face"
-table and is listed in the summary with the reason.
+processes of the project's one pool (:mod:`pipeline.parallel`: ``spawn``, so each worker owns its
+own MediaPipe graphs and nothing is shared; no more workers than the cores this process may use);
+with ``n_jobs == 1`` (or one usable core) they run in this process, one after another on the same
+MediaPipe graphs (:func:`pipeline.face.mediapipe_models.reusable`). ``engine: ray`` sends them to
+Ray actors instead (:mod:`pipeline.face.ray_engine`); the tables are the same bytes either way. A
+worker that dies (a crash inside a native library) does not stop the others: the unfinished videos
+are tried once more (local: the pool is restarted; ray: the actor is restarted by Ray); a video
+that fails again gets an all-"no face" table and is listed in the summary with the reason.
 
 A tqdm bar (frames, frames/s, ETA) is shown on a terminal only (``disable=None``).
 """
