@@ -23,7 +23,7 @@ The last one times what a user waits for: ``dvc repro`` of detect, landmarks and
 checks the followed subject and the landmarks against the demo set's ground truth
 (``data/raw/demo/truth.parquet``: the subject's box per frame).
 
-Numbers go to BENCHMARKS.md ("Face stages"). This is a measurement, not a test.
+Numbers go to benchmarks/README.md ("Face stages"). This is a measurement, not a test.
 """
 
 from __future__ import annotations

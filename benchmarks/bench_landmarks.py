@@ -59,7 +59,7 @@ MAPPINGS = {
 VARIANTS = {
     "default (attention mesh, second pass, track_min_iou 0.7, learnt map)": {},
     "default with the rules mapping (landmarks.mapping: rules)": {"mapping": "rules"},
-    "plain mesh, one pass, track_min_iou 0.5 (before)": {
+    "plain mesh, one pass, track_min_iou 0.5": {
         "refine": False,
         "second_pass": False,
         "track_min_iou": 0.5,

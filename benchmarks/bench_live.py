@@ -17,7 +17,7 @@ Per model: rows/s (bounded by the source's 30 fps), frames/s the processing alon
 (face pass + model + row, waiting excluded), dropped frames, and latency (frame read -> row
 written) median / 95th percentile, over the rows after the subject tracker's start-up (its
 first ``detect.init_frames`` face frames wait for the choice of whom to follow). TensorFlow
-import, model load and graph tracing are not counted. Numbers go to BENCHMARKS.md ("Live").
+import, model load and graph tracing are not counted. Numbers go to benchmarks/README.md ("Live").
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ landmarks, joint head; 96 px crops; CNN-RNN 2 x 128 GRU over 50-frame windows) s
 model folders, and runs :func:`pipeline.inference.predict.predict_video` on it: the whole
 command's work per video (decode, detection, landmarks, crop, model, rows written), with
 and without the overlay. Model loading and TensorFlow's import are not counted; the first
-(warm-up) run is discarded. Numbers go to BENCHMARKS.md ("Inference").
+(warm-up) run is discarded. Numbers go to benchmarks/README.md ("Inference").
 """
 
 from __future__ import annotations

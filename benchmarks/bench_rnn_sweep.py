@@ -1,18 +1,18 @@
 """Benchmark: the paper's Table 8 sweep (GRU units x layers) on the demo, trained on images
-(before the feature cache) and on cached CNN features (after), plus the per-frame costs
+(``train_rnn.augment: true``) and on cached CNN features (``augment: false``), plus the per-frame costs
 that give the speed-up on paper-sized data.
 
 Each configuration runs the real ``train_rnn`` stage (``python -m stages.train_rnn``) in a
 subprocess with ``params.yaml`` plus the row's overrides; wall time and the best validation
 CCC are printed. The CNN in ``--cnn`` (e.g. the demo's ``models/cnn``) stays fixed, as it
-does in a DVC sweep once ``train_cnn`` no longer depends on the RNN keys.
+does in a DVC sweep (``train_cnn`` does not depend on the RNN keys).
 
     python benchmarks/bench_rnn_sweep.py --records data/records --cnn models/cnn \
         [--modes images,features] [--rows 100x1,128x2] [--costs]
 
 ``--costs``: per-frame forward cost of the VGG-Face backbone at 224 px (random weights)
 and of FC + RNN training on its 25,088 features per step (Table 3's 4096-unit FC, 2 x 128
-GRU), the two numbers the paper-sized estimate in BENCHMARKS.md is made of.
+GRU), the two numbers the paper-sized estimate in benchmarks/README.md is made of.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 #!/bin/bash
-# The validation-split runs behind the demo's defaults (README "Choices, made on the
-# validation split"): model.landmarks, train_rnn.freeze_cnn and train_cnn.patience, each trained
+# The validation-split runs behind the demo's defaults (docs/results-and-choices.md, "Choices,
+# made on the validation split"): model.landmarks, train_rnn.freeze_cnn and train_cnn.patience, each trained
 # by the stage modules into a scratch folder, printing the kept (best-on-validation) epoch's val
 # metrics.
 # The test split is never read. Needs data/records (dvc repro shard).

@@ -1,12 +1,27 @@
 """affwild: valence/arousal estimation from faces in the wild, as a reproducible DVC pipeline.
 
-The package is organised by what it computes:
+The package is organised by what it computes. Subpackages:
 
-- ``pipeline.config``    typed, validated parameters (``params.yaml``)
-- ``pipeline.datasets``  readers for Aff-Wild, Aff-Wild2 and AFEW-VA, splits, table schemas
-- ``pipeline.video``     reading frames from video files and frame folders
-- ``pipeline.demo``      the synthetic demo data set (animated real face photographs)
-- ``pipeline.io``        atomic output writing and small file helpers
+- ``pipeline.datasets``    readers for Aff-Wild, Aff-Wild2 and AFEW-VA, label parsing, splits, interim table schemas
+- ``pipeline.video``       frame-by-frame reading of video files and frame folders (rotation, time stamps)
+- ``pipeline.demo``        the synthetic demo data set (animated real face photographs)
+- ``pipeline.face``        the detect, landmarks and crop stages' library (subject following, 468 -> 68 points)
+- ``pipeline.records``     TFRecord schema, balancing, shard writing, the ``tf.data`` input pipeline
+- ``pipeline.models``      backbone registry, the paper's heads, CNN-RNN, peephole LSTM, weights by layer name, the authors' TF1 checkpoints imported
+- ``pipeline.training``    losses, the CNN and CNN-RNN fits (resume, best on validation), feature cache, devices
+- ``pipeline.baseline``    the SIFT + SVR baseline
+- ``pipeline.evaluation``  metrics, evaluation on the test split, bootstrap intervals, seeds, plots, ablations
+- ``pipeline.inference``   ``affwild predict`` (files and live sources) and ``affwild export``
+
+Modules:
+
+- ``pipeline.config``      typed, validated parameters (``params.yaml``)
+- ``pipeline.artifacts``   typed readers and writers of every file that crosses a stage boundary
+- ``pipeline.parallel``    the one local process pool every fan-out over videos or shards uses
+- ``pipeline.io``          atomic output writing, Parquet / CSV / JSON helpers
+- ``pipeline.errors``      the base class of input errors and their one-line report
+- ``pipeline.quiet``       the one place that silences native (MediaPipe / TensorFlow / FFmpeg) logging
+- ``pipeline.cli``         the ``affwild`` command
 """
 
 __version__ = "0.1.0"

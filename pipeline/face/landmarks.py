@@ -95,7 +95,7 @@ class LandmarkFollower:
         self.prev_mesh = None
         self.confirmed = False  # the mesh has seen a face in the current box episode
         self._no_box = 0  # frames since the last subject box
-        self.mesh = FaceMesh(refine=cfg.refine)
+        self.mesh = FaceMesh.reusable(refine=cfg.refine)
         self._plain = None  # the plain mesh model, for presence where there is no box
 
     def push(
@@ -172,7 +172,7 @@ class LandmarkFollower:
         from pipeline.face.mediapipe_models import FaceMesh
 
         if self._plain is None:
-            self._plain = FaceMesh(refine=False)
+            self._plain = FaceMesh.reusable(refine=False)
         return self._plain(rgb, roi)[1]
 
     def finish(self) -> list[LandmarkRow]:

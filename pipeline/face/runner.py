@@ -1,13 +1,14 @@
 """Running a face stage over every video of the manifest: in parallel, with progress, summarised.
 
 Videos are independent. ``parallel.engine: local`` sends them to ``parallel.n_jobs`` worker
-processes of the project's one pool (:mod:`pipeline.parallel`: ``spawn``, so each worker owns
-its own MediaPipe graphs and nothing is shared); with ``n_jobs == 1`` they run in this
-process. ``engine: ray`` sends them to Ray actors instead (:mod:`pipeline.face.ray_engine`);
-the tables are the same bytes either way. A worker that dies (a crash inside a native library)
-does not stop the others: the unfinished videos are tried once more (local: the pool is
-restarted; ray: the actor is restarted by Ray); a video that fails again gets an all-"no face"
-table and is listed in the summary with the reason.
+processes of the project's one pool (:mod:`pipeline.parallel`: ``spawn``, so each worker owns its
+own MediaPipe graphs and nothing is shared; no more workers than the cores this process may use);
+with ``n_jobs == 1`` (or one usable core) they run in this process, one after another on the same
+MediaPipe graphs (:func:`pipeline.face.mediapipe_models.reusable`). ``engine: ray`` sends them to
+Ray actors instead (:mod:`pipeline.face.ray_engine`); the tables are the same bytes either way. A
+worker that dies (a crash inside a native library) does not stop the others: the unfinished videos
+are tried once more (local: the pool is restarted; ray: the actor is restarted by Ray); a video
+that fails again gets an all-"no face" table and is listed in the summary with the reason.
 
 A tqdm bar (frames, frames/s, ETA) is shown on a terminal only (``disable=None``).
 """
@@ -30,7 +31,7 @@ from pipeline.datasets.schema import MANIFEST
 from pipeline.errors import InputError
 from pipeline.face.jobs import Progress, VideoJob
 from pipeline.io import atomic_dir
-from pipeline.parallel import CONTEXT, process_pool
+from pipeline.parallel import CONTEXT, process_pool, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -160,12 +161,12 @@ def run_stage(
         tqdm(total=total, unit="frame", desc=stage, disable=None) as bar,
     ):
         todo = [_retarget(j, tmp) for j in jobs]
-        n_jobs = max(1, min(n_jobs, len(todo)))
-        if engine == "ray":
+        if engine == "ray":  # Ray's CPUs need not be this machine's
             from pipeline.face.ray_engine import run_on_ray
 
+            n_jobs = max(1, min(n_jobs, len(todo)))
             reports, cluster = run_on_ray(stage, todo, cfg, n_jobs, address, bar)
-        elif n_jobs == 1:
+        elif (n_jobs := worker_count(n_jobs, len(todo))) == 1:  # at most the usable cores
             for job in todo:
                 reports.append(run_job(stage, job, cfg, bar.update))
         else:

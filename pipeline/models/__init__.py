@@ -1,4 +1,5 @@
-"""The networks: backbone registry, the paper's heads, CNN-RNN, peephole LSTM, weights.
+"""The networks: backbone registry, the paper's heads, CNN-RNN, peephole LSTM, weights;
+the authors' published TF1 checkpoints as model folders (:mod:`pipeline.models.tf1_import`).
 
 from pipeline.models import create_model, normalization_for
 model = create_model(params.model, image_size=96, kind="cnn_rnn", seq_len=50)

@@ -282,7 +282,7 @@ def write_records(
     jobs = [(videos[i], units, shard_cfg.seq_len) for i, units in sorted(units_by_video.items())]
     bar = dict(total=len(jobs), desc="shard: serialise", unit="video", disable=None)
     # Serialising is cheap (≈150 MB/s on one core here); worker processes cost more in
-    # start-up and in shipping records back than they save (measured: BENCHMARKS.md).
+    # start-up and in shipping records back than they save (measured: benchmarks/README.md).
     try:
         for job in tqdm(jobs, **bar):
             _append(_route_video(*job), buckets_dir, handles)

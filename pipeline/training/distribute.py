@@ -22,7 +22,7 @@ What is supported, and proven on a CPU-only machine by ``tests/training/test_dis
   processes on localhost give bit for bit the weights of ``MirroredStrategy`` over two
   devices, and one process's within the per-replica batch-norm statistics (tested). With a
   multi-worker ``TF_CONFIG`` the ``train_cnn`` / ``train_rnn`` stages therefore train with
-  such a loop (:mod:`pipeline.training.multiworker`); see the README's "Beyond one machine".
+  such a loop (:mod:`pipeline.training.multiworker`); see docs/scaling.md.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ it the module is skipped, saying so.
 
 Each photo is played as a still video through the stages' own decode -> detect -> landmarks
 code; the NME (by the annotated outer-eye-corner distance) must not regress past the bounds
-below, which sit a little above what the current mapping measures (BENCHMARKS.md, "Real
-faces"): a change that moves a point group off the 300-W definition fails here.
+below, which sit a little above what the current mapping measures (benchmarks/README.md,
+"Landmarks"): a change that moves a point group off the 300-W definition fails here.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from pipeline.config import ParamsError, parse_params
-from pipeline.parallel import CONTEXT, map_ordered
+from pipeline.parallel import CONTEXT, map_ordered, usable_cores, worker_count
 
 
 def _pid_and_square(x: int) -> tuple[int, int]:
@@ -29,9 +29,27 @@ def test_results_in_input_order_whatever_the_workers(threads):
     two = map_ordered(_pid_and_square, items, 2, threads=threads, cost=lambda x: x % 3)
     assert [r for _, r in one] == [r for _, r in two] == [x * x for x in items]
     assert {p for p, _ in one} == {os.getpid()}
-    if not threads:  # worker processes, spawned
+    if not threads and usable_cores() > 1:  # worker processes, spawned
         assert os.getpid() not in {p for p, _ in two}
         assert CONTEXT.get_start_method() == "spawn"
+
+
+def test_no_more_worker_processes_than_usable_cores():
+    assert worker_count(8, 3) == min(3, usable_cores())
+    assert worker_count(1, 5) == worker_count(4, 0) == 1
+    # Pinned to one core (taskset -c N), n_jobs: 2 runs in the process itself: a pool would
+    # only add start-up. Threads are not capped.
+    code = (
+        "import os\n"
+        "os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n"
+        "from pipeline.parallel import map_ordered, worker_count\n"
+        "from tests.face.test_parallel_local import _pid_and_square\n"
+        "assert worker_count(2, 4) == 1\n"
+        "print(sorted({p for p, _ in map_ordered(_pid_and_square, range(4), 2)}), os.getpid())\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    pids, own = r.stdout.strip().rsplit(" ", 1)
+    assert pids == f"[{own}]"
 
 
 def test_an_exception_in_a_worker_propagates():

@@ -147,7 +147,7 @@ def test_worker_killed_mid_video_is_retried_and_the_stage_completes(
 def test_detect_stage_joins_a_running_ray_cluster(clips, tmp_path):
     """`ray start --head` (as on a cluster's head node), then the detect stage from the command
     line with `parallel.engine: ray, address: auto`; Ray 2.60's `ray start` turns on token
-    authentication, so the driver runs with RAY_AUTH_MODE=token (README).
+    authentication, so the driver runs with RAY_AUTH_MODE=token (docs/scaling.md).
 
     ``auto`` joins the cluster that the last ``ray start`` on this machine recorded in Ray's
     temp folder; failing that, ANY Ray instance running here (the module's own private one, a

@@ -17,14 +17,15 @@ from pipeline.records.writer import load_videos, write_records
 CROP = 24
 
 
-def jpeg(seed: int) -> bytes:
-    img = np.random.default_rng(seed).integers(0, 256, (CROP, CROP, 3), dtype=np.uint8)
+def jpeg(seed: int, crop: int = CROP) -> bytes:
+    img = np.random.default_rng(seed).integers(0, 256, (crop, crop, 3), dtype=np.uint8)
     return cv2.imencode(".jpg", img)[1].tobytes()
 
 
-def make_interim(root: Path, videos: dict[str, tuple[str, int]], seed: int = 0):
+def make_interim(root: Path, videos: dict[str, tuple[str, int]], seed: int = 0,
+                 crop: int = CROP):  # fmt: skip
     """videos: id -> (split, n_frames). Labels skewed positive; some frames with no face,
-    some with no label. Returns (manifest, labels, crops_dir)."""
+    some with no label; ``crop`` px JPEG crops. Returns (manifest, labels, crops_dir)."""
     rng = np.random.default_rng(seed)
     crops = root / "crops"
     crops.mkdir(parents=True)
@@ -49,7 +50,8 @@ def make_interim(root: Path, videos: dict[str, tuple[str, int]], seed: int = 0):
             {
                 "frame": pa.array(np.arange(n, dtype=np.int32)),
                 "image": pa.array(
-                    [jpeg(1000 * vi + f) if ok else b"" for f, ok in enumerate(valid)], pa.binary()
+                    [jpeg(1000 * vi + f, crop) if ok else b"" for f, ok in enumerate(valid)],
+                    pa.binary(),
                 ),
                 "landmarks": pa.array(
                     [lm.tolist() if ok else None for lm, ok in zip(landmarks, valid, strict=True)],

@@ -131,7 +131,7 @@ def test_two_worker_processes_train_like_one(tmp_path):
 
 @pytest.mark.slow
 def test_keras_fit_under_multi_worker_still_fails_with_our_pins(tmp_path):
-    """keras-team/keras#20585: if this starts passing, `fit` can go multi-worker (README)."""
+    """keras-team/keras#20585: if this starts passing, `fit` can go multi-worker (docs/scaling.md)."""
     done = run_two_workers(tmp_path, "--trainer", "fit", "--no-eval")
     assert any(r.returncode != 0 for r in done)
     assert any("PerReplica" in r.stderr and "unsupported type" in r.stderr for r in done)
