@@ -16,8 +16,9 @@ import numpy as np
 
 
 def exp(x) -> np.ndarray:
-    """``e**x`` (float64 out, float32 precision)."""
-    return np.exp(np.asarray(x, np.float32)).astype(np.float64)
+    """``e**x`` (float64 out, float32 precision; inf above 88, 0 below -103)."""
+    with np.errstate(over="ignore"):
+        return np.exp(np.asarray(x, np.float32)).astype(np.float64)
 
 
 def power(x, p) -> np.ndarray:
