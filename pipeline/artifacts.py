@@ -98,6 +98,12 @@ class Artifact(BaseModel):
     def to_json(self) -> dict:
         return self.model_dump(mode="json", exclude_none=self.OMIT_NONE)
 
+    def timings(self) -> dict[str, Any]:
+        """The timing fields (``Field(exclude=True)``): kept out of the file, so that the
+        output's hash depends on the data only; the stage writes them to its timing report
+        (:func:`pipeline.io.write_timings`)."""
+        return {k: getattr(self, k) for k, f in type(self).model_fields.items() if f.exclude}
+
     def write_file(self, path: str | Path) -> None:
         """Write atomically (:func:`pipeline.io.write_json`)."""
         write_json(self.to_json(), path)
@@ -262,7 +268,7 @@ class SvrMeta(Artifact):
     train_frames: int = Field(ge=0)
     feature_dim: int = Field(ge=1)
     svr: dict[str, Any] = {}
-    fit_seconds: float | None = None
+    fit_seconds: float | None = Field(None, exclude=True)  # timing: not written
 
 
 class FeaturesSummary(Artifact):
@@ -282,15 +288,17 @@ class FeaturesSummary(Artifact):
     dim: int | None = None
     splits: dict[str, dict[str, int]] | None = None
     frames: int | None = None
-    seconds: float | None = None
-    frames_per_s: float | None = None
+    # timings: not written (a re-run would change the hash of data/features)
+    seconds: float | None = Field(None, exclude=True)
+    frames_per_s: float | None = Field(None, exclude=True)
 
 
 # -- face stages ---------------------------------------------------------------------------
 class VideoReport(BaseModel):
     """What a face stage did with one video (one entry of a summary's ``videos_detail``).
 
-    The stage's ``*_video`` function fills it as it goes; :meth:`timed` sets the seconds."""
+    The stage's ``*_video`` function fills it as it goes; :meth:`timed` sets the seconds
+    (timings are not written into the summary: :meth:`FaceStageSummary.timings`)."""
 
     model_config = ConfigDict(extra="allow")
     video_id: str
@@ -298,13 +306,13 @@ class VideoReport(BaseModel):
     decoded: int = Field(0, ge=0)
     faces: int = Field(0, ge=0)  # frames with the subject's face (box / landmarks / valid crop)
     missing: int = Field(0, ge=0)
-    seconds: float = 0.0
+    seconds: float = Field(0.0, exclude=True)
     statuses: dict[str, int] = {}
     multi_face_frames: int = 0
     error: str | None = None  # why the video failed (it then has an all-"no face" table)
     warnings: list[str] = []
     extra: dict[str, Any] = {}
-    frames_per_s: float | None = None
+    frames_per_s: float | None = Field(None, exclude=True)
 
     def timed(self, seconds: float) -> VideoReport:
         self.seconds = seconds
@@ -333,9 +341,10 @@ class FaceStageSummary(Artifact):
     frames_with_several_faces: int = Field(ge=0)
     engine: str = "local"
     n_jobs: int = Field(ge=1)
-    wall_seconds: float
-    frames_per_s: float | None = None
-    frames_per_s_per_process: float | None = None
+    # timings: not written into the summary (its hash in dvc.lock depends on the data only)
+    wall_seconds: float = Field(0.0, exclude=True)
+    frames_per_s: float | None = Field(None, exclude=True)
+    frames_per_s_per_process: float | None = Field(None, exclude=True)
     failed: list[FailedVideo] = []
     warnings: list[str] = []
     videos_detail: list[VideoReport] = []
@@ -373,6 +382,12 @@ class FaceStageSummary(Artifact):
             statuses=statuses or None,
             ray_cluster=ray_cluster,
         )
+
+    def timings(self) -> dict[str, Any]:
+        return {
+            **super().timings(),
+            "videos": {r.video_id: round(r.seconds, 2) for r in self.videos_detail},
+        }
 
     def to_json(self) -> dict:
         d = self.model_dump(mode="json")

@@ -125,6 +125,23 @@ def write_json(obj: Any, path: str | os.PathLike) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
+TIMINGS_DIR = "timings"
+
+
+def write_timings(
+    stage: str, timings: dict[str, Any], folder: str | os.PathLike = TIMINGS_DIR
+) -> Path:
+    """Write a stage's timings (seconds, frames/s) to ``<folder>/<stage>.json``.
+
+    Timings stay out of every DVC-tracked output, whose hashes must depend on the data only
+    (re-running a stage would otherwise change ``dvc.lock`` and re-run everything after it).
+    ``timings/`` is in no stage's outputs or dependencies and is not in git."""
+    path = Path(folder) / f"{stage}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(timings, path)
+    return path
+
+
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "item"):  # numpy scalars
         return obj.item()

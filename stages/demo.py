@@ -18,8 +18,10 @@ def main(out, params_path):
 
     params = load_params(params_path)  # bad params fail before anything is imported/written
     from pipeline.demo import generate_demo
+    from pipeline.io import write_timings
 
     s = generate_demo(out, params.demo, params.parallel.n_jobs)
+    write_timings("demo", {"seconds": s["seconds"]})
     q = s["quadrant_shares"]["train"]
     click.echo(
         f"demo: {s['videos']['train']} train / {s['videos']['test']} test videos, "

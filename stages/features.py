@@ -25,11 +25,13 @@ single_threaded_ops()  # before TensorFlow is imported: the same features on any
 def main(records, cnn, out, params_path):
     load_tensorflow()  # before any TensorFlow import: its import and device probe, silenced
     from pipeline.config import load_params
+    from pipeline.io import write_timings
     from pipeline.training.features import compute_features
 
     params = load_params(params_path)
     s = compute_features(Path(cnn), Path(records), Path(out), params.train_rnn)
     if s.used:
+        write_timings("features", s.timings())
         click.echo(
             f"features: {s.frames} frames x {s.dim} values in {s.seconds} s "
             f"({s.frames_per_s} frames/s) -> {out}"

@@ -27,7 +27,7 @@ def main(records, out, params_path):
     from pipeline.config import load_params
     from pipeline.errors import InputError
     from pipeline.evaluation.evaluate import read_records
-    from pipeline.io import atomic_dir
+    from pipeline.io import atomic_dir, write_timings
 
     cfg = load_params(params_path).svr
     r = read_records(records, "train", "frames")
@@ -42,12 +42,14 @@ def main(records, out, params_path):
     dim = model.named_steps["sift"].n_features_out_
     with atomic_dir(out) as tmp:
         joblib.dump(model, Path(tmp) / SvrMeta.MODEL_FILE)
-        SvrMeta(
+        meta = SvrMeta(
             train_frames=len(pick),
             feature_dim=dim,
             svr=cfg.model_dump(mode="json"),
             fit_seconds=round(seconds, 1),
-        ).write(tmp)
+        )
+        meta.write(tmp)
+    write_timings("train_svr", meta.timings())
     click.echo(f"svr: {len(pick)} training frames, {dim} SIFT features, {seconds:.1f} s")
 
 

@@ -16,9 +16,11 @@ from pipeline.artifacts import (
     ModelMeta,
     RecordsSummary,
     SvrMeta,
+    VideoReport,
 )
 from pipeline.config import CropConfig, DetectConfig, LandmarksConfig
 from pipeline.errors import InputError
+from pipeline.io import write_timings
 from pipeline.models.saved import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,13 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = {
     "stage": "detect", "videos": 1, "frames": 4, "frames_with_face": 0, "frames_missing": 4,
     "frames_not_decoded": 0, "frames_with_several_faces": 0, "engine": "local", "n_jobs": 1,
-    "wall_seconds": 0.5, "frames_per_s": 8.0, "frames_per_s_per_process": 10.0, "failed": [],
+    "failed": [],
     "warnings": ["a: no face of the subject in any of its 4 frames"],
     "videos_detail": [{
-        "video_id": "a", "frames": 4, "decoded": 4, "faces": 0, "missing": 4, "seconds": 0.4,
+        "video_id": "a", "frames": 4, "decoded": 4, "faces": 0, "missing": 4,
         "statuses": {}, "multi_face_frames": 0, "error": None,
         "warnings": ["a: no face of the subject in any of its 4 frames"],
-        "extra": {"faces_dropped_short_runs": 0}, "frames_per_s": 10.0,
+        "extra": {"faces_dropped_short_runs": 0},
     }],
 }  # fmt: skip
 
@@ -126,14 +128,34 @@ def test_records_summary_round_trip_is_byte_identical(tmp_path):
 
 
 def test_svr_and_features_summaries(tmp_path):
-    SvrMeta(train_frames=10, feature_dim=2048, svr={"C": 1.0, "grid": 4}).write(tmp_path)
+    meta = SvrMeta(train_frames=10, feature_dim=2048, svr={"C": 1.0, "grid": 4}, fit_seconds=3.5)
+    meta.write(tmp_path)
     assert SvrMeta.read(tmp_path).svr["grid"] == 4  # a record of the knobs, not needed to predict
+    # timings stay out of the model folder (its hash depends on the data only)
+    assert "fit_seconds" not in json.loads((tmp_path / "meta.json").read_text())
+    assert meta.timings() == {"fit_seconds": 3.5}
     with pytest.raises(ModelFolderError, match="kind"):
         ModelMeta.read(tmp_path)  # an SVR folder is not a network's
     f = FeaturesSummary(used=False, source={"cnn_model": "ab"}, reason="why")
     f.write(tmp_path)
     assert json.loads((tmp_path / "summary.json").read_text()) == {
         "used": False, "source": {"cnn_model": "ab"}, "reason": "why"}  # fmt: skip
+    f = FeaturesSummary(used=True, source={}, frames=10, seconds=2.0, frames_per_s=5.0)
+    f.write(tmp_path)
+    assert json.loads((tmp_path / "summary.json").read_text()) == {
+        "used": True, "source": {}, "frames": 10}  # fmt: skip
+    assert f.timings() == {"seconds": 2.0, "frames_per_s": 5.0}
+
+
+def test_face_summary_timings_go_to_the_timing_report_not_the_summary(tmp_path):
+    s = FaceStageSummary.of("crop", [VideoReport(video_id="a", frames=10).timed(2.0)], 4.0, 1)
+    s.write_file(tmp_path / "s.json")
+    assert "seconds" not in (tmp_path / "s.json").read_text()
+    path = write_timings("crop", s.timings(), tmp_path / "timings")
+    assert path == tmp_path / "timings" / "crop.json"
+    assert json.loads(path.read_text()) == {
+        "wall_seconds": 4.0, "frames_per_s": 2.5, "frames_per_s_per_process": 5.0,
+        "videos": {"a": 2.0}}  # fmt: skip
 
 
 def test_load_model_errors(tmp_path):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.helpers.repo import TINY, native_log_lines
+from tests.helpers.repo import TINY, first_lock_difference, native_log_lines
 
 FLAT = {"ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence", "mse_arousal", "ccc_mean_lo",
         "ccc_mean_hi"}  # fmt: skip
@@ -56,6 +56,11 @@ def test_dvc_repro_whole_dag_then_an_experiment(repo_copy):
     # Nothing changed: nothing is stale, nothing runs again (no output is written anew).
     assert repo_copy.stale("dvc.yaml") == set()
     assert repo_copy.repro() == set()
+    # Every stage forced to run again gives the same bytes: dvc.lock does not change (no
+    # timing, date or host name in any output; seeded training on one machine).
+    lock = (root / "dvc.lock").read_text()
+    repo_copy.dvc("repro", "-f")
+    assert first_lock_difference(lock, (root / "dvc.lock").read_text()) is None
 
     # The seed runs, one command: seed 1 beside the main run's seed 0, collected.
     repo_copy.dvc("repro", "seeds/dvc.yaml")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline.demo.cpumath import exp, power
 from pipeline.demo.faces import DemoError, SourceFace
 from pipeline.demo.rig import BASES, FaceRig
 from pipeline.demo.traces import smooth_noise
@@ -172,7 +173,7 @@ def _blinks(rng: np.random.Generator, arousal01: np.ndarray, fps: float) -> np.n
     n = len(arousal01)
     out = np.zeros(n)
     length = max(3, int(round(0.17 * fps)))
-    profile = np.sin(np.pi * (np.arange(length) + 0.5) / length) ** 0.7
+    profile = power(np.sin(np.pi * (np.arange(length) + 0.5) / length), 0.7)
     t = 0
     while t < n:
         rate = 0.15 + 0.55 * arousal01[t]
@@ -376,7 +377,7 @@ def _plan_camera(job: VideoJob, rng: np.random.Generator, f: float, pip: _Pip | 
     keeps clear of the frame's edges and of the distractor's screen."""
     n, fps, width, height = job.n_frames, job.fps, job.width, job.height
     a01 = (job.expression[:, 1] + 1) / 2
-    zoom = np.exp(0.05 * smooth_noise(rng, n, 3 * fps))
+    zoom = exp(0.05 * smooth_noise(rng, n, 3 * fps))
     roll = 2.5 * smooth_noise(rng, n, 2 * fps) + 1.5 * a01 * np.sin(
         np.cumsum(2 * np.pi * (0.2 + 0.6 * a01) / fps)
     )
@@ -443,8 +444,8 @@ def _plan_runs(job: VideoJob, rng: np.random.Generator, scene: _Scene, zoom_max:
 
 def _plan_light(job: VideoJob, rng: np.random.Generator) -> _Light:
     n, fps = job.n_frames, job.fps
-    gain = np.clip(np.exp(0.15 * smooth_noise(rng, n, 2 * fps)), 0.7, 1.35)
-    gamma = np.clip(np.exp(0.12 * smooth_noise(rng, n, 3 * fps)), 0.8, 1.25)
+    gain = np.clip(exp(0.15 * smooth_noise(rng, n, 2 * fps)), 0.7, 1.35)
+    gamma = np.clip(exp(0.12 * smooth_noise(rng, n, 3 * fps)), 0.8, 1.25)
     side = 0.12 * smooth_noise(rng, n, 3 * fps)
     return _Light(gain, gamma, side, job.noise_std * rng.uniform(0.6, 1.4))
 
@@ -517,7 +518,7 @@ class _FrameDrawer:
     def _expose(self, frame: np.ndarray, t: int) -> np.ndarray:
         """Lighting: gamma (LUT) x gain x side light, then sensor noise."""
         light = self.plan.light
-        lut = (self.levels ** light.gamma[t]) * (255.0 * light.gain[t])
+        lut = (power(self.levels, light.gamma[t]) * (255.0 * light.gain[t])).astype(np.float32)
         img = lut[frame] * (1.0 + light.side[t] * self.ramp)
         if light.noise_std > 0:
             img += self.rng.standard_normal(img.shape, dtype=np.float32) * light.noise_std

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from pipeline.demo import faces as fm
+from pipeline.demo.cpumath import exp
 
 BASES = ("smile", "cheek", "frown", "eyes", "brows", "jaw", "blink", "head_x", "head_y")
 N_BASES = len(BASES)
@@ -47,11 +48,11 @@ def _bump_field(
     num = np.zeros_like(flat)
     den = np.zeros(len(flat))
     for p, d in zip(moving, disp, strict=True):
-        g = np.exp(-np.sum((flat - p) ** 2, axis=1) / (2.0 * sigma * sigma))
+        g = exp(-np.sum((flat - p) ** 2, axis=1) / (2.0 * sigma * sigma))
         num += g[:, None] * d
         den += g
     for p in anchors:
-        den += np.exp(-np.sum((flat - p) ** 2, axis=1) / (2.0 * sigma * sigma))
+        den += exp(-np.sum((flat - p) ** 2, axis=1) / (2.0 * sigma * sigma))
     return (num / np.maximum(den, 1.0)[:, None]).reshape(xy.shape)
 
 
@@ -176,8 +177,8 @@ class FaceRig:
         c = centre - self.origin
         s = 0.6 * f
         for k, axis in ((BASES.index("head_x"), 0), (BASES.index("head_y"), 1)):
-            fields[k, ..., axis] = np.exp(-np.sum((grid - c) ** 2, -1) / (2 * s * s))
-            at_pts[k, :, axis] = np.exp(-np.sum((lmp - c) ** 2, -1) / (2 * s * s))
+            fields[k, ..., axis] = exp(-np.sum((grid - c) ** 2, -1) / (2 * s * s))
+            at_pts[k, :, axis] = exp(-np.sum((lmp - c) ** 2, -1) / (2 * s * s))
 
         # Jaw: a tear along the lip line. Below the line (sigmoid across a ~1 px band) the
         # lower lip and chin move down, most in the middle of the mouth, none at the corners;
@@ -196,9 +197,9 @@ class FaceRig:
         def jaw(xy, side=None):
             x, y = xy[..., 0], xy[..., 1]
             line = np.interp(x, mx, my)
-            tear = 1.0 / (1.0 + np.exp(-(y - line) / (0.006 * f))) if side is None else side
-            lens = np.exp(-(((x - xc) / (0.75 * half_w)) ** 4))
-            below = np.exp(-(np.maximum(0.0, y - chin_y) ** 2) / (2 * (0.25 * f) ** 2))
+            tear = 1.0 / (1.0 + exp(-(y - line) / (0.006 * f))) if side is None else side
+            lens = exp(-np.square(np.square((x - xc) / (0.75 * half_w))))
+            below = exp(-(np.maximum(0.0, y - chin_y) ** 2) / (2 * (0.25 * f) ** 2))
             return 0.05 * f * tear * lens * below
 
         fields[jaw_k, ..., 1] = jaw(grid)

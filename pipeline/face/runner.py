@@ -30,7 +30,7 @@ from pipeline.artifacts import FaceStageSummary, VideoReport
 from pipeline.datasets.schema import MANIFEST
 from pipeline.errors import InputError
 from pipeline.face.jobs import Progress, VideoJob
-from pipeline.io import atomic_dir
+from pipeline.io import atomic_dir, write_timings
 from pipeline.parallel import CONTEXT, process_pool, worker_count
 
 log = logging.getLogger(__name__)
@@ -242,6 +242,7 @@ def run_from_cli(
     par = params.parallel
     result = run_stage(stage, jobs, cfg, out, par.n_jobs, par.engine, par.address)
     result.write_file(summary)
+    write_timings(stage, result.timings())
     click.echo(
         f"{stage}: {result.videos} videos, {result.frames} frames, "
         f"{result.frames_with_face} with a face, {result.frames_missing} without; "

@@ -38,6 +38,25 @@ TINY = {
 }
 
 
+def lock_outs(lock_text: str) -> dict[str, dict[str, str]]:
+    """stage -> {output path: md5} of a ``dvc.lock``, in its order."""
+    stages = yaml.safe_load(lock_text).get("stages") or {}
+    return {name: {o["path"]: o["md5"] for o in st.get("outs", [])} for name, st in stages.items()}
+
+
+def first_lock_difference(expected: str, actual: str, stages=None) -> str | None:
+    """The first output (in the lock's stage order) whose hash differs between two
+    ``dvc.lock`` texts, as ``stage: path: ...``; None when all agree."""
+    from pipeline.repro import first_difference
+
+    a, b = lock_outs(expected), lock_outs(actual)
+    for stage in stages or list(dict.fromkeys([*a, *b])):
+        diff = first_difference(a.get(stage, {}), b.get(stage, {}))
+        if diff:
+            return f"{stage}: {diff}"
+    return None
+
+
 def project_files() -> list[str]:
     """The repository's files as git sees them (tracked + untracked, not ignored)."""
     out = subprocess.run(
