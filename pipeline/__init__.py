@@ -21,6 +21,7 @@ Modules:
 - ``pipeline.io``          atomic output writing, Parquet / CSV / JSON helpers
 - ``pipeline.errors``      the base class of input errors and their one-line report
 - ``pipeline.quiet``       the one place that silences native (MediaPipe / TensorFlow / FFmpeg) logging
+- ``pipeline.repro``       per-file hashes of the data stages and the comparison with the committed run
 - ``pipeline.cli``         the ``affwild`` command
 """
 
