@@ -53,6 +53,6 @@ def test_dvc_repro_face_stages_each_cached_on_its_own(repo_copy):
     assert repo_copy.repro("crop") == {"crop"}
     assert (interim / "crops" / f"{vid}.parquet").read_bytes() != crops_before
     # A landmarks param that changes the landmarks: landmarks and crop run, detect does not.
-    repo_copy.set_params(landmarks={"jaw": "fixed"})
+    repo_copy.set_params(landmarks={"mapping": "rules"})
     assert repo_copy.repro("crop") == {"landmarks", "crop"}
     assert repo_copy.stale("--with-deps", "crop") == set()
