@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 DIMENSIONS = ("valence", "arousal")
 OUTPUT_NAME = "out"
-MIN_IMAGE_SIZE = {"vgg_face": 32, "vgg16": 32, "resnet50": 32, "small": 8}
 
 
 def head_units(cfg: ModelConfig) -> tuple[int, ...]:
@@ -69,7 +68,7 @@ def rnn_fc_units(cfg: ModelConfig) -> int:
 
 
 def _check_size(cfg: ModelConfig, image_size: int) -> None:
-    least = MIN_IMAGE_SIZE[cfg.backbone]
+    least = get_backbone(cfg.backbone).min_image_size
     if image_size < least:
         raise ValueError(f"backbone {cfg.backbone}: image size {image_size} < {least} px")
 

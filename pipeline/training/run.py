@@ -178,12 +178,9 @@ def train_stage(
     several workers). With several workers only the chief writes ``out_dir`` and
     ``live_dir``; the others write into a temporary folder that is removed. ``devices``:
     the local devices to mirror over (default: every GPU)."""
-    from pipeline.models import (
-        create_model,
-        freeze_backbone,
-        normalization_for,
-        transfer_cnn_weights,
-    )
+    from pipeline.models.backbones import normalization_for
+    from pipeline.models.factory import create_model
+    from pipeline.models.weights import freeze_backbone, transfer_cnn_weights
 
     cfg = params.train_cnn if kind == "cnn" else params.train_rnn
     if loop not in ("auto", "fit", "custom"):
