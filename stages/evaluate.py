@@ -127,17 +127,31 @@ def main(
         f"{f['with_face']} ({f['face_share']:.1%}) with a face; frames without: {cfg.fill} "
         f"(≤{cfg.fill_max_gap} frames), else the training mean"
     )
-    click.echo(
-        f"{'model':>8}  {'CCC V':>6} {'CCC A':>6} {'MSE V':>6} {'MSE A':>6}  95% CI of CCC mean"
-    )
+    click.echo(_table(scores))
+    click.echo(f"CNN-RNN window-start jump ratio: {scores['cnn_rnn_windows']['jump_ratio']}")
+
+
+def _table(scores: dict) -> str:
+    """Model x the flat metrics of every dimension (CCC V, CCC A, MSE V, ...), with the 95 %
+    interval of the mean CCC."""
+    from pipeline.evaluation.metrics import DIMENSIONS, PRIMARY
+    from pipeline.registry import METRICS
+
+    cols = [
+        (f"{METRICS.get(n).label} {dim[0].upper()}", f"{n}_{dim}")
+        for n in METRICS.names()
+        if METRICS.get(n).flat
+        for dim in DIMENSIONS
+    ]
+    lines = [
+        f"{'model':>8}  " + " ".join(f"{head:>6}" for head, _ in cols) + "  95% CI of CCC mean"
+    ]
     for name, res in scores["models"].items():
         m = res["metrics"]
-        click.echo(
-            f"{name:>8}  {m['ccc_valence']:6.3f} {m['ccc_arousal']:6.3f} "
-            f"{m['mse_valence']:6.3f} {m['mse_arousal']:6.3f}  "
-            f"[{m['ccc_mean_lo']:.3f}, {m['ccc_mean_hi']:.3f}]"
-        )
-    click.echo(f"CNN-RNN window-start jump ratio: {scores['cnn_rnn_windows']['jump_ratio']}")
+        values = " ".join(f"{m[key]:6.3f}" for _, key in cols)
+        lo, hi = m[f"{PRIMARY}_mean_lo"], m[f"{PRIMARY}_mean_hi"]
+        lines.append(f"{name:>8}  {values}  [{lo:.3f}, {hi:.3f}]")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
