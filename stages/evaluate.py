@@ -56,10 +56,10 @@ def main(
 
     from pipeline.baseline.sift_svr import load_svr
     from pipeline.config import load_params
+    from pipeline.contracts import windows as win
     from pipeline.errors import InputError
     from pipeline.evaluation import evaluate as ev
     from pipeline.evaluation import plots
-    from pipeline.evaluation import windows as win
     from pipeline.io import atomic_dir, write_json, write_parquet
     from pipeline.models.saved import load_model
     from pipeline.records.reader import load_summary

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.contracts.points68 import N_POINTS, N_VALUES
 from pipeline.datasets.base import DataFormat, Entry, ScanResult
 from pipeline.datasets.errors import Problem
-from pipeline.face.points68 import N_POINTS, N_VALUES
 from pipeline.registry import DATA_FORMATS
 from pipeline.video.reader import frame_files
 

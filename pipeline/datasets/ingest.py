@@ -21,10 +21,10 @@ import pyarrow as pa
 
 from pipeline.artifacts import IngestReport
 from pipeline.config import DataConfig, IngestConfig, SplitConfig
+from pipeline.contracts.schema import LABELS, MANIFEST, SOURCE_LANDMARKS, SPLITS
 from pipeline.datasets import afewva, affwild, affwild2  # noqa: F401 - register the formats
 from pipeline.datasets.base import Entry, ScanResult
 from pipeline.datasets.errors import DataSetError, Problem
-from pipeline.datasets.schema import LABELS, MANIFEST, SOURCE_LANDMARKS, SPLITS
 from pipeline.datasets.split import assign_splits
 from pipeline.parallel import map_ordered
 from pipeline.registry import DATA_FORMATS

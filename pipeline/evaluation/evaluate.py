@@ -29,9 +29,9 @@ import pyarrow.parquet as pq
 import tensorflow as tf
 
 from pipeline.artifacts import ModelMeta, RecordsSummary
+from pipeline.contracts import windows as win
 from pipeline.errors import InputError
 from pipeline.evaluation import spread
-from pipeline.evaluation import windows as win
 from pipeline.evaluation.metrics import (
     DIMENSIONS,
     PRIMARY,

@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from pipeline.artifacts import VideoReport
-from pipeline.face import points68, tables
+from pipeline.contracts import points68
+from pipeline.face import tables
 from pipeline.face.jobs import FaceStage, Frames, Progress, VideoJob, finish
 from pipeline.registry import FACE_STAGES
 

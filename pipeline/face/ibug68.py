@@ -42,7 +42,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.face.points68 import N_POINTS
+from pipeline.contracts.points68 import N_POINTS
 
 N_MESH = 468
 

@@ -31,10 +31,10 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from pipeline.artifacts import VideoReport
+from pipeline.contracts.points68 import GROUPS, N_POINTS, N_VALUES
 from pipeline.face import tables
 from pipeline.face.ibug68 import mesh_to_ibug68
 from pipeline.face.jobs import FaceStage, Frames, Progress, VideoJob, finish
-from pipeline.face.points68 import GROUPS, N_POINTS, N_VALUES
 from pipeline.face.reference import nme
 from pipeline.face.temporal import GapFiller, LandmarkRow, OneEuro
 from pipeline.registry import FACE_STAGES

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from pipeline import parallel, ray_engine  # noqa: F401 - register the built-in engines
 from pipeline.artifacts import FaceStageSummary
-from pipeline.datasets.schema import MANIFEST
+from pipeline.contracts.schema import MANIFEST
 from pipeline.errors import InputError
 from pipeline.face.jobs import FaceStage, VideoJob
 from pipeline.io import atomic_dir

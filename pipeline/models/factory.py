@@ -35,7 +35,7 @@ import keras
 from keras import layers
 
 from pipeline.config import ModelConfig
-from pipeline.face.points68 import N_VALUES
+from pipeline.contracts.points68 import N_VALUES
 from pipeline.models.backbones import BackboneSpec, build_backbone, get_backbone
 from pipeline.models.cells import PeepholeLSTMCell
 from pipeline.models.layers import FoldTime, Preprocess

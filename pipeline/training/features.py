@@ -287,7 +287,7 @@ def head_model(cfg, full_model, summary: FeaturesSummary):
     with ``full_model``'s weights."""
     from keras import layers
 
-    from pipeline.face.points68 import N_VALUES
+    from pipeline.contracts.points68 import N_VALUES
     from pipeline.models.factory import rnn_top
 
     t, dim = summary.seq_len, summary.dim
