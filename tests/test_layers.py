@@ -92,7 +92,8 @@ def test_no_import_cycle_between_the_parts_of_pipeline():
     cycle = find_cycle(graph)
     if cycle:
         where = [
-            f"{a} -> {b}: {', '.join(sorted(set(graph[a][b])))}" for a, b in zip(cycle, cycle[1:])
+            f"{a} -> {b}: {', '.join(sorted(set(graph[a][b])))}"
+            for a, b in zip(cycle[:-1], cycle[1:], strict=True)
         ]
         pytest.fail("import cycle " + " -> ".join(cycle) + "\n" + "\n".join(where))
 
