@@ -79,12 +79,13 @@ class Registry(Generic[T]):
         self.get(name)
         return name
 
+    def describe(self, name: str) -> str:
+        """The help text ``name`` was registered with."""
+        self.get(name)
+        return self._items[name].help
+
     def names(self) -> list[str]:
         return list(self._load())
-
-    def help(self) -> str:
-        """One line per name: ``name: help`` (the command line's help text)."""
-        return "; ".join(f"{r.name}: {r.help}" if r.help else r.name for r in self._load().values())
 
     def __contains__(self, name: object) -> bool:
         return name in self._load()
