@@ -324,7 +324,7 @@ class FaceStageSummary(Artifact):
     # written only when there are any (landmarks) / when the Ray engine ran the stage
     OPTIONAL: ClassVar[tuple[str, ...]] = ("statuses", "ray_cluster")
 
-    stage: Literal["detect", "landmarks", "crop"]
+    stage: str  # a name of pipeline.registry.FACE_STAGES
     videos: int = Field(ge=0)
     frames: int = Field(ge=0)
     frames_with_face: int = Field(ge=0)
