@@ -85,7 +85,8 @@ def _backbone(cfg: ModelConfig, image_size: int) -> keras.Model:
     weights = "imagenet" if cfg.init == "imagenet" else None
     if weights and not get_backbone(cfg.backbone).imagenet:
         raise ValueError(
-            f"init: imagenet weights exist for vgg16 and resnet50, not {cfg.backbone!r}"
+            f"init: backbone {cfg.backbone!r} has no ImageNet weights (use random, or a "
+            "weights file)"
         )
     return build_backbone(cfg.backbone, image_size, weights=weights, width=cfg.small_width)
 
