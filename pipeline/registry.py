@@ -1,18 +1,20 @@
 """The extension points: one registry per kind of plug-in, the single source of its names.
 
-=================  ==============================  =========================================
-registry           an entry is                     built-ins registered in
-=================  ==============================  =========================================
-``BACKBONES``      ``models.backbones.BackboneSpec``  :mod:`pipeline.models.backbones`
-``DATA_FORMATS``   ``datasets.base.DataFormat``    ``pipeline.datasets.affwild`` / ``affwild2`` / ``afewva``
-``FACE_STAGES``    ``face.jobs.FaceStage``         ``pipeline.face.detect`` / ``landmarks`` / ``crop``
-``ENGINES``        ``parallel.Engine``             :mod:`pipeline.parallel`, :mod:`pipeline.ray_engine`
-``METRICS``        ``evaluation.metrics.Metric``   :mod:`pipeline.evaluation.metrics`
-=================  ==============================  =========================================
+- ``BACKBONES`` (``model.backbone``): ``pipeline.models.backbones.BackboneSpec``; built-ins in
+  ``pipeline.models.backbones``
+- ``DATA_FORMATS`` (``data.format``): ``pipeline.datasets.base.DataFormat``; built-ins in
+  ``pipeline.datasets.affwild`` / ``affwild2`` / ``afewva``
+- ``FACE_STAGES``: ``pipeline.face.jobs.FaceStage``; built-ins in ``pipeline.face.detect`` /
+  ``landmarks`` / ``crop``
+- ``ENGINES`` (``parallel.engine``): a ``pipeline.parallel.Engine``; built-ins in
+  ``pipeline.parallel`` (local) and ``pipeline.ray_engine``
+- ``METRICS``: ``pipeline.evaluation.metrics.Metric``; built-ins in
+  ``pipeline.evaluation.metrics``
 
 Adding a plug-in is one ``REGISTRY.register(name, entry, help=...)`` call next to its code
 (or in a test); ``params.yaml`` validation (:mod:`pipeline.config`), the command line's
-choices and help (:mod:`pipeline.cli`) and the code that runs it all read the registry.
+choices and help (:mod:`pipeline.cli`, ``affwild plugins``) and the code that runs it all
+read the registry.
 
 This module sits at the bottom of the package (it imports nothing of ``pipeline``): the
 modules above register into it. A registry loads the module holding its built-ins the first
