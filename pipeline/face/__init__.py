@@ -5,10 +5,11 @@
 * ``ibug68``    — the 68 iBUG 300-W points from the 468-point mesh (pure)
 * ``temporal``  — gap interpolation and One-Euro smoothing (pure, streaming)
 * ``crop``      — crop geometry, resampling, JPEG; the crop stage per video
-  (the 68-point vocabulary is :mod:`pipeline.contracts.points68`)
 * ``detect`` / ``landmarks`` — the other two stages per video
 * ``tables``    — the per-video Parquet schemas, streaming writer and readers
 * ``jobs`` / ``runner`` — per-video job, report and the typed :class:`~pipeline.face.jobs.FaceStage`;
   running a stage over the manifest on an engine (:mod:`pipeline.parallel`)
 * ``reference`` — the mean 300-W shape and the NME measure used to check the mapping
+
+The 68-point vocabulary they share is :mod:`pipeline.contracts.points68`.
 """
