@@ -314,7 +314,7 @@ def dvc_end_to_end(n_frames: int, w: int = 480, h: int = 360) -> None:
     import yaml
 
     from pipeline.artifacts import FaceStageSummary
-    from pipeline.datasets.schema import MANIFEST
+    from pipeline.contracts.schema import MANIFEST
 
     repo = Path(__file__).resolve().parents[1]
     tmp = Path(tempfile.mkdtemp(prefix="bench_face_dvc_"))

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq  # noqa: E402
 import skimage.data  # noqa: E402
 
 from pipeline.config import AugmentConfig, BalanceConfig, ShardConfig  # noqa: E402
-from pipeline.datasets.schema import LABELS, MANIFEST  # noqa: E402
+from pipeline.contracts.schema import LABELS, MANIFEST  # noqa: E402
 from pipeline.io import write_json  # noqa: E402
 from pipeline.records.reader import make_dataset, shard_files  # noqa: E402
 from pipeline.records.writer import load_videos, write_records  # noqa: E402

@@ -88,7 +88,7 @@ def costs(args) -> None:
     import numpy as np
 
     from pipeline.config import ModelConfig
-    from pipeline.face.points68 import N_VALUES
+    from pipeline.contracts.points68 import N_VALUES
     from pipeline.models import build_backbone
     from pipeline.models.factory import rnn_top
     from pipeline.training.losses import make_loss

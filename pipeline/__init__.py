@@ -2,7 +2,8 @@
 
 The package is organised by what it computes. Subpackages:
 
-- ``pipeline.datasets``    readers for Aff-Wild, Aff-Wild2 and AFEW-VA, label parsing, splits, interim table schemas
+- ``pipeline.contracts``   the bottom layer every part may import: the 68-point vocabulary, the interim table schemas, CNN-RNN windows
+- ``pipeline.datasets``    readers for Aff-Wild, Aff-Wild2 and AFEW-VA, label parsing, splits, ingest core
 - ``pipeline.video``       frame-by-frame reading of video files and frame folders (rotation, time stamps)
 - ``pipeline.demo``        the synthetic demo data set (animated real face photographs)
 - ``pipeline.face``        the detect, landmarks and crop stages' library (subject following, 468 -> 68 points)
@@ -17,7 +18,9 @@ Modules:
 
 - ``pipeline.config``      typed, validated parameters (``params.yaml``)
 - ``pipeline.artifacts``   typed readers and writers of every file that crosses a stage boundary
-- ``pipeline.parallel``    the one local process pool every fan-out over videos or shards uses
+- ``pipeline.registry``    one registry per extension point: backbones, data formats, face stages, engines, metrics
+- ``pipeline.parallel``    the Engine interface and the one local process pool every fan-out over videos or shards uses
+- ``pipeline.ray_engine``  the same Engine on Ray actors (optional extra ``ray``)
 - ``pipeline.io``          atomic output writing, Parquet / CSV / JSON helpers
 - ``pipeline.errors``      the base class of input errors and their one-line report
 - ``pipeline.quiet``       the one place that silences native (MediaPipe / TensorFlow / FFmpeg) logging

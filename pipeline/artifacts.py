@@ -32,11 +32,19 @@ import logging
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pipeline.config import CropConfig, DetectConfig, LandmarksConfig
 from pipeline.errors import InputError
 from pipeline.io import write_json
+from pipeline.registry import FACE_STAGES
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +340,7 @@ class FaceStageSummary(Artifact):
     # written only when there are any (landmarks) / when the Ray engine ran the stage
     OPTIONAL: ClassVar[tuple[str, ...]] = ("statuses", "ray_cluster")
 
-    stage: Literal["detect", "landmarks", "crop"]
+    stage: str  # a name of pipeline.registry.FACE_STAGES
     videos: int = Field(ge=0)
     frames: int = Field(ge=0)
     frames_with_face: int = Field(ge=0)
@@ -350,6 +358,13 @@ class FaceStageSummary(Artifact):
     videos_detail: list[VideoReport] = []
     statuses: dict[str, int] | None = None  # summed over the videos
     ray_cluster: str | None = None  # the GCS address of the Ray cluster that ran it
+
+    @field_validator("stage")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        if name not in FACE_STAGES:
+            raise ValueError(f"unknown stage {name!r}: should be a face stage ({', '.join(FACE_STAGES.names())})")
+        return name
 
     @classmethod
     def of(

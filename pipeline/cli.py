@@ -7,9 +7,37 @@ import sys
 import click
 
 from pipeline.errors import friendly_errors, report
+from pipeline.models.tf1_import import ARCHS as TF1_ARCHS
 from pipeline.quiet import quiet_native
+from pipeline.registry import BACKBONES, DATA_FORMATS, ENGINES, FACE_STAGES, METRICS, Registry
 
 quiet_native()
+
+# `affwild plugins KIND`: the registries (pipeline.registry), by the name a user knows them.
+REGISTRIES: dict[str, Registry] = {
+    "backbone": BACKBONES,
+    "format": DATA_FORMATS,
+    "stage": FACE_STAGES,
+    "engine": ENGINES,
+    "metric": METRICS,
+}
+
+
+class RegistryChoice(click.Choice):
+    """A choice among a registry's names, read when the command runs (so a plug-in registered
+    after this module was imported is a choice too)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        super().__init__((), case_sensitive=True)
+
+    @property
+    def choices(self):  # type: ignore[override]
+        return tuple(self.registry.names())
+
+    @choices.setter
+    def choices(self, value) -> None:  # click.Choice.__init__ assigns it
+        pass
 
 
 class _Group(click.Group):
@@ -60,9 +88,9 @@ def demo(out_dir, params_path, seed):
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["affwild", "affwild2", "afewva"]),
+    type=RegistryChoice(DATA_FORMATS),
     required=True,
-    help="Layout of the data set.",
+    help="Layout of the data set (`affwild plugins format` describes each).",
 )
 @click.option(
     "--params",
@@ -302,14 +330,7 @@ def export(model_dir, fmt, out):
 @click.option(
     "--arch",
     required=True,
-    type=click.Choice(
-        [
-            "affwildnet-vggface-gru",
-            "affwildnet-resnet-gru",
-            "vggface-4096x2000x2",
-            "vggface-4096x4096x2",
-        ]
-    ),  # fmt: skip
+    type=click.Choice(list(TF1_ARCHS)),
     help="Which of the authors' networks the checkpoint holds.",
 )
 @click.option(
@@ -333,6 +354,22 @@ def import_checkpoint(checkpoint, arch, out):
     click.echo(f"{r.checkpoint}: {r.variables} variables -> {r.out} ({r.arch}{scope})")
     if r.ignored:
         click.echo(f"left out (training bookkeeping): {', '.join(r.ignored)}", err=True)
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(list(REGISTRIES)), required=False)
+def plugins(kind):
+    """List the registered backbones, data-set formats, face stages, engines and metrics.
+
+    These are the names params.yaml accepts (model.backbone, data.format, parallel.engine)
+    and `--format` of check-data takes; a plug-in registers itself in pipeline.registry.
+    """
+    for name in [kind] if kind else list(REGISTRIES):
+        registry = REGISTRIES[name]
+        click.echo(f"{name}:")
+        for entry in registry.names():
+            help_text = registry.describe(entry)
+            click.echo(f"  {entry:<10} {help_text}".rstrip())
 
 
 @main.group()

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -25,8 +26,12 @@ from pydantic import (
 )
 
 from pipeline.errors import InputError
+from pipeline.registry import BACKBONES, DATA_FORMATS, ENGINES
 
-DatasetFormat = Literal["affwild", "affwild2", "afewva"]
+# Names of plug-ins, valid while registered (pipeline.registry: the single source of names).
+DatasetFormat = Annotated[str, AfterValidator(DATA_FORMATS.check)]
+BackboneName = Annotated[str, AfterValidator(BACKBONES.check)]
+EngineName = Annotated[str, AfterValidator(ENGINES.check)]
 
 
 class Section(BaseModel):
@@ -230,8 +235,9 @@ class ModelConfig(Section):
     per dimension, 2 x 128 GRU); ``params.yaml`` sets a CPU-sized model for the demo.
     """
 
-    # vgg_face | vgg16 (Table 2) | resnet50 (Table 1) | small (CPU-sized, for the demo)
-    backbone: Literal["vgg_face", "vgg16", "resnet50", "small"] = "vgg_face"
+    # A name of pipeline.registry.BACKBONES: vgg_face | vgg16 (Table 2) | resnet50 (Table 1)
+    # | small (CPU-sized, for the demo)
+    backbone: BackboneName = "vgg_face"
     # Scenario 2: the 136 landmark values join the fully connected part (where: per backbone).
     landmarks: bool = True
     # joint: one network predicts (valence, arousal); separate: one network per dimension.
@@ -260,9 +266,10 @@ class ModelConfig(Section):
 
     @model_validator(mode="after")
     def _imagenet_exists(self) -> ModelConfig:
-        if self.init == "imagenet" and self.backbone not in ("vgg16", "resnet50"):
+        if self.init == "imagenet" and not BACKBONES.get(self.backbone).imagenet:
+            have = [n for n in BACKBONES.names() if BACKBONES.get(n).imagenet]
             raise ValueError(
-                f"init: imagenet weights exist for backbone vgg16 or resnet50, not "
+                f"init: imagenet weights exist for backbone {' or '.join(have)}, not "
                 f"{self.backbone!r} (use random, or a weights file)"
             )
         return self
@@ -340,10 +347,11 @@ class ParallelConfig(Section):
     """How fast and where, never what: no output depends on these knobs, so no stage lists
     this section as a DVC param (changing it re-runs nothing). Stages read it from here."""
 
-    # local: a process pool on this machine (``pipeline.parallel``); ray: the per-video face
-    # stages (detect, landmarks, crop) as Ray tasks, one actor per worker (``pip install
-    # -e ".[ray]"``). Every other parallel step uses the local pool.
-    engine: Literal["local", "ray"] = "local"
+    # A name of pipeline.registry.ENGINES. local: a process pool on this machine
+    # (``pipeline.parallel``); ray: the per-video face stages (detect, landmarks, crop) as Ray
+    # tasks, one actor per worker (``pip install -e ".[ray]"``). Every other parallel step
+    # uses the local pool.
+    engine: EngineName = "local"
     # Ray only. null: start a private Ray on this machine with n_jobs CPUs; "auto": join the
     # cluster started here with `ray start`; "ray://host:10001": Ray Client to a remote head.
     address: str | None = None
@@ -352,8 +360,11 @@ class ParallelConfig(Section):
 
     @model_validator(mode="after")
     def _address_needs_ray(self) -> ParallelConfig:
-        if self.address is not None and self.engine != "ray":
-            raise ValueError(f"address {self.address!r} is only used with engine: ray")
+        if self.address is not None and not ENGINES.get(self.engine).uses_address:
+            raise ValueError(
+                f"address {self.address!r} is not used by engine {self.engine!r} "
+                f"(only by: {', '.join(n for n in ENGINES.names() if ENGINES.get(n).uses_address)})"
+            )
         return self
 
 
@@ -388,7 +399,7 @@ def parse_params(raw: dict, source: str = "params.yaml") -> Params:
         lines = []
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            msg = err["msg"]
+            msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 section = _section_model(err["loc"][:-1])
                 allowed = ", ".join(section.model_fields) if section else ""

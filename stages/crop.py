@@ -24,10 +24,10 @@ from stages._cli import friendly_errors
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @friendly_errors
 def main(manifest, boxes, landmarks, out, summary, params_path) -> None:
-    import pipeline.face.crop  # noqa: F401 - the per-video code run_from_cli's workers run
+    from pipeline.face.crop import CROP
     from pipeline.face.runner import run_from_cli
 
-    run_from_cli("crop", params_path, manifest, out, summary, boxes=boxes, landmarks=landmarks)
+    run_from_cli(CROP, params_path, manifest, out, summary, boxes=boxes, landmarks=landmarks)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,10 @@ from stages._cli import friendly_errors
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @friendly_errors
 def main(manifest: str, out: str, summary: str, params_path: str) -> None:
-    import pipeline.face.detect  # noqa: F401 - the per-video code run_from_cli's workers run
+    from pipeline.face.detect import DETECT
     from pipeline.face.runner import run_from_cli
 
-    run_from_cli("detect", params_path, manifest, out, summary)
+    run_from_cli(DETECT, params_path, manifest, out, summary)
 
 
 if __name__ == "__main__":

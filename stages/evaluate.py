@@ -52,23 +52,48 @@ def main(
     params_path,
 ):
     load_tensorflow()  # before any TensorFlow import: its import and device probe, silenced
-    import pyarrow.parquet as pq
-
-    from pipeline.baseline.sift_svr import load_svr
     from pipeline.config import load_params
+    from pipeline.evaluation import evaluate as ev
+
+    cfg = load_params(params_path).evaluate
+    grid, raw, metas = _predict(records, labels, split, {"cnn": cnn, "cnn_rnn": cnn_rnn}, svr, cfg)
+    fallback = list(metas["cnn"].train_label_mean)  # the training set's mean label
+    filled = {
+        n: ev.fill_missing(
+            grid, p, metas.get(n, metas["cnn"]).train_label_mean, cfg.fill, cfg.fill_max_gap
+        )
+        for n, p in raw.items()
+    }
+    # raises when nothing can be evaluated: before any write
+    scores = ev.score(grid, filled, raw, cfg.bootstrap, cfg.bootstrap_seed)
+    starts, scores["cnn_rnn_windows"] = _window_check(grid, raw, metas["cnn_rnn"].seq_len, cfg)
+    scores["fill"] = {"rule": cfg.fill, "max_gap": cfg.fill_max_gap, "fallback": fallback}
+    scores["split"] = split
+    _write(scores, grid, filled, starts, labels, metrics_dir, report, plots_dir, predictions, cfg)
+
+    f = scores["frames"]
+    click.echo(
+        f"{split}: {f['labelled']} labelled frames of {f['videos']} videos, "
+        f"{f['with_face']} ({f['face_share']:.1%}) with a face; frames without: {cfg.fill} "
+        f"(≤{cfg.fill_max_gap} frames), else the training mean"
+    )
+    click.echo(_table(scores))
+    click.echo(f"CNN-RNN window-start jump ratio: {scores['cnn_rnn_windows']['jump_ratio']}")
+
+
+def _predict(records, labels, split, networks: dict, svr, cfg):
+    """The test frames' grid, every model's raw predictions on it (NaN: no face), and the
+    networks' metadata."""
+    from pipeline.baseline.sift_svr import load_svr
     from pipeline.errors import InputError
     from pipeline.evaluation import evaluate as ev
-    from pipeline.evaluation import plots
-    from pipeline.evaluation import windows as win
-    from pipeline.io import atomic_dir, write_json, write_parquet
     from pipeline.models.saved import load_model
     from pipeline.records.reader import load_summary
 
-    cfg = load_params(params_path).evaluate
     summary = load_summary(records)
     grid = ev.frame_grid(records, split, labels, with_inputs=True)
     raw, metas = {}, {}
-    for name, folder in (("cnn", cnn), ("cnn_rnn", cnn_rnn)):
+    for name, folder in networks.items():
         tm = load_model(folder)
         model, meta = tm.keras_model, tm.meta
         ev.check_compatible(meta, summary, folder)
@@ -83,28 +108,33 @@ def main(
         )
     if svr:
         raw["svr"] = ev.predict_svr(load_svr(svr), records, split, grid)
-    fallback = list(metas["cnn"].train_label_mean)  # the training set's mean label
-    filled = {
-        n: ev.fill_missing(
-            grid, p, metas.get(n, metas["cnn"]).train_label_mean, cfg.fill, cfg.fill_max_gap
-        )
-        for n, p in raw.items()
-    }
-    # raises when nothing can be evaluated: before any write
-    scores = ev.score(grid, filled, raw, cfg.bootstrap, cfg.bootstrap_seed)
+    return grid, raw, metas
 
-    seq_len = metas["cnn_rnn"].seq_len
+
+def _window_check(grid, raw, seq_len: int, cfg):
+    """Where the CNN-RNN's kept window parts start, and whether its prediction jumps there."""
+    from pipeline.contracts import windows as win
+    from pipeline.evaluation import evaluate as ev
+
     context = win.default_context(seq_len) if cfg.rnn_context is None else cfg.rnn_context
     starts = ev.window_starts(grid, seq_len, context)
-    scores["cnn_rnn_windows"] = {
+    return starts, {
         "seq_len": seq_len,
         "context": context,
         "jump_ratio": round(ev.jump_ratio(grid, raw["cnn_rnn"], starts), 3),
         "what": "mean |prediction change| into a frame where a window's kept part starts, "
         "over the mean elsewhere (frames with a face on both sides); ~1: no trace of the cut",
     }
-    scores["fill"] = {"rule": cfg.fill, "max_gap": cfg.fill_max_gap, "fallback": fallback}
-    scores["split"] = split
+
+
+def _write(scores, grid, filled, starts, labels, metrics_dir, report, plots_dir, predictions,
+           cfg) -> None:  # fmt: skip
+    """metrics/<model>.json, the report, the plots and the predictions table."""
+    import pyarrow.parquet as pq
+
+    from pipeline.evaluation import evaluate as ev
+    from pipeline.evaluation import plots
+    from pipeline.io import atomic_dir, write_json, write_parquet
 
     with atomic_dir(metrics_dir) as tmp:
         for name, res in scores["models"].items():
@@ -121,23 +151,28 @@ def main(
             plots.write_figures(rows, all_labels, grid, filled, Path(tmp))
     write_parquet(ev.predictions_table(grid, filled, starts), predictions)
 
-    f = scores["frames"]
-    click.echo(
-        f"{split}: {f['labelled']} labelled frames of {f['videos']} videos, "
-        f"{f['with_face']} ({f['face_share']:.1%}) with a face; frames without: {cfg.fill} "
-        f"(≤{cfg.fill_max_gap} frames), else the training mean"
-    )
-    click.echo(
-        f"{'model':>8}  {'CCC V':>6} {'CCC A':>6} {'MSE V':>6} {'MSE A':>6}  95% CI of CCC mean"
-    )
+
+def _table(scores: dict) -> str:
+    """Model x the flat metrics of every dimension (CCC V, CCC A, MSE V, ...), with the 95 %
+    interval of the mean CCC."""
+    from pipeline.evaluation.metrics import DIMENSIONS, PRIMARY
+    from pipeline.registry import METRICS
+
+    cols = [
+        (f"{METRICS.get(n).label} {dim[0].upper()}", f"{n}_{dim}")
+        for n in METRICS.names()
+        if METRICS.get(n).flat
+        for dim in DIMENSIONS
+    ]
+    lines = [
+        f"{'model':>8}  " + " ".join(f"{head:>6}" for head, _ in cols) + "  95% CI of CCC mean"
+    ]
     for name, res in scores["models"].items():
         m = res["metrics"]
-        click.echo(
-            f"{name:>8}  {m['ccc_valence']:6.3f} {m['ccc_arousal']:6.3f} "
-            f"{m['mse_valence']:6.3f} {m['mse_arousal']:6.3f}  "
-            f"[{m['ccc_mean_lo']:.3f}, {m['ccc_mean_hi']:.3f}]"
-        )
-    click.echo(f"CNN-RNN window-start jump ratio: {scores['cnn_rnn_windows']['jump_ratio']}")
+        values = " ".join(f"{m[key]:6.3f}" for _, key in cols)
+        lo, hi = m[f"{PRIMARY}_mean_lo"], m[f"{PRIMARY}_mean_hi"]
+        lines.append(f"{name:>8}  {values}  [{lo:.3f}, {hi:.3f}]")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

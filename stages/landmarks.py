@@ -29,11 +29,11 @@ from stages._cli import friendly_errors
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @friendly_errors
 def main(manifest, boxes, source_landmarks, out, summary, params_path) -> None:
-    import pipeline.face.landmarks  # noqa: F401 - the per-video code run_from_cli's workers run
+    from pipeline.face.landmarks import LANDMARKS
     from pipeline.face.runner import run_from_cli
 
     run_from_cli(
-        "landmarks",
+        LANDMARKS,
         params_path,
         manifest,
         out,

@@ -193,7 +193,7 @@ def test_committed_models_load(name, tmp_path):
         (FaceStageSummary, None, "no such file"),
         (FaceStageSummary, "{", "not valid JSON"),
         (FaceStageSummary, '{"stage": "detect"}', "videos: Field required"),
-        (FaceStageSummary, json.dumps({**SUMMARY, "stage": "track"}), "stage: Input should be"),
+        (FaceStageSummary, json.dumps({**SUMMARY, "stage": "track"}), "stage: .*should be a face stage"),
         (FaceStageSummary, json.dumps({**SUMMARY, "videos_detail": [{"video_id": "a"}]}),
          r"videos_detail\.0\.frames: Field required"),
         (IngestReport, '{"format": "affwild", "root": "x", "splits": {"train": {}}}',

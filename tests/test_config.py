@@ -25,7 +25,7 @@ def test_every_params_section_is_a_known_section():
     [
         (
             {"data": {"format": "affwild3"}},
-            "data.format: Input should be 'affwild', 'affwild2' or 'afewva'",
+            "data.format: unknown data set format 'affwild3' (allowed: afewva, affwild, affwild2)",
         ),
         ({"split": {"val_fraction": 1.5}}, "split.val_fraction: Input should be less than 1"),
         (

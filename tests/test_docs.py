@@ -21,7 +21,11 @@ FENCE = re.compile(r"^\s*(```|~~~)")
 
 
 def doc_files() -> list[Path]:
-    return [ROOT / "README.md", ROOT / "benchmarks" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return [
+        ROOT / "README.md",
+        ROOT / "benchmarks" / "README.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+    ]
 
 
 def _prose_lines(text: str) -> list[tuple[int, str]]:
@@ -75,7 +79,9 @@ def broken_links(path: Path) -> list[str]:
 
 def test_readme_is_short():
     n = len((ROOT / "README.md").read_text(encoding="utf-8").splitlines())
-    assert n <= README_MAX_LINES, f"README.md has {n} lines (at most {README_MAX_LINES}): move detail into docs/"
+    assert n <= README_MAX_LINES, (
+        f"README.md has {n} lines (at most {README_MAX_LINES}): move detail into docs/"
+    )
 
 
 @pytest.mark.parametrize("path", doc_files(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -119,9 +125,13 @@ def test_results_in_the_docs_are_the_seed_report():
     report = (ROOT / "seeds" / "report.md").read_text(encoding="utf-8")
     rows = _table_rows(report)
     assert rows, "seeds/report.md has no table"
-    results = (ROOT / "docs" / "results-and-choices.md").read_text(encoding="utf-8").replace("−", "-")
-    for page, text in (("README.md", (ROOT / "README.md").read_text(encoding="utf-8")),
-                       ("docs/results-and-choices.md", results)):
+    results = (
+        (ROOT / "docs" / "results-and-choices.md").read_text(encoding="utf-8").replace("−", "-")
+    )
+    for page, text in (
+        ("README.md", (ROOT / "README.md").read_text(encoding="utf-8")),
+        ("docs/results-and-choices.md", results),
+    ):
         missing = [r for r in rows if r not in text.splitlines()]
         assert not missing, f"{page} lacks these rows of seeds/report.md: {missing}"
     intervals = re.findall(r"difference ([-+]\d\.\d+ to [-+]\d\.\d+)", report)

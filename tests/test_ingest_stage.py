@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.artifacts import IngestReport
-from pipeline.datasets.schema import LABELS, MANIFEST
+from pipeline.contracts.schema import LABELS, MANIFEST
 from tests.helpers.datasets import make_affwild
 
 

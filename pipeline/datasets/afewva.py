@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.datasets.base import Entry, ScanResult
+from pipeline.contracts.points68 import N_POINTS, N_VALUES
+from pipeline.datasets.base import DataFormat, Entry, ScanResult
 from pipeline.datasets.errors import Problem
-from pipeline.face.points68 import N_POINTS, N_VALUES
+from pipeline.registry import DATA_FORMATS
 from pipeline.video.reader import frame_files
 
 SCALE = 10.0
@@ -126,3 +127,12 @@ def _is_points(pts) -> bool:
             for p in pts
         )
     )
+
+
+def _scan(root: Path, split_cfg) -> ScanResult:
+    return scan_afewva(root)
+
+
+DATA_FORMATS.register(
+    "afewva", DataFormat(_scan), "AFEW-VA: frame folders with one JSON of labels and landmarks each"
+)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.datasets.base import Entry, ScanResult, find_duplicate_ids
+from pipeline.datasets.base import DataFormat, Entry, ScanResult, find_duplicate_ids
 from pipeline.datasets.errors import Problem
 from pipeline.datasets.labels import read_value_file
+from pipeline.registry import DATA_FORMATS
 from pipeline.video.reader import VIDEO_SUFFIXES
 
 SPLITS = ("train", "test")
@@ -88,3 +89,14 @@ def scan_affwild(root: str | Path) -> ScanResult:
             )
     result.problems.extend(find_duplicate_ids(result.entries))
     return result
+
+
+def _scan(root: Path, split_cfg) -> ScanResult:
+    return scan_affwild(root)
+
+
+DATA_FORMATS.register(
+    "affwild",
+    DataFormat(_scan),
+    "Aff-Wild: videos/ and annotations/ (valence/ + arousal/ per video)",
+)

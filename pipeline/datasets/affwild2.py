@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.datasets.base import Entry, ScanResult, find_duplicate_ids
+from pipeline.datasets.base import DataFormat, Entry, ScanResult, find_duplicate_ids
 from pipeline.datasets.errors import Problem
 from pipeline.datasets.labels import read_affwild2_file
+from pipeline.registry import DATA_FORMATS
 from pipeline.video.reader import VIDEO_SUFFIXES
 
 ANNOTATIONS = Path("annotations") / "VA_Estimation_Challenge"
@@ -91,3 +92,14 @@ def scan_affwild2(root: str | Path, validation_split: str = "val") -> ScanResult
         )
     result.problems.extend(find_duplicate_ids(result.entries))
     return result
+
+
+def _scan(root: Path, split_cfg) -> ScanResult:
+    return scan_affwild2(root, split_cfg.affwild2_validation)
+
+
+DATA_FORMATS.register(
+    "affwild2",
+    DataFormat(_scan),
+    "Aff-Wild2 (ABAW VA track): videos and VA_Estimation_Challenge label files",
+)

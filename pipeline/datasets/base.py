@@ -1,9 +1,16 @@
-"""What a data-set reader produces: one :class:`Entry` per labelled subject of a video."""
+"""What a data-set reader produces: one :class:`Entry` per labelled subject of a video.
+
+A data-set layout is a :class:`DataFormat` registered by name in
+:data:`pipeline.registry.DATA_FORMATS` (``data.format`` in params.yaml, ``--format`` of
+``affwild check-data``): the built-ins register at the end of their reader modules.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,3 +63,11 @@ def find_duplicate_ids(entries: list[Entry]) -> list[Problem]:
                 Problem(vid, where, f"duplicate video id {vid!r} ({len(same)} entries)")
             )
     return problems
+
+
+@dataclass(frozen=True)
+class DataFormat:
+    """One data-set layout: ``scan(root, split_cfg)`` reads its folder (no video decoded)."""
+
+    # (data set folder, the `split` section) -> entries and problems
+    scan: Callable[[Path, Any], ScanResult]

@@ -13,7 +13,6 @@ Nothing here writes files: :func:`ingest` returns tables and the stage writes th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +21,13 @@ import pyarrow as pa
 
 from pipeline.artifacts import IngestReport
 from pipeline.config import DataConfig, IngestConfig, SplitConfig
-from pipeline.datasets.afewva import scan_afewva
-from pipeline.datasets.affwild import scan_affwild
-from pipeline.datasets.affwild2 import scan_affwild2
+from pipeline.contracts.schema import LABELS, MANIFEST, SOURCE_LANDMARKS, SPLITS
+from pipeline.datasets import afewva, affwild, affwild2  # noqa: F401 - register the formats
 from pipeline.datasets.base import Entry, ScanResult
 from pipeline.datasets.errors import DataSetError, Problem
-from pipeline.datasets.schema import LABELS, MANIFEST, SOURCE_LANDMARKS, SPLITS
 from pipeline.datasets.split import assign_splits
 from pipeline.parallel import map_ordered
+from pipeline.registry import DATA_FORMATS
 from pipeline.video.reader import VideoError, VideoInfo, probe
 
 
@@ -43,16 +41,10 @@ class IngestResult:
 
 def scan(root: str | Path, fmt: str, split_cfg: SplitConfig) -> ScanResult:
     """Read a data set folder in the given layout (no video is decoded here)."""
-    readers: dict[str, Callable[[], ScanResult]] = {
-        "affwild": lambda: scan_affwild(root),
-        "affwild2": lambda: scan_affwild2(root, split_cfg.affwild2_validation),
-        "afewva": lambda: scan_afewva(root),
-    }
-    if fmt not in readers:
-        raise ValueError(f"unknown data format {fmt!r} (allowed: {', '.join(readers)})")
+    reader = DATA_FORMATS.get(fmt)
     if not Path(root).is_dir():
         raise DataSetError([Problem("", str(root), "data set folder does not exist")])
-    return readers[fmt]()
+    return reader.scan(root, split_cfg)
 
 
 def _probe(args: tuple[str, float]) -> VideoInfo | str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline.evaluation import spread
-from pipeline.evaluation.metrics import FLAT_KEYS
+from pipeline.evaluation.metrics import flat_keys
 
 
 @dataclass(frozen=True)
@@ -263,7 +263,7 @@ def report(measured: dict[str, dict]) -> str:
         ]
         for r in t.rows:
             runs = row_runs(measured, r)
-            cells = [_pm([m[k] for m in runs]) for k in FLAT_KEYS if k != "ccc_mean"]
+            cells = [_pm([m[k] for m in runs]) for k in flat_keys() if k != "ccc_mean"]
             if runs and all("ccc_mean_lo" in m for m in runs):
                 lo = float(np.mean([m["ccc_mean_lo"] for m in runs]))
                 hi = float(np.mean([m["ccc_mean_hi"] for m in runs]))

@@ -29,12 +29,19 @@ import pyarrow.parquet as pq
 import tensorflow as tf
 
 from pipeline.artifacts import ModelMeta, RecordsSummary
+from pipeline.contracts import windows as win
 from pipeline.errors import InputError
 from pipeline.evaluation import spread
-from pipeline.evaluation import windows as win
-from pipeline.evaluation.metrics import DIMENSIONS, FLAT_KEYS, METRICS
+from pipeline.evaluation.metrics import (
+    DIMENSIONS,
+    PRIMARY,
+    flat_keys,
+    interval_keys,
+    primary_keys,
+)
 from pipeline.records.reader import decode_images, load_summary, make_dataset, shard_files
 from pipeline.records.schema import parse
+from pipeline.registry import METRICS
 
 FILL_RULES = ("nearest", "mean")
 
@@ -273,16 +280,17 @@ def _metrics(grid: dict, sel: np.ndarray, pred: np.ndarray) -> dict:
     videos = np.unique(grid["video_id"][sel])
     for d, dim in enumerate(DIMENSIONS):
         truth, p = grid[dim][sel], pred[sel, d]
-        for m, fn in METRICS.items():
+        metrics = {m: METRICS.get(m).fn for m in METRICS.names()}
+        for m, fn in metrics.items():
             res[f"{m}_{dim}"] = round(fn(truth, p), 4)
         per_video = [
             [fn(truth[grid["video_id"][sel] == v], p[grid["video_id"][sel] == v])
-             for fn in METRICS.values()]
+             for fn in metrics.values()]
             for v in videos
         ]  # fmt: skip
-        for m, col in zip(METRICS, np.array(per_video, np.float64).T, strict=True):
+        for m, col in zip(metrics, np.array(per_video, np.float64).T, strict=True):
             res[f"per_video_{m}_{dim}"] = round(float(np.nanmean(col)), 4)
-    res["ccc_mean"] = round((res["ccc_valence"] + res["ccc_arousal"]) / 2, 4)
+    res[f"{PRIMARY}_mean"] = round((res[f"{PRIMARY}_valence"] + res[f"{PRIMARY}_arousal"]) / 2, 4)
     return res
 
 
@@ -332,12 +340,12 @@ def score(
     for name, pred in predictions.items():
         all_frames = _metrics(grid, labelled, pred)
         face_only = _metrics(grid, with_face, pred) if with_face.any() else {}
-        flat = {k: all_frames[k] for k in FLAT_KEYS}
+        flat = {k: all_frames[k] for k in flat_keys()}
         intervals = {}
-        for key in ("ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence", "mse_arousal"):
+        for key in interval_keys():
             lo, hi = spread.interval(boot[name][key])
             intervals[key] = [round(lo, 4), round(hi, 4)]
-        flat["ccc_mean_lo"], flat["ccc_mean_hi"] = intervals["ccc_mean"]
+        flat[f"{PRIMARY}_mean_lo"], flat[f"{PRIMARY}_mean_hi"] = intervals[f"{PRIMARY}_mean"]
         out["models"][name] = {
             "metrics": flat,
             "intervals": intervals,
@@ -346,10 +354,7 @@ def score(
         }
     names = list(predictions)
     out["comparisons"] = {
-        f"{a} vs {b}": {
-            key: spread.compare(boot[a][key], boot[b][key])
-            for key in ("ccc_valence", "ccc_arousal", "ccc_mean")
-        }
+        f"{a} vs {b}": {key: spread.compare(boot[a][key], boot[b][key]) for key in primary_keys()}
         for i, a in enumerate(names)
         for b in names[i + 1 :]
     }

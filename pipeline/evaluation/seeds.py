@@ -23,7 +23,14 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import InputError
 from pipeline.evaluation import spread
-from pipeline.evaluation.metrics import DIMENSIONS, FLAT_KEYS
+from pipeline.evaluation.metrics import (
+    DIMENSIONS,
+    PRIMARY,
+    flat_keys,
+    interval_keys,
+    primary_keys,
+)
+from pipeline.registry import METRICS
 
 MODEL_LABELS = {
     "svr": "SIFT + SVR (baseline)",
@@ -93,34 +100,33 @@ def collect(runs: dict[int, dict], n_boot: int, seed: int) -> dict:
         runs_m = per_run[m]
         row: dict = {"seeds": sorted(runs_m), "per_seed": {str(s): v for s, v in runs_m.items()}}
         flat: dict = {}
-        for key in FLAT_KEYS:
+        for key in flat_keys():
             mean, sd = spread.mean_sd([v[key] for v in runs_m.values()])
             flat[key] = round(mean, 4)
             row[f"{key}_sd"] = None if np.isnan(sd) else round(sd, 4)
         row["intervals"] = {}
-        for key in FLAT_KEYS:
+        for key in interval_keys():
             lo, hi = spread.interval(boot[m][key])
             row["intervals"][key] = [round(lo, 4), round(hi, 4)]
-        flat["ccc_mean_lo"], flat["ccc_mean_hi"] = row["intervals"]["ccc_mean"]
+        flat[f"{PRIMARY}_mean_lo"], flat[f"{PRIMARY}_mean_hi"] = row["intervals"][f"{PRIMARY}_mean"]
         row["metrics"] = flat
         out["models"][m] = row
     for i, a in enumerate(models):  # each model against the simpler ones before it
         for b in models[:i]:
             out["comparisons"][f"{a} vs {b}"] = {
-                key: spread.compare(boot[a][key], boot[b][key])
-                for key in ("ccc_valence", "ccc_arousal", "ccc_mean")
+                key: spread.compare(boot[a][key], boot[b][key]) for key in primary_keys()
             }
     return out
 
 
 def _point(truth: dict, pred: np.ndarray) -> dict:
-    from pipeline.evaluation.metrics import ccc, mse
-
+    """One run's flat metrics (those of metrics/<model>.json), dimension by dimension."""
     res = {}
+    flat = [n for n in METRICS.names() if METRICS.get(n).flat]
     for d, dim in enumerate(DIMENSIONS):
-        res[f"ccc_{dim}"] = round(ccc(truth[dim], pred[:, d]), 4)
-        res[f"mse_{dim}"] = round(mse(truth[dim], pred[:, d]), 4)
-    res["ccc_mean"] = round((res["ccc_valence"] + res["ccc_arousal"]) / 2, 4)
+        for n in flat:
+            res[f"{n}_{dim}"] = round(METRICS.get(n).fn(truth[dim], pred[:, d]), 4)
+    res[f"{PRIMARY}_mean"] = round((res[f"{PRIMARY}_valence"] + res[f"{PRIMARY}_arousal"]) / 2, 4)
     return res
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.evaluation.metrics import DIMENSIONS
+from pipeline.evaluation.metrics import DIMENSIONS, PRIMARY, interval_keys
+from pipeline.registry import METRICS
 
 # Sufficient statistics of one video for one dimension: n, Σx, Σy, Σx², Σy², Σxy.
 N_STATS = 6
@@ -36,22 +37,6 @@ def video_stats(video_id: np.ndarray, truth: np.ndarray, pred: np.ndarray) -> np
     return out
 
 
-def ccc_from_stats(s: np.ndarray) -> np.ndarray:
-    """CCC (population statistics) from summed stats (..., 6)."""
-    n = s[..., 0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mx, my = s[..., 1] / n, s[..., 2] / n
-        vx = s[..., 3] / n - mx**2
-        vy = s[..., 4] / n - my**2
-        cov = s[..., 5] / n - mx * my
-        return 2 * cov / (vx + vy + (mx - my) ** 2)
-
-
-def mse_from_stats(s: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (s[..., 3] - 2 * s[..., 5] + s[..., 4]) / s[..., 0]
-
-
 def resample_counts(n_videos: int, n_boot: int, seed: int) -> np.ndarray:
     """(n_boot, n_videos): how often each video is drawn in each resample."""
     rng = np.random.default_rng(seed)
@@ -68,7 +53,8 @@ def bootstrap(
     n_boot: int,
     seed: int,
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Resampled metrics: ``{model: {"ccc_valence": (n_boot,), ..., "ccc_mean": ...}}``.
+    """Resampled metrics: ``{model: {"ccc_valence": (n_boot,), ..., "ccc_mean": ...}}``, for
+    every registered metric with ``from_stats`` (:func:`~pipeline.evaluation.metrics.interval_keys`).
 
     ``truth[dim]`` is (frames,); ``preds[model]`` (frames, 2) or (runs, frames, 2) — several
     seed runs of one model, whose metric is averaged over the runs inside every resample.
@@ -79,16 +65,18 @@ def bootstrap(
     for name, p in preds.items():
         runs = p if p.ndim == 3 else p[None]
         res: dict[str, np.ndarray] = {}
+        names = [n for n in METRICS.names() if METRICS.get(n).from_stats is not None]
         for d, dim in enumerate(DIMENSIONS):
-            ccc_runs, mse_runs = [], []
+            per_run: dict[str, list] = {n: [] for n in names}
             for r in runs:
                 s = _aligned_stats(video_id, vids, truth[dim], r[:, d])
                 total = counts @ s  # (n_boot, 6)
-                ccc_runs.append(ccc_from_stats(total))
-                mse_runs.append(mse_from_stats(total))
-            res[f"ccc_{dim}"] = np.mean(ccc_runs, axis=0)
-            res[f"mse_{dim}"] = np.mean(mse_runs, axis=0)
-        res["ccc_mean"] = (res["ccc_valence"] + res["ccc_arousal"]) / 2
+                for n in names:
+                    per_run[n].append(METRICS.get(n).from_stats(total))
+            for n in names:
+                res[f"{n}_{dim}"] = np.mean(per_run[n], axis=0)
+        res[f"{PRIMARY}_mean"] = (res[f"{PRIMARY}_valence"] + res[f"{PRIMARY}_arousal"]) / 2
+        assert set(res) == set(interval_keys())
         out[name] = res
     return out
 

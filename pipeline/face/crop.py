@@ -11,13 +11,20 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from operator import attrgetter
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from pipeline.artifacts import VideoReport
-from pipeline.face import points68, tables
-from pipeline.face.jobs import Frames, Progress, VideoJob, finish
+from pipeline.contracts import points68
+from pipeline.face import tables
+from pipeline.face.jobs import FaceStage, Frames, Progress, VideoJob, finish
+from pipeline.registry import FACE_STAGES
+
+if TYPE_CHECKING:
+    from pipeline.config import CropConfig
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,13 @@ def decode_jpeg(data: bytes) -> np.ndarray:
 
 
 # -- the ``crop`` stage for one video ----------------------------------------
-def crop_frame(rgb, points, box, keypoints, cfg) -> tuple[bytes | None, np.ndarray | None]:
+def crop_frame(
+    rgb: np.ndarray | None,
+    points: np.ndarray | None,
+    box: np.ndarray | None,
+    keypoints: np.ndarray | None,
+    cfg: CropConfig,
+) -> tuple[bytes | None, np.ndarray | None]:
     """One frame's crop (JPEG) and normalised landmarks; (None, None) where there is no face."""
     if rgb is None:
         return None, None
@@ -137,7 +150,7 @@ def crop_frame(rgb, points, box, keypoints, cfg) -> tuple[bytes | None, np.ndarr
     return image, norm
 
 
-def crop_video(job: VideoJob, cfg, progress: Progress | None = None) -> VideoReport:
+def crop_video(job: VideoJob, cfg: CropConfig, progress: Progress | None = None) -> VideoReport:
     """Square crops of the subject's face from its landmarks (or box); write the table."""
     t0 = time.perf_counter()
     report = VideoReport(video_id=job.video_id, frames=job.n_frames)
@@ -172,3 +185,10 @@ def empty_crops(job: VideoJob) -> None:
     with tables.table_writer(job.out, tables.CROPS) as w:
         for i in range(job.n_frames):
             w.add(frame=i, image=None, landmarks=None, valid=False)
+
+
+CROP = FACE_STAGES.register(
+    "crop",
+    FaceStage("crop", crop_video, empty_crops, attrgetter("crop")),
+    "square face crops (JPEG) and landmarks normalised to them",
+)

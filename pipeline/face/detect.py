@@ -10,15 +10,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from operator import attrgetter
 
 import cv2
 import numpy as np
 
 from pipeline.artifacts import VideoReport
 from pipeline.face import tables
-from pipeline.face.jobs import Frames, Progress, VideoJob, finish
+from pipeline.face.jobs import FaceStage, Frames, Progress, VideoJob, finish
 from pipeline.face.subject import Face, SubjectTracker, appearance, colour_histogram
 from pipeline.face.temporal import Persistence
+from pipeline.registry import FACE_STAGES
 
 
 @dataclass
@@ -148,3 +150,10 @@ def empty_boxes(job: VideoJob) -> None:
         for i in range(job.n_frames):
             nan = math.nan
             w.add(frame=i, x=nan, y=nan, w=nan, h=nan, score=nan, n_faces=-1, keypoints=None)
+
+
+DETECT = FACE_STAGES.register(
+    "detect",
+    FaceStage("detect", detect_video, empty_boxes, attrgetter("detect")),
+    "the labelled subject's face box per frame (MediaPipe detector)",
+)

@@ -25,9 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pipeline.contracts.points68 import COARSE_GROUPS, N_POINTS
 from pipeline.face import ibug68
 from pipeline.face.annotated import read_pts
-from pipeline.face.points68 import COARSE_GROUPS, N_POINTS
 
 DEV_ENV = "AFFWILD_DEV_DATA"  # overrides the folder of the development photos
 DEV_SET = "helen-train-68"

@@ -55,7 +55,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.face.points68 import N_POINTS
+from pipeline.contracts.points68 import N_POINTS
 
 MAP_FILE = Path(__file__).resolve().parent / "data" / "ibug68_map.npz"
 

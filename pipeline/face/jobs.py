@@ -5,6 +5,10 @@ one video (and the previous stages' tables for it) and writes exactly one output
 source frame (``job.n_frames``, the manifest's decoded count), whatever happens: frames that
 do not decode, or are missing because decoding stopped early, become "no face" rows and are
 counted in the returned :class:`~pipeline.artifacts.VideoReport`. Memory does not grow with the video's length.
+
+A stage is a typed :class:`FaceStage`: its per-video function, the function writing an
+all-"no face" table, and its params.yaml section; registered by name in
+:data:`pipeline.registry.FACE_STAGES`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -78,3 +83,45 @@ def finish(report: VideoReport, frames: Frames, t0: float, what: str) -> VideoRe
     for w in report.warnings:
         log.warning(w)
     return report
+
+
+@dataclass(frozen=True)
+class FaceStage:
+    """One per-video face stage (detect, landmarks, crop), run by an engine
+    (:class:`pipeline.parallel.Engine`). Picklable: its functions are module-level."""
+
+    name: str
+    # (job, the stage's params section, progress) -> the video's report; writes job.out
+    run: Callable[[VideoJob, Any, Progress | None], VideoReport]
+    # job -> None: writes job.out with every frame "no face" (a video that failed)
+    empty: Callable[[VideoJob], None]
+    # params -> this stage's section of params.yaml (an operator.attrgetter: picklable)
+    section: Callable[[Any], Any]
+
+    def run_job(self, job: VideoJob, cfg, progress: Progress | None = None) -> VideoReport:
+        """Run on one video; never raises: a failure writes "no face" rows and is reported."""
+        t0 = time.perf_counter()
+        try:
+            return self.run(job, cfg, progress)
+        except Exception as exc:  # noqa: BLE001 - one bad video must not stop the others
+            msg = f"{job.video_id} ({job.source}): {type(exc).__name__}: {exc}"
+            log.error("%s failed: %s", self.name, msg)
+            try:
+                self.empty(job)
+            except Exception as exc2:  # noqa: BLE001
+                msg += f"; writing its empty table failed too: {exc2}"
+            report = VideoReport(
+                video_id=job.video_id, frames=job.n_frames, missing=job.n_frames, error=msg
+            )
+            return report.timed(time.perf_counter() - t0)
+
+    def failed_report(self, job: VideoJob, why: str) -> VideoReport:
+        """The report of a video whose worker died: an all-"no face" table is written for it."""
+        try:
+            self.empty(job)
+        except Exception as exc:  # noqa: BLE001
+            why += f"; writing its empty table failed too: {exc}"
+        return VideoReport(
+            video_id=job.video_id, frames=job.n_frames, missing=job.n_frames,
+            error=f"{job.video_id} ({job.source}): {why}",
+        )  # fmt: skip

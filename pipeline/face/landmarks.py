@@ -27,19 +27,21 @@ from __future__ import annotations
 
 import math
 import time
+from operator import attrgetter
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from pipeline.artifacts import VideoReport
+from pipeline.contracts.points68 import GROUPS, N_POINTS, N_VALUES
 from pipeline.face import tables
 from pipeline.face.ibug68 import mesh_to_68
-from pipeline.face.jobs import Frames, Progress, VideoJob, finish
+from pipeline.face.jobs import FaceStage, Frames, Progress, VideoJob, finish
 from pipeline.face.plausible import texture_share
-from pipeline.face.points68 import GROUPS, N_POINTS, N_VALUES
 from pipeline.face.reference import nme
 from pipeline.face.temporal import GapFiller, LandmarkRow, OneEuro
+from pipeline.registry import FACE_STAGES
 
 
 def load_source_landmarks(path: str, video_id: str) -> dict[int, np.ndarray]:
@@ -231,3 +233,10 @@ def empty_landmarks(job: VideoJob) -> None:
     with tables.table_writer(job.out, tables.LANDMARKS) as w:
         for i in range(job.n_frames):
             w.add(frame=i, landmarks=None, score=math.nan, status="missing")
+
+
+LANDMARKS = FACE_STAGES.register(
+    "landmarks",
+    FaceStage("landmarks", landmarks_video, empty_landmarks, attrgetter("landmarks")),
+    "68 iBUG 300-W landmarks per frame (MediaPipe face mesh)",
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.face import points68
+from pipeline.contracts import points68
 
 MEAN_SHAPE_68 = np.array(
     [

@@ -32,8 +32,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.contracts import points68
 from pipeline.errors import InputError
-from pipeline.face import points68
 from pipeline.io import RowWriter
 
 N_KEYPOINT_VALUES = 12

@@ -366,6 +366,81 @@ def _check_display() -> None:
         raise LiveError("--show needs a display (no DISPLAY here); leave it out, or use --overlay")
 
 
+def _check_request(out: str | Path, queue_size: int, show: bool) -> None:
+    if not 1 <= queue_size <= 2:
+        raise LiveError(f"queue size {queue_size}: 1 or 2 frames (a live run never queues more)")
+    if show:
+        _check_display()
+    if Path(out).suffix.lower() != ".csv":
+        raise LiveError(f"{out}: --live writes a .csv (a file another program can tail)")
+
+
+def _stop_on_signals(result: LiveResult, stop: threading.Event) -> dict:
+    """SIGINT / SIGTERM end the run (noted in ``result.stopped``); returns the handlers they
+    replaced (none off the main thread, where signals cannot be caught)."""
+    handlers = {}
+
+    def on_signal(signum, _frame):
+        result.stopped = "interrupted" if signum == signal.SIGINT else "terminated"
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, on_signal)
+    return handlers
+
+
+class _Emitter:
+    """Frames whose face the tracker has settled -> a prediction, a row, and (with a
+    ``history``, i.e. ``show``) the drawn frame in the window."""
+
+    def __init__(self, predictor, rows, result: LiveResult, history: deque | None, stop):
+        self.predictor, self.rows, self.result = predictor, rows, result
+        self.history, self.stop = history, stop
+        self.pending: dict[int, Frame] = {}  # read, waiting for the tracker
+
+    def __call__(self, ffs) -> None:
+        from pipeline.inference.overlay import draw
+        from pipeline.inference.predict import Prediction
+
+        result = self.result
+        for ff in ffs:
+            fr = self.pending.pop(ff.frame)
+            v, a = self.predictor(ff)
+            lat = (time.perf_counter() - fr.read_at) * 1000
+            self.rows.add(
+                frame=fr.index,
+                time_s=round(fr.time_s, 6),
+                valence=v,
+                arousal=a,
+                face=ff.face,
+                latency_ms=round(lat, 1),
+            )
+            result.rows += 1
+            result.faces += ff.face
+            result.latencies_ms.append(lat)
+            if self.history is not None:
+                self.history.append((v, a))
+                bgr = cv2.cvtColor(fr.rgb, cv2.COLOR_RGB2BGR)
+                cv2.imshow(WINDOW, draw(bgr, Prediction(ff, v, a), self.history))
+                if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                    result.stopped = "window closed"
+                    self.stop.set()
+
+
+def _drain(reader: Reader) -> None:
+    """Stop the reader thread; frames it read but that were never processed (stopped early)
+    are counted with the dropped ones."""
+    if reader.ident is not None:  # started
+        reader.join(timeout=5)
+    while True:
+        try:
+            left = reader.queue.get_nowait()
+        except queue.Empty:
+            break
+        reader.dropped += left is not None
+
+
 def run_live(
     spec: str | Source,
     tm,
@@ -383,15 +458,9 @@ def run_live(
     in the window. Raises :class:`LiveError` before writing anything when the source or the
     output cannot be opened."""
     from pipeline.inference.faces import FacePass
-    from pipeline.inference.overlay import TRACE_SECONDS, draw
-    from pipeline.inference.predict import Prediction
+    from pipeline.inference.overlay import TRACE_SECONDS
 
-    if not 1 <= queue_size <= 2:
-        raise LiveError(f"queue size {queue_size}: 1 or 2 frames (a live run never queues more)")
-    if show:
-        _check_display()
-    if Path(out).suffix.lower() != ".csv":
-        raise LiveError(f"{out}: --live writes a .csv (a file another program can tail)")
+    _check_request(out, queue_size, show)
     source = spec if isinstance(spec, Source) else open_source(spec, open_timeout_s)
     result = LiveResult(source.spec, source.kind, source.fps)
     stop = threading.Event()
@@ -404,47 +473,14 @@ def run_live(
         source.capture.release()
         raise
     rows = None
-    handlers = {}
-
-    def on_signal(signum, _frame):
-        result.stopped = "interrupted" if signum == signal.SIGINT else "terminated"
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            handlers[sig] = signal.signal(sig, on_signal)
+    handlers = _stop_on_signals(result, stop)
     history: deque = deque(maxlen=max(2, round(TRACE_SECONDS * source.fps)))
-    pending: dict[int, Frame] = {}
     t_start = time.perf_counter()
     try:
         rows = row_file(Path(out)).open()
         with FacePass(face, source.fps, subject) as face_pass:
             reader.start()
-
-            def emit(ffs) -> None:
-                for ff in ffs:
-                    fr = pending.pop(ff.frame)
-                    v, a = predictor(ff)
-                    lat = (time.perf_counter() - fr.read_at) * 1000
-                    rows.add(
-                        frame=fr.index,
-                        time_s=round(fr.time_s, 6),
-                        valence=v,
-                        arousal=a,
-                        face=ff.face,
-                        latency_ms=round(lat, 1),
-                    )
-                    result.rows += 1
-                    result.faces += ff.face
-                    result.latencies_ms.append(lat)
-                    if show:
-                        history.append((v, a))
-                        bgr = cv2.cvtColor(fr.rgb, cv2.COLOR_RGB2BGR)
-                        cv2.imshow(WINDOW, draw(bgr, Prediction(ff, v, a), history))
-                        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-                            result.stopped = "window closed"
-                            stop.set()
-
+            emit = _Emitter(predictor, rows, result, history if show else None, stop)
             while not stop.is_set():
                 try:
                     fr = reader.queue.get(timeout=0.1)
@@ -452,7 +488,7 @@ def run_live(
                     continue
                 if fr is None:
                     break
-                pending[fr.index] = fr
+                emit.pending[fr.index] = fr
                 t_busy = time.perf_counter()
                 emit(face_pass.push(fr.index, fr.rgb))
                 result.busy_s += time.perf_counter() - t_busy
@@ -461,14 +497,7 @@ def run_live(
             emit(face_pass.finish())  # frames the tracker still held: rows for all of them
     finally:
         stop.set()
-        if reader.ident is not None:  # started
-            reader.join(timeout=5)
-        while True:  # read but never processed (stopped early): counted with the dropped
-            try:
-                left = reader.queue.get_nowait()
-            except queue.Empty:
-                break
-            reader.dropped += left is not None
+        _drain(reader)
         source.capture.release()
         if rows is not None:
             rows.close()

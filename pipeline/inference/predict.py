@@ -10,7 +10,7 @@ padded so the model keeps one input shape); frames without a face are not shown 
 never saw one in training) and get NaN.
 
 **CNN-RNN.** Windows of the model's ``seq_len`` frames overlap and only each window's tail
-is kept (:mod:`pipeline.evaluation.windows`, the plan evaluation uses): every frame is
+is kept (:mod:`pipeline.contracts.windows`, the plan evaluation uses): every frame is
 predicted exactly once and with at least ``context`` preceding frames (half a window by
 default), so the prediction does not jump where a window starts from a zero state. The
 last window is padded with black, landmark-less steps. Frames without a face are in the
@@ -44,9 +44,9 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
+from pipeline.contracts import windows
+from pipeline.contracts.points68 import N_VALUES
 from pipeline.errors import InputError
-from pipeline.evaluation import windows
-from pipeline.face.points68 import N_VALUES
 from pipeline.inference.faces import FaceFrame, FacePass
 from pipeline.io import RowWriter
 from pipeline.video.reader import VideoError, iter_frames, iter_timed_frames, probe

@@ -1,4 +1,5 @@
-"""Backbone registry: the convolutional part of each network, keyed by name.
+"""Backbones: the convolutional part of each network, registered by name in
+:data:`pipeline.registry.BACKBONES` (``model.backbone`` in params.yaml).
 
 Every backbone is a Keras functional model named ``backbone`` that maps an image
 ``(H, W, 3)`` — already normalised the way :func:`normalization_for` says (the model's
@@ -18,17 +19,21 @@ otherwise; scenario 1 drops the last hidden FC.)
 ``vgg_face`` names its layers ``conv1_1 … conv5_3`` and its head ``fc6 … fc8`` like the public
 VGG-Face weights in Keras form, and ``vgg16`` / ``resnet50`` are Keras applications models
 with their own names, so weights files load by layer name (:mod:`pipeline.models.weights`).
+
+A new backbone is a build function and one :func:`register` call (in any module). This module
+is read when params.yaml is validated, so Keras is imported inside the build functions only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import keras
-from keras import layers
+from pipeline.registry import BACKBONES
 
-from pipeline.models.layers import NORMALIZATIONS
+if TYPE_CHECKING:
+    import keras
 
 BACKBONE_NAME = "backbone"
 
@@ -40,7 +45,7 @@ class BackboneSpec:
     name: str
     # build(image_size, weights, width) -> functional model named "backbone"
     build: Callable[..., keras.Model]
-    # Input normalisation (see pipeline.models.layers.normalization_affine).
+    # Input normalisation: one of pipeline.models.layers.NORMALIZATIONS.
     normalization: str
     # Hidden FC sizes of the head in scenario 2 (landmarks); scenario 1 drops the last one.
     fc_units: tuple[int, ...]
@@ -51,29 +56,21 @@ class BackboneSpec:
     # Keras applications ImageNet weights exist for this backbone.
     imagenet: bool
     description: str
-
-
-_REGISTRY: dict[str, BackboneSpec] = {}
+    # Smallest square input (px) the conv part accepts.
+    min_image_size: int = 32
 
 
 def register(spec: BackboneSpec) -> BackboneSpec:
-    if spec.normalization not in NORMALIZATIONS:
-        raise ValueError(f"{spec.name}: unknown normalisation {spec.normalization!r}")
-    _REGISTRY[spec.name] = spec
-    return spec
+    """Make ``spec`` a choice of ``model.backbone`` (config, command line, factory)."""
+    return BACKBONES.register(spec.name, spec, spec.description)
 
 
 def get_backbone(name: str) -> BackboneSpec:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown backbone {name!r} (allowed: {', '.join(sorted(_REGISTRY))})"
-        ) from None
+    return BACKBONES.get(name)
 
 
 def list_backbones() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(BACKBONES.names())
 
 
 def normalization_for(backbone: str) -> str:
@@ -96,6 +93,9 @@ VGG_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 
 
 def _vgg_face(image_size: int, weights: str | None = None, width: int = 16) -> keras.Model:
+    import keras
+    from keras import layers
+
     if weights not in (None, "random"):
         raise ValueError("vgg_face: no built-in pre-trained weights (use a weights file)")
     image = keras.Input((image_size, image_size, 3), name="image")
@@ -109,6 +109,9 @@ def _vgg_face(image_size: int, weights: str | None = None, width: int = 16) -> k
 
 
 def _vgg16(image_size: int, weights: str | None = None, width: int = 16) -> keras.Model:
+    import keras
+    from keras import layers
+
     app = keras.applications.VGG16(
         include_top=False,
         weights=None if weights in (None, "random") else weights,
@@ -123,6 +126,8 @@ def _vgg16(image_size: int, weights: str | None = None, width: int = 16) -> kera
 
 
 def _resnet50(image_size: int, weights: str | None = None, width: int = 16) -> keras.Model:
+    import keras
+
     app = keras.applications.ResNet50(
         include_top=False,
         weights=None if weights in (None, "random") else weights,
@@ -142,6 +147,9 @@ def _small(image_size: int, weights: str | None = None, width: int = 16) -> kera
     """5 blocks of conv 3x3 (no bias) + BN + ReLU + 2x2 max-pool, widths w, 2w, 4w, 8w, 8w,
     then global average pooling (about 0.25 M parameters at w = 16). At 64 px the last
     block sees 4 x 4, at 96 px 6 x 6."""
+    import keras
+    from keras import layers
+
     if weights not in (None, "random"):
         raise ValueError("small: no built-in pre-trained weights (use a weights file)")
     image = keras.Input((image_size, image_size, 3), name="image")
@@ -204,5 +212,6 @@ register(
         fc_start=1,
         imagenet=False,
         description="CPU-sized 5-block conv net for the demo (48-96 px crops)",
+        min_image_size=8,
     )
 )

@@ -35,7 +35,7 @@ import keras
 from keras import layers
 
 from pipeline.config import ModelConfig
-from pipeline.face.points68 import N_VALUES
+from pipeline.contracts.points68 import N_VALUES
 from pipeline.models.backbones import BackboneSpec, build_backbone, get_backbone
 from pipeline.models.cells import PeepholeLSTMCell
 from pipeline.models.layers import FoldTime, Preprocess
@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 DIMENSIONS = ("valence", "arousal")
 OUTPUT_NAME = "out"
-MIN_IMAGE_SIZE = {"vgg_face": 32, "vgg16": 32, "resnet50": 32, "small": 8}
 
 
 def head_units(cfg: ModelConfig) -> tuple[int, ...]:
@@ -69,7 +68,7 @@ def rnn_fc_units(cfg: ModelConfig) -> int:
 
 
 def _check_size(cfg: ModelConfig, image_size: int) -> None:
-    least = MIN_IMAGE_SIZE[cfg.backbone]
+    least = get_backbone(cfg.backbone).min_image_size
     if image_size < least:
         raise ValueError(f"backbone {cfg.backbone}: image size {image_size} < {least} px")
 
@@ -86,7 +85,8 @@ def _backbone(cfg: ModelConfig, image_size: int) -> keras.Model:
     weights = "imagenet" if cfg.init == "imagenet" else None
     if weights and not get_backbone(cfg.backbone).imagenet:
         raise ValueError(
-            f"init: imagenet weights exist for vgg16 and resnet50, not {cfg.backbone!r}"
+            f"init: backbone {cfg.backbone!r} has no ImageNet weights (use random, or a "
+            "weights file)"
         )
     return build_backbone(cfg.backbone, image_size, weights=weights, width=cfg.small_width)
 

@@ -215,7 +215,7 @@ def build_network(arch: Arch, size: int = IMAGE_SIZE, seq_len: int = SEQ_LEN):
     import keras
     from keras import layers
 
-    from pipeline.face.points68 import N_VALUES
+    from pipeline.contracts.points68 import N_VALUES
     from pipeline.models.layers import FoldTime, Preprocess
 
     backbone, slots = (_vgg_backbone if arch.backbone == "vggface" else _resnet_backbone)(size)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from pipeline.face.points68 import FLIP_PERMUTATION, N_POINTS
+from pipeline.contracts.points68 import FLIP_PERMUTATION, N_POINTS
 
 
 def flip(example: dict) -> dict:

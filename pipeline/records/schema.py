@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from pipeline.face.points68 import N_VALUES
+from pipeline.contracts.points68 import N_VALUES
 
 KINDS = ("frames", "sequences")
 

@@ -31,9 +31,9 @@ from tqdm import tqdm
 
 from pipeline.artifacts import RecordsSummary
 from pipeline.config import BalanceConfig, ShardConfig
-from pipeline.datasets.schema import SPLITS
+from pipeline.contracts.points68 import N_VALUES
+from pipeline.contracts.schema import SPLITS
 from pipeline.errors import InputError
-from pipeline.face.points68 import N_VALUES
 from pipeline.parallel import map_ordered
 from pipeline.records import balance
 from pipeline.records.schema import KINDS, frame_example, sequence_example, shard_name

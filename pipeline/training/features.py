@@ -153,44 +153,8 @@ def compute_features(
                 image_size=image_size,
                 drop_remainder=False,
             )
-            arrays = None
-            k = 0
-            for inputs, targets, weights in ds:
-                images = inputs["image"]
-                b = int(images.shape[0])
-                flat = extract(np.reshape(images, (b * seq_len, image_size, image_size, 3)))
-                feats = flat.numpy().reshape(b, seq_len, -1)
-                if arrays is None:
-                    dim = feats.shape[-1]
-                    shapes = {
-                        "features": (n, seq_len, dim),
-                        "landmarks": (n, seq_len, int(inputs["landmarks"].shape[-1])),
-                        "targets": (n, seq_len, 2),
-                        "mask": (n, seq_len),
-                    }
-                    arrays = {
-                        name: np.lib.format.open_memmap(
-                            tmp / f"{split}.{name}.npy", "w+", np.float32, shapes[name]
-                        )
-                        for name in ARRAYS
-                    }
-                if k + b > n:
-                    raise FeaturesError(
-                        f"{records_dir}: {split} holds more sequence records than summary.json "
-                        f"says ({n})"
-                    )
-                arrays["features"][k : k + b] = feats
-                arrays["landmarks"][k : k + b] = inputs["landmarks"].numpy()
-                arrays["targets"][k : k + b] = targets.numpy()
-                arrays["mask"][k : k + b] = weights.numpy()
-                k += b
-            if k != n:
-                raise FeaturesError(
-                    f"{records_dir}: {split} has {k} sequence records, summary.json says {n}"
-                )
-            for a in arrays.values():
-                a.flush()
-            del arrays
+            where = f"{records_dir}: {split}"
+            dim = _write_split(ds, extract, n, seq_len, image_size, tmp / split, where)
             splits[split] = {"records": n}
             frames += n * seq_len
         seconds = time.perf_counter() - t0
@@ -210,6 +174,46 @@ def compute_features(
         summary.write(tmp)
     log.info("features: %d frames in %.1f s", frames, summary.seconds)
     return summary
+
+
+def _write_split(ds, extract, n: int, seq_len: int, image_size: int, prefix: Path,
+                 where: str) -> int:  # fmt: skip
+    """Run ``extract`` over every sequence of ``ds`` (``n`` of them) and write
+    ``<prefix>.{features,landmarks,targets,mask}.npy``; returns the feature size."""
+    arrays = None
+    k = 0
+    for inputs, targets, weights in ds:
+        images = inputs["image"]
+        b = int(images.shape[0])
+        flat = extract(np.reshape(images, (b * seq_len, image_size, image_size, 3)))
+        feats = flat.numpy().reshape(b, seq_len, -1)
+        if arrays is None:
+            dim = feats.shape[-1]
+            shapes = {
+                "features": (n, seq_len, dim),
+                "landmarks": (n, seq_len, int(inputs["landmarks"].shape[-1])),
+                "targets": (n, seq_len, 2),
+                "mask": (n, seq_len),
+            }
+            arrays = {
+                name: np.lib.format.open_memmap(
+                    f"{prefix}.{name}.npy", "w+", np.float32, shapes[name]
+                )
+                for name in ARRAYS
+            }
+        if k + b > n:
+            raise FeaturesError(f"{where} holds more sequence records than summary.json says ({n})")
+        arrays["features"][k : k + b] = feats
+        arrays["landmarks"][k : k + b] = inputs["landmarks"].numpy()
+        arrays["targets"][k : k + b] = targets.numpy()
+        arrays["mask"][k : k + b] = weights.numpy()
+        k += b
+    if k != n:
+        raise FeaturesError(f"{where} has {k} sequence records, summary.json says {n}")
+    for a in arrays.values():
+        a.flush()
+    del arrays
+    return dim
 
 
 def load_features_summary(features_dir: Path, cnn_dir: Path, records_dir: Path) -> FeaturesSummary:
@@ -287,7 +291,7 @@ def head_model(cfg, full_model, summary: FeaturesSummary):
     with ``full_model``'s weights."""
     from keras import layers
 
-    from pipeline.face.points68 import N_VALUES
+    from pipeline.contracts.points68 import N_VALUES
     from pipeline.models.factory import rnn_top
 
     t, dim = summary.seq_len, summary.dim

@@ -53,6 +53,13 @@ def _split(y_true, y_pred, sample_weight=None):
     return labels, pred, weights
 
 
+def concordance(cov, var_a, var_b, mean_a, mean_b):
+    """ρc = 2 s_ab / (s_a² + s_b² + (ā − b̄)² + ε) from the moments: the one CCC formula in
+    TensorFlow (the batch loss and the epoch metric); the numpy one is
+    :func:`pipeline.evaluation.metrics.concordance`."""
+    return 2.0 * cov / (var_a + var_b + ops.square(mean_a - mean_b) + EPSILON)
+
+
 def ccc_per_dimension(y_true, y_pred, sample_weight=None):
     """The (2,) CCCs (valence, arousal) of one batch over its counted elements."""
     x, y, w = _split(y_true, y_pred, sample_weight)
@@ -63,7 +70,7 @@ def ccc_per_dimension(y_true, y_pred, sample_weight=None):
     vy = ops.sum(w * dy * dy, axis=0) / n
     vt = ops.sum(w * dt * dt, axis=0) / n
     cov = ops.sum(w * dy * dt, axis=0) / n
-    return 2.0 * cov / (vy + vt + ops.square(mx - mt) + EPSILON)
+    return concordance(cov, vy, vt, mx, mt)
 
 
 def mse_per_dimension(y_true, y_pred, sample_weight=None):
@@ -212,7 +219,7 @@ class CCC(_SumsMetric):
         vx = ops.maximum(s["xx"] / n - mx * mx, 0.0)
         vy = ops.maximum(s["yy"] / n - my * my, 0.0)
         cov = s["xy"] / n - mx * my
-        return ops.cast(2.0 * cov / (vx + vy + ops.square(mx - my) + EPSILON), "float32")
+        return ops.cast(concordance(cov, vx, vy, mx, my), "float32")
 
 
 @keras.saving.register_keras_serializable(package="affwild")

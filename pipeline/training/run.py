@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 
 from pipeline.artifacts import MODEL_FILE, ModelMeta, RecordsSummary
-from pipeline.config import Params
+from pipeline.config import Params, TrainConfig
 from pipeline.errors import InputError
 from pipeline.io import atomic_dir
 from pipeline.models.saved import load_model, save_model
@@ -153,6 +155,35 @@ def worker_datasets(cfg, augment, records_dir: Path, kind: str, image_size: int)
     return make_train, make_val, n_train
 
 
+@dataclass
+class TrainingRun:
+    """One training run, as decided before its first step: what trains, on what, where."""
+
+    kind: str  # "cnn" | "cnn_rnn"
+    params: Params
+    cfg: TrainConfig  # params.train_cnn or params.train_rnn
+    records_dir: Path
+    cnn_dir: Path | None  # the trained CNN (cnn_rnn only)
+    features_dir: Path | None
+    checkpoint_dir: Path
+    live_dir: Path
+    summary: RecordsSummary  # of the records
+    image_size: int
+    seq_len: int | None
+    position: tuple[int, int]  # (workers, this worker's index), from TF_CONFIG
+    custom: bool  # the multi-worker loop instead of Keras model.fit
+    strategy: Any = None
+    cnn: keras.Model | None = None  # the trained CNN, loaded (cnn_rnn only)
+    cached: Any = None  # the features stage's summary when training on cached features
+
+    @property
+    def log_params(self) -> dict:
+        return {
+            "model": self.params.model.model_dump(mode="json"),
+            "train": self.cfg.model_dump(mode="json"),
+        }
+
+
 def train_stage(
     kind: str,
     params: Params,
@@ -178,13 +209,47 @@ def train_stage(
     several workers). With several workers only the chief writes ``out_dir`` and
     ``live_dir``; the others write into a temporary folder that is removed. ``devices``:
     the local devices to mirror over (default: every GPU)."""
-    from pipeline.models import (
-        create_model,
-        freeze_backbone,
-        normalization_for,
-        transfer_cnn_weights,
-    )
+    from pipeline.models.backbones import normalization_for
 
+    run = _plan(kind, params, records_dir, checkpoint_dir, live_dir, cnn_dir, features_dir,
+                loop, devices)  # fmt: skip
+    normalization = normalization_for(params.model.backbone)
+    train_ds, val_ds = _datasets(run)
+    transfer_report: dict = {}
+    full: list[keras.Model] = []  # the full CNN-RNN behind a head trained on features
+    build = _builder(run, transfer_report, full)
+    index = run.position[1]
+    scratch = None
+    if run.custom and index != 0:  # not the chief: its copy of the outputs goes nowhere
+        scratch = Path(tempfile.mkdtemp(prefix=f"affwild-worker{index}-"))
+        out_dir, run.live_dir = scratch / "model", scratch / "live"
+    try:
+        if run.custom:
+            model, history = _fit_custom(run, build)
+        else:
+            model, history = _fit(run, build, train_ds, val_ds)
+        if run.cached is not None:
+            from pipeline.training import features as cache
+
+            cache.copy_head_weights(model, full[0])  # the trained FC + RNN into the full model
+            model = full[0]
+        meta = _meta(run, normalization, history, transfer_report,
+                     training_label_mean(records_dir))  # fmt: skip
+        with atomic_dir(out_dir) as tmp:
+            save_model(model, tmp / MODEL_FILE)
+            meta.write(tmp)
+        if not run.custom:
+            fitting.finish_checkpoint(checkpoint_dir)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return meta
+
+
+def _plan(kind, params, records_dir, checkpoint_dir, live_dir, cnn_dir, features_dir, loop,
+          devices) -> TrainingRun:  # fmt: skip
+    """Check the request, set up the devices (first, for several workers: before any
+    TensorFlow op), load the trained CNN and the cached features where they are used."""
     cfg = params.train_cnn if kind == "cnn" else params.train_rnn
     if loop not in ("auto", "fit", "custom"):
         raise ValueError(f"loop must be auto, fit or custom, got {loop!r}")
@@ -200,109 +265,89 @@ def train_stage(
         strategy = fitting.setup_hardware(cfg.mixed_precision, cfg.seed, devices)
     summary = _records_meta(records_dir)
     image_size = cfg.image_size or summary.crop_size
-    seq_len = summary.seq_len if kind == "cnn_rnn" else None
-    normalization = normalization_for(params.model.backbone)
-    cnn = None
+    run = TrainingRun(
+        kind=kind, params=params, cfg=cfg, records_dir=records_dir, cnn_dir=cnn_dir,
+        features_dir=features_dir, checkpoint_dir=checkpoint_dir, live_dir=live_dir,
+        summary=summary, image_size=image_size,
+        seq_len=summary.seq_len if kind == "cnn_rnn" else None,
+        position=position, custom=custom, strategy=strategy,
+    )  # fmt: skip
     if kind == "cnn_rnn":
         trained = load_model(cnn_dir)
-        cnn, cnn_meta = trained.keras_model, trained.meta
+        run.cnn, cnn_meta = trained.keras_model, trained.meta
         if cnn_meta.image_size != image_size or cnn_meta.landmarks != params.model.landmarks:
             raise InputError(
                 f"{cnn_dir}: the CNN was trained on {cnn_meta.image_size} px crops with "
                 f"landmarks={cnn_meta.landmarks}, the CNN-RNN is asked for {image_size} px "
                 f"with landmarks={params.model.landmarks}: retrain the CNN (dvc repro)"
             )
-
-    cached = None
     if kind == "cnn_rnn" and features_dir is not None and custom:
         print("the multi-worker loop trains on the images, not on cached features", flush=True)
     elif kind == "cnn_rnn" and features_dir is not None:
         from pipeline.training import features as cache
 
-        cached = cache.for_training(features_dir, cnn_dir, records_dir, cfg, image_size)
+        run.cached = cache.for_training(features_dir, cnn_dir, records_dir, cfg, image_size)
+    if run.strategy is None:
+        run.strategy = fitting.setup_hardware(cfg.mixed_precision, cfg.seed, devices)
+    return run
 
-    if strategy is None:
-        strategy = fitting.setup_hardware(cfg.mixed_precision, cfg.seed, devices)
-    replicas = strategy.num_replicas_in_sync
-    train_ds = val_ds = None
-    if not custom:
-        train_ds, val_ds = datasets(
-            cfg,
-            params.augment,
-            records_dir,
-            kind,
-            image_size,
-            batch_size=cfg.batch_size * replicas,
-        )
-    if cached is not None:  # the image pipeline above is built (cheap) but never read
-        train_ds, val_ds = cache.datasets(features_dir, cached, cfg.batch_size * replicas, cfg.seed)
-    transfer_report: dict = {}
-    full: list[keras.Model] = []  # the full CNN-RNN behind a head trained on features
+
+def _datasets(run: TrainingRun):
+    """(train, val) for Keras model.fit: the records, or the cached features; (None, None)
+    for the multi-worker loop (each worker builds its own)."""
+    if run.custom:
+        return None, None
+    batch = run.cfg.batch_size * run.strategy.num_replicas_in_sync
+    train_ds, val_ds = datasets(
+        run.cfg, run.params.augment, run.records_dir, run.kind, run.image_size, batch_size=batch
+    )
+    if run.cached is not None:  # the image pipeline above is built (cheap) but never read
+        from pipeline.training import features as cache
+
+        train_ds, val_ds = cache.datasets(run.features_dir, run.cached, batch, run.cfg.seed)
+    return train_ds, val_ds
+
+
+def _builder(run: TrainingRun, transfer_report: dict, full: list):
+    """The function building the model to train (called in the strategy's scope): the CNN
+    or CNN-RNN with the trained CNN's weights, or the head over the cached features (then
+    ``full`` receives the full CNN-RNN); ``transfer_report`` receives what was carried over."""
+    from pipeline.models.factory import create_model
+    from pipeline.models.weights import freeze_backbone, transfer_cnn_weights
+
+    params = run.params
 
     def build() -> keras.Model:
-        model = create_model(params.model, image_size, kind=kind, seq_len=seq_len)
-        if cnn is not None:
-            transfer_report.update(transfer_cnn_weights(cnn, model))
+        model = create_model(params.model, run.image_size, kind=run.kind, seq_len=run.seq_len)
+        if run.cnn is not None:
+            transfer_report.update(transfer_cnn_weights(run.cnn, model))
             if params.train_rnn.freeze_cnn:
                 freeze_backbone(model, True)
-        if cached is not None:
+        if run.cached is not None:
+            from pipeline.training import features as cache
+
             full[:] = [model]
-            return cache.head_model(params.model, model, cached)
+            return cache.head_model(params.model, model, run.cached)
         return model
 
-    log_params = {
-        "model": params.model.model_dump(mode="json"),
-        "train": cfg.model_dump(mode="json"),
-    }
-    workers, index = position
-    scratch = None
-    if custom and index != 0:  # not the chief: its copy of the outputs goes nowhere
-        scratch = Path(tempfile.mkdtemp(prefix=f"affwild-worker{index}-"))
-        out_dir, live_dir = scratch / "model", scratch / "live"
-    try:
-        if custom:
-            model, run = _fit_custom(
-                build, cfg, strategy, position, params.augment, records_dir, kind,
-                image_size, checkpoint_dir, live_dir, log_params,
-            )  # fmt: skip
-        else:
-            model, run = _fit(
-                build, cfg, strategy, train_ds, val_ds, kind, params, summary, records_dir,
-                cnn_dir, cached, checkpoint_dir, live_dir, log_params,
-            )  # fmt: skip
-        if cached is not None:
-            cache.copy_head_weights(model, full[0])  # the trained FC + RNN into the full model
-            model = full[0]
-        meta = _meta(
-            kind, params, cfg, image_size, summary, normalization, seq_len, replicas, run,
-            transfer_report, cached, workers, training_label_mean(records_dir),
-        )  # fmt: skip
-        with atomic_dir(out_dir) as tmp:
-            save_model(model, tmp / MODEL_FILE)
-            meta.write(tmp)
-        if not custom:
-            fitting.finish_checkpoint(checkpoint_dir)
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return meta
+    return build
 
 
-def _fit(build, cfg, strategy, train_ds, val_ds, kind, params, summary, records_dir, cnn_dir,
-         cached, checkpoint_dir, live_dir, log_params):  # fmt: skip
+def _fit(run: TrainingRun, build, train_ds, val_ds):
+    params, cfg = run.params, run.cfg
     # What a checkpoint must have been written for to be resumed: these params, these
     # records and CNN (as files), this code.
     run_id = fitting.fingerprint(
-        kind,
+        run.kind,
         params.model.model_dump(),
         cfg.model_dump(),
         params.augment.model_dump(),
-        summary.model_dump(
+        run.summary.model_dump(
             mode="json", include={"seq_len", "crop_size", "splits"}, exclude_none=True
         ),
-        fitting.files_stamp(records_dir),
-        fitting.files_stamp(cnn_dir) if cnn_dir else "",
-        *([cached.source] if cached is not None else []),
+        fitting.files_stamp(run.records_dir),
+        fitting.files_stamp(run.cnn_dir) if run.cnn_dir else "",
+        *([run.cached.source] if run.cached is not None else []),
         fitting.code_digest(),
     )
     from pipeline.training.losses import make_loss, make_metrics
@@ -312,33 +357,35 @@ def _fit(build, cfg, strategy, train_ds, val_ds, kind, params, summary, records_
         train_ds,
         val_ds,
         cfg,
-        strategy=strategy,
-        checkpoint_dir=checkpoint_dir,
-        live_dir=live_dir,
+        strategy=run.strategy,
+        checkpoint_dir=run.checkpoint_dir,
+        live_dir=run.live_dir,
         run_id=run_id,
         loss=make_loss(cfg.loss),
         metrics=make_metrics,
-        log_params=log_params,
+        log_params=run.log_params,
     )
 
 
-def _fit_custom(build, cfg, strategy, position, augment, records_dir, kind, image_size,
-                checkpoint_dir, live_dir, log_params):  # fmt: skip
+def _fit_custom(run: TrainingRun, build):
     from pipeline.training.losses import make_loss, make_metrics
     from pipeline.training.multiworker import fit_custom
 
-    if Path(checkpoint_dir).exists():
+    cfg, strategy = run.cfg, run.strategy
+    if Path(run.checkpoint_dir).exists():
         print(
-            f"{checkpoint_dir}: multi-worker training does not resume; starting from epoch 1 "
-            "(the checkpoint folder is left as it is)",
+            f"{run.checkpoint_dir}: multi-worker training does not resume; starting from "
+            "epoch 1 (the checkpoint folder is left as it is)",
             flush=True,
         )
-    make_train, make_val, n_train = worker_datasets(cfg, augment, records_dir, kind, image_size)
+    make_train, make_val, n_train = worker_datasets(
+        cfg, run.params.augment, run.records_dir, run.kind, run.image_size
+    )
     global_batch = cfg.batch_size * strategy.num_replicas_in_sync
     steps = cfg.steps_per_epoch or n_train // global_batch
     if steps < 1:
         raise InputError(
-            f"{records_dir}: {n_train} training records, fewer than one global batch of "
+            f"{run.records_dir}: {n_train} training records, fewer than one global batch of "
             f"{global_batch} ({cfg.batch_size} x {strategy.num_replicas_in_sync} replicas)"
         )
     return fit_custom(
@@ -348,36 +395,37 @@ def _fit_custom(build, cfg, strategy, position, augment, records_dir, kind, imag
         cfg,
         strategy=strategy,
         steps_per_epoch=steps,
-        position=position,
-        live_dir=live_dir,
+        position=run.position,
+        live_dir=run.live_dir,
         loss=make_loss(cfg.loss),
         metrics=make_metrics,
-        log_params=log_params,
+        log_params=run.log_params,
     )
 
 
-def _meta(kind, params, cfg, image_size, summary, normalization, seq_len, replicas, run,
-          transfer_report, cached, workers, label_mean) -> ModelMeta:  # fmt: skip
+def _meta(run: TrainingRun, normalization: str, history, transfer_report: dict,
+          label_mean) -> ModelMeta:  # fmt: skip
+    params, cached = run.params, run.cached
     return ModelMeta(
-        kind=kind,
-        image_size=int(image_size),
-        records_crop_size=int(summary.crop_size),
+        kind=run.kind,
+        image_size=int(run.image_size),
+        records_crop_size=int(run.summary.crop_size),
         normalization=normalization,
         landmarks=params.model.landmarks,
-        seq_len=seq_len,
+        seq_len=run.seq_len,
         train_label_mean=label_mean,
         model=params.model.model_dump(mode="json"),
-        train=cfg.model_dump(mode="json"),
+        train=run.cfg.model_dump(mode="json"),
         face={"detect": params.detect, "landmarks": params.landmarks, "crop": params.crop},
-        replicas=replicas,
-        workers=workers,
+        replicas=run.strategy.num_replicas_in_sync,
+        workers=run.position[0],
         # The data it learnt from; `affwild predict` warns when that was the synthetic demo.
         data={
             "root": params.data.root,
             "format": params.data.format,
             "demo": (Path(params.data.root) / "truth.parquet").is_file(),
         },
-        run=run,
+        run=history,
         transfer=transfer_report,
         features=None if cached is None else {"dim": cached.dim, "frames": cached.frames},
     )

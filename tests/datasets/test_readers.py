@@ -9,8 +9,8 @@ import pytest
 
 from pipeline.artifacts import IngestReport
 from pipeline.config import DataConfig, IngestConfig, SplitConfig
+from pipeline.contracts.schema import LABELS, MANIFEST, SOURCE_LANDMARKS
 from pipeline.datasets.ingest import ingest
-from pipeline.datasets.schema import LABELS, MANIFEST, SOURCE_LANDMARKS
 from tests.helpers.datasets import make_afewva, make_affwild2, values
 
 ONE_JOB = IngestConfig()

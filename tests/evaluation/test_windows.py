@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.artifacts import ModelMeta
 from pipeline.config import ModelConfig
-from pipeline.evaluation import windows
+from pipeline.contracts import windows
 from pipeline.evaluation.evaluate import jump_ratio, predict_sequences, window_starts
 from pipeline.models import create_model
 

@@ -60,7 +60,7 @@ def test_an_exception_in_a_worker_propagates():
 def test_parallel_section_is_validated():
     p = parse_params({"parallel": {"engine": "ray", "address": "auto", "n_jobs": 4}})
     assert (p.parallel.engine, p.parallel.address, p.parallel.n_jobs) == ("ray", "auto", 4)
-    with pytest.raises(ParamsError, match="only used with engine: ray"):
+    with pytest.raises(ParamsError, match=r"not used by engine .local. \(only by: ray\)"):
         parse_params({"parallel": {"address": "auto"}})
     with pytest.raises(ParamsError, match="parallel.engine"):
         parse_params({"parallel": {"engine": "dask"}})
@@ -72,7 +72,7 @@ def test_engine_ray_without_ray_installed_says_how_to_get_it():
     # A Python where `import ray` fails (sys.modules entry None), like a base install.
     code = (
         "import sys; sys.modules['ray'] = None\n"
-        "from pipeline.face.ray_engine import _import_ray\n"
+        "from pipeline.ray_engine import _import_ray\n"
         "_import_ray()\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

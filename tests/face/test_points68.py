@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.face import points68
+from pipeline.contracts import points68
 from pipeline.face.reference import MEAN_SHAPE_68
 
 

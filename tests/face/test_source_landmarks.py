@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.config import DetectConfig, LandmarksConfig
-from pipeline.datasets.schema import SOURCE_LANDMARKS
+from pipeline.contracts.schema import SOURCE_LANDMARKS
 from pipeline.face import tables
 from pipeline.face.runner import make_jobs, read_manifest, run_stage
 from pipeline.video.reader import iter_frames

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.datasets.schema import MANIFEST
+from pipeline.contracts.schema import MANIFEST
 
 W, H = 320, 240
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.config import ModelConfig
-from pipeline.face.points68 import N_VALUES
+from pipeline.contracts.points68 import N_VALUES
 
 
 def small_cfg(**kw) -> ModelConfig:

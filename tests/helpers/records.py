@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.config import BalanceConfig, ShardConfig
-from pipeline.datasets.schema import LABELS, MANIFEST
-from pipeline.face.points68 import N_VALUES
+from pipeline.contracts.points68 import N_VALUES
+from pipeline.contracts.schema import LABELS, MANIFEST
 from pipeline.records.writer import load_videos, write_records
 
 CROP = 24

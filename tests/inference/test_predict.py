@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.evaluation import windows
+from pipeline.contracts import windows
 from pipeline.face import tables
 from pipeline.face.jobs import VideoJob
 from pipeline.inference.faces import FacePass
@@ -149,7 +149,7 @@ def test_predictions_do_not_depend_on_batching(gap_video, cnn_dir, rnn_dir, tmp_
 
 def test_cnn_rnn_windows_match_the_keras_model_on_the_same_inputs(gap_video, rnn_dir):
     """Frames go to the network in overlapping windows of seq_len (the plan of
-    pipeline.evaluation.windows: each kept frame has >= seq_len // 2 frames of past in its
+    pipeline.contracts.windows: each kept frame has >= seq_len // 2 frames of past in its
     window), the last one padded; a no-face step is a black, landmark-less step and its
     output is reported as NaN."""
     tm = load_model(rnn_dir)

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from pipeline.config import AugmentConfig, BalanceConfig, ShardConfig
-from pipeline.face.points68 import FLIP_PERMUTATION
+from pipeline.contracts.points68 import FLIP_PERMUTATION
 from pipeline.records import ops
 from pipeline.records.reader import (
     ShardError,

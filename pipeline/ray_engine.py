@@ -1,8 +1,9 @@
 """The per-video face stages on Ray (``parallel.engine: ray``): past one machine.
 
-One Ray actor per worker (``parallel.n_jobs`` of them, one CPU each) imports the stage's
-code and MediaPipe once and then takes whole videos, one at a time, through the very same
-:func:`pipeline.face.runner.run_job` as the local pool, so the tables are the same bytes.
+An :class:`pipeline.parallel.Engine`, registered as ``ray``. One Ray actor per worker
+(``parallel.n_jobs`` of them, one CPU each) imports the stage's code and MediaPipe once and
+then takes whole videos, one at a time, through the very same ``FaceStage.run_job`` as the
+local pool, so the tables are the same bytes.
 Each video's table is written by the actor to the stage's output folder, which therefore
 must be on a file system every node sees at the same path (as the videos must be), e.g. NFS;
 actors work in the driver's working directory (the repository).
@@ -21,10 +22,11 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
-from pipeline.artifacts import VideoReport
 from pipeline.errors import InputError
-from pipeline.face.jobs import VideoJob
+from pipeline.parallel import Engine, EngineRun, Job, Work
+from pipeline.registry import ENGINES
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +37,16 @@ RETRIES = 1
 class FaceWorker:
     """One worker: a process with the stage code, OpenCV and MediaPipe loaded, taking videos."""
 
-    def __init__(self, stage: str, cwd: str):
-        from pipeline.face.runner import _stage_functions
+    def __init__(self, work: Work, cwd: str):
         from pipeline.parallel import init_worker
 
+        # Unpickling ``work`` imported its module once: MediaPipe, the stage's model files.
         os.chdir(cwd)  # the driver's: manifest paths are relative to the repository
         init_worker()
-        _stage_functions(stage)  # import once: MediaPipe, the stage's model files
+        self.work = work
 
-    def run(self, stage: str, job: VideoJob, cfg) -> VideoReport:
-        from pipeline.face.runner import run_job
-
-        return run_job(stage, job, cfg)
+    def run(self, job: Job, cfg) -> Any:
+        return self.work.run_job(job, cfg)
 
     def pid(self) -> int:
         return os.getpid()
@@ -63,13 +63,19 @@ def _import_ray():
     return ray
 
 
-def run_on_ray(
-    stage: str, todo: list[VideoJob], cfg, n_workers: int, address: str | None, bar
-) -> tuple[list[VideoReport], str]:
-    """Run ``stage`` on every job on ``n_workers`` Ray actors: the reports in ``todo`` order,
-    and the address of the Ray cluster (its GCS) that ran them."""
-    from pipeline.face.runner import failed_report
+class RayEngine(Engine):
+    uses_address = True
 
+    def run(self, work, jobs, cfg, n_jobs, address, bar) -> EngineRun:
+        return EngineRun(*run_on_ray(work, jobs, cfg, n_jobs, address, bar))
+
+
+def run_on_ray(
+    work: Work, todo: list, cfg, n_workers: int, address: str | None, bar
+) -> tuple[list, str]:
+    """Run ``work`` on every job on ``n_workers`` Ray actors: the reports in ``todo`` order,
+    and the address of the Ray cluster (its GCS) that ran them."""
+    stage = work.name
     ray = _import_ray()
     started = False
     if not ray.is_initialized():
@@ -83,15 +89,15 @@ def run_on_ray(
     actors: list = []
     try:
         cwd = os.getcwd()
-        idle = [actor_cls.remote(stage, cwd) for _ in range(max(1, min(n_workers, len(todo))))]
+        idle = [actor_cls.remote(work, cwd) for _ in range(max(1, min(n_workers, len(todo))))]
         actors = list(idle)
         queue = list(reversed(todo))
         running: dict = {}  # object ref -> (job, actor)
-        reports: dict[str, VideoReport] = {}
+        reports: dict[str, Any] = {}
         while queue or running:
             while queue and idle:
                 job, actor = queue.pop(), idle.pop()
-                running[actor.run.remote(stage, job, cfg)] = (job, actor)
+                running[actor.run.remote(job, cfg)] = (job, actor)
             done, _ = ray.wait(list(running), num_returns=1)
             job, actor = running.pop(done[0])
             try:
@@ -99,12 +105,12 @@ def run_on_ray(
             except ray.exceptions.RayActorError as exc:
                 why = f"Ray worker died on every try ({RETRIES + 1}): {type(exc).__name__}"
                 log.error("%s failed: %s: %s", stage, job.video_id, why)
-                reports[job.video_id] = failed_report(stage, job, why)
+                reports[job.video_id] = work.failed_report(job, why)
                 ray.kill(actor)  # out of restarts: replace it
-                actor = actor_cls.remote(stage, cwd)
+                actor = actor_cls.remote(work, cwd)
                 actors.append(actor)
             except ray.exceptions.RayError as exc:  # e.g. the job could not be shipped
-                reports[job.video_id] = failed_report(stage, job, f"{type(exc).__name__}: {exc}")
+                reports[job.video_id] = work.failed_report(job, f"{type(exc).__name__}: {exc}")
             idle.append(actor)
             bar.update(job.n_frames)
         return [reports[j.video_id] for j in todo], cluster
@@ -113,3 +119,11 @@ def run_on_ray(
             ray.kill(actor)
         if started:
             ray.shutdown()
+
+
+ENGINES.register(
+    "ray",
+    RayEngine(),
+    'the face stages as Ray tasks, one actor per worker (pip install -e ".[ray]"); '
+    "parallel.address: null (private Ray here) | auto (join `ray start`) | ray://head:10001",
+)

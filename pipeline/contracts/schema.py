@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from pipeline.face import points68
+from pipeline.contracts import points68
 
 SPLITS = ("train", "val", "test")
 SUBJECTS = ("", "left", "right")

@@ -1,0 +1,126 @@
+"""No import cycle between the parts of ``pipeline``.
+
+Every subpackage (``pipeline/face``, ``pipeline/models``, ...) and every top-level module
+(``pipeline/config.py``, ``pipeline/registry.py``, ...) is one node; an import anywhere in a
+file — at the top or inside a function — is an edge from the file's node to the imported
+one's. The graph must be acyclic, so the parts form layers: the shared contracts
+(``pipeline.contracts``) and the registries at the bottom, the stages' libraries above them.
+Plug-ins reach the layers above only through a registry.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "pipeline"
+
+
+def node_of(module: str) -> str | None:
+    """The part of ``pipeline`` a module belongs to (``pipeline.face.crop`` -> ``face``)."""
+    parts = module.split(".")
+    if parts[0] != "pipeline" or len(parts) < 2:
+        return None
+    return parts[1]
+
+
+def imports_of(path: Path, module: str) -> set[str]:
+    """Every module ``path`` (module ``module``) imports, anywhere in its body (``from a
+    import b``: a and a.b)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolve against this module's package
+                pkg = module.split(".")
+                drop = node.level - (path.name == "__init__.py")
+                pkg = pkg[: len(pkg) - drop]
+                base = ".".join([*pkg, base] if base else pkg)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def part_graph(root: Path = PACKAGE) -> dict[str, dict[str, list[str]]]:
+    """part -> {imported part: [files importing it]} (the package's own __init__ excluded)."""
+    graph: dict[str, dict[str, list[str]]] = {}
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root.parent)
+        module = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
+        src = node_of(module)
+        if src is None:  # pipeline/__init__.py
+            continue
+        graph.setdefault(src, {})
+        for name in imports_of(path, module):
+            dst = node_of(name)
+            if dst is not None and dst != src:
+                graph[src].setdefault(dst, []).append(str(rel))
+    return graph
+
+
+def find_cycle(graph: dict[str, dict[str, list[str]]]) -> list[str] | None:
+    """One cycle (its nodes, the first repeated at the end), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, {})):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt) :] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_no_import_cycle_between_the_parts_of_pipeline():
+    graph = part_graph()
+    assert {"face", "datasets", "models", "contracts", "config", "registry"} <= set(graph)
+    cycle = find_cycle(graph)
+    if cycle:
+        where = [
+            f"{a} -> {b}: {', '.join(sorted(set(graph[a][b])))}"
+            for a, b in zip(cycle[:-1], cycle[1:], strict=True)
+        ]
+        pytest.fail("import cycle " + " -> ".join(cycle) + "\n" + "\n".join(where))
+
+
+def test_bottom_layers_import_nothing_above_them():
+    graph = part_graph()
+    assert graph["registry"] == {}
+    assert set(graph["contracts"]) <= {"errors"}
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root / "pipeline"
+
+
+def test_a_cycle_is_found_also_through_an_import_inside_a_function(tmp_path):
+    files = {
+        "pipeline/__init__.py": "",
+        "pipeline/a/__init__.py": "",
+        "pipeline/a/x.py": "from pipeline.b import y\n",
+        "pipeline/b/__init__.py": "",
+        "pipeline/b/y.py": "def f():\n    from pipeline.a.x import g\n",
+        "pipeline/c.py": "import json\n",
+    }
+    graph = part_graph(_write(tmp_path, files))
+    assert find_cycle(graph) in (["a", "b", "a"], ["b", "a", "b"])
+    files["pipeline/b/y.py"] = "def f():\n    from pipeline.c import h\n"
+    assert find_cycle(part_graph(_write(tmp_path, files))) is None
