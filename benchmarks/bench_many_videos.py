@@ -62,6 +62,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from pipeline.io import TIMINGS_DIR  # noqa: E402
 from pipeline.quiet import quiet_native  # noqa: E402
 
 quiet_native()
@@ -70,8 +71,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 STAGES = ("ingest", "detect", "landmarks", "crop")
-SUMMARY = {"detect": "boxes_summary.json", "landmarks": "landmarks_summary.json",
-           "crop": "crops_summary.json"}  # fmt: skip
+FACE_STAGES = ("detect", "landmarks", "crop")  # their run's wall time: timings/<stage>.json
 
 
 def load() -> str:
@@ -214,9 +214,9 @@ def part_dvc(args, tmp: Path, core: int) -> dict:
     for s in STAGES:
         e, u, k = (float(x) for x in (proj / "data" / f"time_{s}").read_text().split()[-3:])
         inner = None
-        if s in SUMMARY:
-            summ = json.loads((proj / "data" / "interim" / SUMMARY[s]).read_text())
-            inner = float(summ["wall_seconds"])
+        if s in FACE_STAGES:
+            timing = json.loads((proj / TIMINGS_DIR / f"{s}.json").read_text())
+            inner = float(timing["wall_seconds"])
         stages[s] = {"process_s": e, "process_cpu_s": u + k, "run_s": inner}
     total_proc = sum(v["process_s"] for v in stages.values())
     total_cpu = sum(v["process_cpu_s"] for v in stages.values())
