@@ -225,6 +225,19 @@ class ModelMeta(Artifact):
 
     @model_validator(mode="before")
     @classmethod
+    def _backbone_options(cls, data: Any) -> Any:
+        # a meta.json written before backbones had options: `model.small_width` beside the
+        # backbone's name becomes the small backbone's `width`
+        model = data.get("model") if isinstance(data, dict) else None
+        if isinstance(model, dict) and "small_width" in model:
+            model = {k: v for k, v in model.items() if k != "small_width"}
+            if model.get("backbone") == "small":
+                model["backbone"] = {"name": "small", "width": data["model"]["small_width"]}
+            data = {**data, "model": model}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
     def _crop_size_default(cls, data: Any) -> Any:
         # the crop params' size defaults to the crops the model learnt from
         if isinstance(data, dict) and isinstance(data.get("face"), dict):
@@ -239,6 +252,12 @@ class ModelMeta(Artifact):
         if self.kind == "cnn_rnn" and self.seq_len is None:
             raise ValueError("a cnn_rnn model needs seq_len")
         return self
+
+    @property
+    def backbone_name(self) -> str | None:
+        """The name of its backbone (``model.backbone`` is a name or ``{name, <options>}``)."""
+        backbone = self.model.get("backbone")
+        return backbone.get("name") if isinstance(backbone, dict) else backbone
 
     @property
     def crop_size(self) -> int:
@@ -363,7 +382,9 @@ class FaceStageSummary(Artifact):
     @classmethod
     def _registered(cls, name: str) -> str:
         if name not in FACE_STAGES:
-            raise ValueError(f"unknown stage {name!r}: should be a face stage ({', '.join(FACE_STAGES.names())})")
+            raise ValueError(
+                f"unknown stage {name!r}: should be a face stage ({', '.join(FACE_STAGES.names())})"
+            )
         return name
 
     @classmethod
