@@ -178,20 +178,20 @@ def test_a_toy_metric(register):
 
     grid, truth, preds = _mae_grid()
     before = ev.score(grid, preds, n_boot=100)
-    assert "mae_valence" not in before["models"]["cnn"]["all_frames"]
+    assert "mae_valence" not in before.models["cnn"].all_frames
 
     register(METRICS, "mae", Metric(_mae, "MAE", flat=True), "mean absolute error")
     assert "mae        mean absolute error" in _plugins("metric")
     assert flat_keys()[-2:] == ("mae_valence", "mae_arousal")
 
     after = ev.score(grid, preds, n_boot=100)
-    flat = after["models"]["cnn"]["metrics"]
+    flat = after.models["cnn"].metrics
     want = np.mean(np.abs(truth[:, 1] - preds["cnn"][:, 1]))
     assert flat["mae_arousal"] == pytest.approx(want, abs=1e-4)
-    assert "per_video_mae_valence" in after["models"]["cnn"]["all_frames"]
+    assert "per_video_mae_valence" in after.models["cnn"].all_frames
     # nothing else changed: the built-in metrics are the same numbers
     assert {k: v for k, v in flat.items() if not k.startswith("mae")} == (
-        before["models"]["cnn"]["metrics"]
+        before.models["cnn"].metrics
     )
     header, row = _table(after).splitlines()
     assert header.endswith(" MAE V  MAE A  95% CI of CCC mean")
