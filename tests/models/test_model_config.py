@@ -92,3 +92,32 @@ def test_every_bad_option_is_listed():
         "  model.backbone.width: unknown option (resnet50 takes no options)",
         "  model.backbone.depth: unknown option (resnet50 takes no options)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("override", "name", "options"),
+    [
+        ("model.backbone=vgg_face", "vgg_face", {}),  # the name replaces the mapping
+        ("model.backbone.width=32", "small", {"width": 32}),
+        ("model.backbone={name: small}", "small", {"width": 16}),  # merged into the mapping
+    ],
+)
+def test_dvc_set_param_overrides_of_the_backbone(tmp_path, override, name, options):
+    """`dvc exp run -S ...` on the repository's params.yaml (DVC's own override code)."""
+    from dvc.utils.hydra import apply_overrides
+
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    apply_overrides(str(params), [override])
+    backbone = load_params(params).model.backbone
+    assert (backbone.name, backbone.options.kwargs()) == (name, options)
+
+
+def test_a_merged_override_that_leaves_a_foreign_option_is_refused(tmp_path):
+    from dvc.utils.hydra import apply_overrides
+
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    apply_overrides(str(params), ["model.backbone={name: vgg_face}"])  # keeps width: 16
+    with pytest.raises(ParamsError, match="model.backbone.width: unknown option \\(vgg_face"):
+        load_params(params)
