@@ -83,7 +83,7 @@ def model_folder(folder: Path, name: str) -> Path:
     model.save(folder / "model.keras")
     ModelMeta(**{
         "kind": "cnn_rnn", "image_size": size, "records_crop_size": crop,
-        "normalization": normalization_for(cfg.backbone), "landmarks": cfg.landmarks,
+        "normalization": normalization_for(cfg.backbone.name), "landmarks": cfg.landmarks,
         "seq_len": 50, "model": cfg.model_dump(mode="json"),
         "face": {"detect": DetectConfig().model_dump(mode="json"),
                  "landmarks": LandmarksConfig().model_dump(mode="json"),

@@ -47,7 +47,7 @@ def model_folder(folder: Path, kind: str, crop: int = 96, seq_len: int = 50) -> 
     model.save(folder / "model.keras")
     ModelMeta(**{
         "kind": kind, "image_size": crop, "records_crop_size": crop,
-        "normalization": normalization_for(cfg.backbone), "landmarks": cfg.landmarks,
+        "normalization": normalization_for(cfg.backbone.name), "landmarks": cfg.landmarks,
         "seq_len": seq_len if kind == "cnn_rnn" else None, "model": cfg.model_dump(mode="json"),
         "face": {"detect": DetectConfig().model_dump(mode="json"),
                  "landmarks": LandmarksConfig().model_dump(mode="json"),

@@ -8,8 +8,9 @@ the stage process or its biggest worker) and the disk its outputs take. Scaling 
 number of videos (``demo.n_train`` / ``n_test`` x k, same lengths), as data sets grow.
 
 Kept feasible on 2 cores (say so when quoting): frames are 160x120 with 50-70 px faces
-(instead of 320x240, 80-110 px), the CNN trains on 32 px crops with ``small_width: 8`` (the
-demo: 64 px, 16); ``--train-steps`` can cap the epoch. The demo generation is not timed.
+(instead of 320x240, 80-110 px), the CNN trains on 32 px crops with the small backbone at
+width 8 (the demo: 64 px, 16); ``--train-steps`` can cap the epoch. The demo generation is not
+timed.
 
 ``--replicate``: only the smallest scale is generated and run through every stage; a larger
 scale k is that data set k times over (each video and its label files hard-linked under k
@@ -49,7 +50,7 @@ def params_for(scale: int, n_jobs: int, train_steps: int) -> dict:
     )  # fmt: skip
     p["crop"].update(size=48)
     p["parallel"] = {"engine": "local", "address": None, "n_jobs": n_jobs}
-    p["model"].update(small_width=8)
+    p["model"].update(backbone={"name": "small", "width": 8})
     p["train_cnn"].update(epochs=1, image_size=32, steps_per_epoch=train_steps)
     return p
 

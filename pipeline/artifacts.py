@@ -18,6 +18,11 @@
   process (or Ray actor) sends back: it is made, filled and pickled as this model.
 - :class:`IngestReport` — the ``ingest`` stage's ``ingest_report.json``: per split counts,
   skipped and truncated videos, warnings and notes.
+- :class:`EvaluationReport` — the ``evaluate`` stage's ``reports/evaluate.json``: per model
+  the flat metrics (:class:`ModelScores`; ``metrics`` is what ``metrics/<model>.json`` holds),
+  their bootstrap intervals, the paired comparisons, the fill rule and the window check.
+- :class:`SeedsReport` — ``seeds/report.json``: the same over training seeds (mean, sd,
+  per seed; :class:`SeedScores`).
 
 Every reader turns a missing file, bad JSON or a value that does not fit into one
 :class:`~pipeline.errors.InputError` line naming the file. The JSON keys are those the
@@ -38,6 +43,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -225,6 +231,19 @@ class ModelMeta(Artifact):
 
     @model_validator(mode="before")
     @classmethod
+    def _backbone_options(cls, data: Any) -> Any:
+        # a meta.json written before backbones had options: `model.small_width` beside the
+        # backbone's name becomes the small backbone's `width`
+        model = data.get("model") if isinstance(data, dict) else None
+        if isinstance(model, dict) and "small_width" in model:
+            model = {k: v for k, v in model.items() if k != "small_width"}
+            if model.get("backbone") == "small":
+                model["backbone"] = {"name": "small", "width": data["model"]["small_width"]}
+            data = {**data, "model": model}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
     def _crop_size_default(cls, data: Any) -> Any:
         # the crop params' size defaults to the crops the model learnt from
         if isinstance(data, dict) and isinstance(data.get("face"), dict):
@@ -239,6 +258,12 @@ class ModelMeta(Artifact):
         if self.kind == "cnn_rnn" and self.seq_len is None:
             raise ValueError("a cnn_rnn model needs seq_len")
         return self
+
+    @property
+    def backbone_name(self) -> str | None:
+        """The name of its backbone (``model.backbone`` is a name or ``{name, <options>}``)."""
+        backbone = self.model.get("backbone")
+        return backbone.get("name") if isinstance(backbone, dict) else backbone
 
     @property
     def crop_size(self) -> int:
@@ -363,7 +388,9 @@ class FaceStageSummary(Artifact):
     @classmethod
     def _registered(cls, name: str) -> str:
         if name not in FACE_STAGES:
-            raise ValueError(f"unknown stage {name!r}: should be a face stage ({', '.join(FACE_STAGES.names())})")
+            raise ValueError(
+                f"unknown stage {name!r}: should be a face stage ({', '.join(FACE_STAGES.names())})"
+            )
         return name
 
     @classmethod
@@ -446,3 +473,122 @@ class IngestReport(Artifact):
     warnings: list[str] = []
     notes: list[str] = []
     datasets: dict[str, int] = {}  # videos per data set
+
+
+# -- evaluation ----------------------------------------------------------------------------
+# The metric keys (ccc_valence, mse_arousal, per_video_ccc_valence, ...) are those of the
+# registered metrics (pipeline.evaluation.metrics), so they stay mappings keyed by name.
+Interval = tuple[float, float]  # a 95 % bootstrap interval, [lo, hi] in the file
+
+
+class Comparison(BaseModel):
+    """Two models' paired bootstrap difference on one metric (``a vs b``: a minus b)."""
+
+    diff_lo: float
+    diff_hi: float
+    verdict: Literal["higher", "lower", "not distinguishable here"]
+
+
+class BootstrapInfo(BaseModel):
+    unit: Literal["video"] = "video"
+    resamples: int = Field(ge=1)
+    seed: int
+    level: float = 0.95
+
+
+class FrameCounts(BaseModel):
+    labelled: int = Field(ge=0)
+    with_face: int = Field(ge=0)
+    face_share: float
+    videos: int = Field(ge=0)
+
+
+class ModelScores(BaseModel):
+    """One model's numbers on the test frames."""
+
+    # metrics/<model>.json: the flat metrics (METRICS' `flat` ones) and ccc_mean_lo / _hi
+    metrics: dict[str, float]
+    intervals: dict[str, Interval]  # bootstrap intervals of the metrics with `from_stats`
+    all_frames: dict[str, float]  # every metric, over all and per video, every labelled frame
+    with_face: dict[str, float]  # the same over the frames with a face ({} when none has one)
+
+
+class FillRule(BaseModel):
+    """What a labelled frame without a prediction got (``evaluate.fill``)."""
+
+    rule: Literal["nearest", "mean"]
+    max_gap: int = Field(ge=0)
+    fallback: tuple[float, float]  # the training set's mean (valence, arousal)
+
+
+class WindowCheck(BaseModel):
+    """Whether the CNN-RNN's prediction jumps where a window's kept part starts."""
+
+    seq_len: int = Field(ge=1)
+    context: int = Field(ge=0)
+    jump_ratio: float
+    what: str
+
+
+class EvaluationReport(Artifact):
+    """``evaluate``'s report (``reports/evaluate.json``); :func:`pipeline.evaluation.evaluate.
+    score` makes it, the stage adds the fill rule, the window check and the split."""
+
+    HINT: ClassVar[str] = "no evaluation report: run `dvc repro evaluate`"
+    OMIT_NONE: ClassVar[bool] = True
+
+    frames: FrameCounts
+    bootstrap: BootstrapInfo
+    models: dict[str, ModelScores]
+    comparisons: dict[str, dict[str, Comparison]]  # "a vs b" -> metric key -> comparison
+    cnn_rnn_windows: WindowCheck | None = None
+    fill: FillRule | None = None
+    split: str | None = None
+
+
+class SeedScores(BaseModel):
+    """One model over the training seeds. In the file the sd of each metric sits beside the
+    other keys as ``<metric>_sd`` (null for a single run)."""
+
+    seeds: list[int]
+    per_seed: dict[str, dict[str, float]]  # seed -> that run's flat metrics
+    sd: dict[str, float | None] = Field(default_factory=dict)  # sample sd over the seeds
+    intervals: dict[str, Interval]  # of the seed mean, over test videos
+    metrics: dict[str, float]  # the seed means (and ccc_mean_lo / _hi): seeds/mean/<model>.json
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_sd(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "sd" not in data:
+            sd = {k.removesuffix("_sd"): v for k, v in data.items() if k.endswith("_sd")}
+            data = {k: v for k, v in data.items() if not k.endswith("_sd")} | {"sd": sd}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _flat_sd(self, handler: Any) -> dict[str, Any]:
+        out = handler(self)
+        sd = out.pop("sd")
+        head = {k: out.pop(k) for k in ("seeds", "per_seed")}
+        return head | {f"{k}_sd": v for k, v in sd.items()} | out
+
+
+class MainRun(BaseModel):
+    seed: int
+    report: str
+
+
+class SeedsReport(Artifact):
+    """``seeds/report.json`` (``dvc repro seeds/dvc.yaml``): every model over the training
+    seeds (:mod:`pipeline.evaluation.seeds`)."""
+
+    HINT: ClassVar[str] = "no seeds report: run `dvc repro seeds/dvc.yaml`"
+    OMIT_NONE: ClassVar[bool] = True
+
+    seeds: list[int]
+    frames: int = Field(ge=0)
+    videos: int = Field(ge=0)
+    bootstrap: BootstrapInfo
+    models: dict[str, SeedScores]
+    comparisons: dict[str, dict[str, Comparison]]
+    main_run: MainRun | None = None
+    fill: FillRule | None = None

@@ -368,8 +368,18 @@ def plugins(kind):
         registry = REGISTRIES[name]
         click.echo(f"{name}:")
         for entry in registry.names():
-            help_text = registry.describe(entry)
-            click.echo(f"  {entry:<10} {help_text}".rstrip())
+            click.echo(f"  {entry:<10} {_plugin_help(registry, entry)}".rstrip())
+
+
+def _plugin_help(registry: Registry, name: str) -> str:
+    """The help text ``name`` was registered with; a backbone's options follow it."""
+    from pipeline.models.backbones import BackboneSpec
+
+    text = registry.describe(name)
+    entry = registry.get(name)
+    if isinstance(entry, BackboneSpec) and entry.options.model_fields:
+        text += f" (options: {', '.join(entry.options.model_fields)})"
+    return text
 
 
 @main.group()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -20,8 +20,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializationInfo,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -30,7 +32,6 @@ from pipeline.registry import BACKBONES, DATA_FORMATS, ENGINES
 
 # Names of plug-ins, valid while registered (pipeline.registry: the single source of names).
 DatasetFormat = Annotated[str, AfterValidator(DATA_FORMATS.check)]
-BackboneName = Annotated[str, AfterValidator(BACKBONES.check)]
 EngineName = Annotated[str, AfterValidator(ENGINES.check)]
 
 
@@ -228,6 +229,74 @@ class AugmentConfig(Section):
     shift: float = Field(0.05, ge=0, lt=0.5)  # max translation, fraction of the crop size
 
 
+class BackboneOptions(Section):
+    """The knobs of one backbone (``model.backbone: {name: small, width: 16}``). A backbone
+    declares its own subclass (``BackboneSpec.options``); this base has none."""
+
+    def kwargs(self) -> dict[str, Any]:
+        """The options as keyword arguments of the backbone's build function."""
+        return {k: getattr(self, k) for k in type(self).model_fields}
+
+
+class OptionsError(ValueError):
+    """Bad ``model.backbone`` options; ``errors`` are ``(option, message)`` pairs, which
+    :func:`parse_params` reports as ``model.backbone.<option>: <message>``."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{key}: {msg}" for key, msg in errors))
+
+
+class BackboneConfig(BaseModel):
+    """``model.backbone``: a name of :data:`pipeline.registry.BACKBONES` and that backbone's
+    options. params.yaml gives either the name alone (its options at their defaults) or a
+    mapping ``{name: small, width: 16}``; both are written back as the mapping."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    options: BackboneOptions = BackboneOptions()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_and_options(cls, data: Any) -> Any:
+        if isinstance(data, BackboneConfig):
+            return data
+        if isinstance(data, str):
+            data = {"name": data}
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            raise ValueError("a backbone name, or a mapping {name: <backbone>, <option>: ...}")
+        values = {k: v for k, v in data.items() if k != "name"}
+        return {"name": data["name"], "options": backbone_options(data["name"], values)}
+
+    @model_serializer(mode="plain")
+    def _flat(self, info: SerializationInfo) -> dict[str, Any]:
+        return {"name": self.name, **self.options.model_dump(mode=info.mode)}
+
+
+def backbone_options(name: str, values: dict[str, Any]) -> BackboneOptions:
+    """``values`` checked against the options backbone ``name`` declares; an unknown name
+    lists the registered ones, an unknown or bad option is named."""
+    options = BACKBONES.get(name).options
+    known = options.model_fields
+    unknown = [k for k in values if k not in known]
+    if unknown:
+        takes = f"takes: {', '.join(known)}" if known else "takes no options"
+        raise OptionsError([(str(k), f"unknown option ({name} {takes})") for k in unknown])
+    try:
+        return options.model_validate(values)
+    except ValidationError as exc:
+        raise OptionsError(
+            [
+                (
+                    ".".join(str(p) for p in err["loc"]),
+                    f"{err['msg'].removeprefix('Value error, ')} (got {err['input']!r})",
+                )
+                for err in exc.errors()
+            ]
+        ) from None
+
+
 class ModelConfig(Section):
     """The network (``pipeline.models``): backbone, head, recurrent part, initialisation.
 
@@ -236,8 +305,11 @@ class ModelConfig(Section):
     """
 
     # A name of pipeline.registry.BACKBONES: vgg_face | vgg16 (Table 2) | resnet50 (Table 1)
-    # | small (CPU-sized, for the demo)
-    backbone: BackboneName = "vgg_face"
+    # | small (CPU-sized, for the demo); with options: {name: small, width: 16}.
+    # (built unvalidated: the registry may be importing this module while it loads)
+    backbone: BackboneConfig = BackboneConfig.model_construct(
+        name="vgg_face", options=BackboneOptions()
+    )
     # Scenario 2: the 136 landmark values join the fully connected part (where: per backbone).
     landmarks: bool = True
     # joint: one network predicts (valence, arousal); separate: one network per dimension.
@@ -251,8 +323,6 @@ class ModelConfig(Section):
     rnn_units: int = Field(128, ge=1)
     # CNN-RNN: units of the FC layer before the RNN; None = the CNN head's first FC size.
     rnn_fc_units: int | None = Field(None, ge=1)
-    # Channels of the first block of the "small" backbone (doubling per block, up to 8x).
-    small_width: int = Field(16, ge=4)
     # random | imagenet (vgg16, resnet50; downloads) | path to a .h5 / .weights.h5 file
     # whose layers are loaded by name (e.g. the public VGG-Face weights in Keras form).
     init: str = "random"
@@ -266,11 +336,11 @@ class ModelConfig(Section):
 
     @model_validator(mode="after")
     def _imagenet_exists(self) -> ModelConfig:
-        if self.init == "imagenet" and not BACKBONES.get(self.backbone).imagenet:
+        if self.init == "imagenet" and not BACKBONES.get(self.backbone.name).imagenet:
             have = [n for n in BACKBONES.names() if BACKBONES.get(n).imagenet]
             raise ValueError(
                 f"init: imagenet weights exist for backbone {' or '.join(have)}, not "
-                f"{self.backbone!r} (use random, or a weights file)"
+                f"{self.backbone.name!r} (use random, or a weights file)"
             )
         return self
 
@@ -400,6 +470,10 @@ def parse_params(raw: dict, source: str = "params.yaml") -> Params:
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"]) or "(top level)"
             msg = err["msg"].removeprefix("Value error, ")
+            cause = err.get("ctx", {}).get("error")
+            if isinstance(cause, OptionsError):
+                lines += [f"  {key}.{option}: {text}" for option, text in cause.errors]
+                continue
             if err["type"] == "extra_forbidden":
                 section = _section_model(err["loc"][:-1])
                 allowed = ", ".join(section.model_fields) if section else ""

@@ -4,12 +4,16 @@ metrics (one flat CCC/MSE file per model), a detailed report, plots, predictions
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pipeline.quiet import load_tensorflow
 from pipeline.training.threads import single_threaded_ops
 from stages._cli import friendly_errors
+
+if TYPE_CHECKING:
+    from pipeline.artifacts import EvaluationReport
 
 single_threaded_ops()  # before TensorFlow is imported: same numbers on any core count
 
@@ -52,12 +56,12 @@ def main(
     params_path,
 ):
     load_tensorflow()  # before any TensorFlow import: its import and device probe, silenced
+    from pipeline.artifacts import FillRule
     from pipeline.config import load_params
     from pipeline.evaluation import evaluate as ev
 
     cfg = load_params(params_path).evaluate
     grid, raw, metas = _predict(records, labels, split, {"cnn": cnn, "cnn_rnn": cnn_rnn}, svr, cfg)
-    fallback = list(metas["cnn"].train_label_mean)  # the training set's mean label
     filled = {
         n: ev.fill_missing(
             grid, p, metas.get(n, metas["cnn"]).train_label_mean, cfg.fill, cfg.fill_max_gap
@@ -66,19 +70,21 @@ def main(
     }
     # raises when nothing can be evaluated: before any write
     scores = ev.score(grid, filled, raw, cfg.bootstrap, cfg.bootstrap_seed)
-    starts, scores["cnn_rnn_windows"] = _window_check(grid, raw, metas["cnn_rnn"].seq_len, cfg)
-    scores["fill"] = {"rule": cfg.fill, "max_gap": cfg.fill_max_gap, "fallback": fallback}
-    scores["split"] = split
+    starts, windows = _window_check(grid, raw, metas["cnn_rnn"].seq_len, cfg)
+    fill = FillRule(  # the fallback: the training set's mean label
+        rule=cfg.fill, max_gap=cfg.fill_max_gap, fallback=metas["cnn"].train_label_mean
+    )
+    scores = scores.model_copy(update={"cnn_rnn_windows": windows, "fill": fill, "split": split})
     _write(scores, grid, filled, starts, labels, metrics_dir, report, plots_dir, predictions, cfg)
 
-    f = scores["frames"]
+    f = scores.frames
     click.echo(
-        f"{split}: {f['labelled']} labelled frames of {f['videos']} videos, "
-        f"{f['with_face']} ({f['face_share']:.1%}) with a face; frames without: {cfg.fill} "
+        f"{split}: {f.labelled} labelled frames of {f.videos} videos, "
+        f"{f.with_face} ({f.face_share:.1%}) with a face; frames without: {cfg.fill} "
         f"(≤{cfg.fill_max_gap} frames), else the training mean"
     )
     click.echo(_table(scores))
-    click.echo(f"CNN-RNN window-start jump ratio: {scores['cnn_rnn_windows']['jump_ratio']}")
+    click.echo(f"CNN-RNN window-start jump ratio: {windows.jump_ratio}")
 
 
 def _predict(records, labels, split, networks: dict, svr, cfg):
@@ -113,18 +119,19 @@ def _predict(records, labels, split, networks: dict, svr, cfg):
 
 def _window_check(grid, raw, seq_len: int, cfg):
     """Where the CNN-RNN's kept window parts start, and whether its prediction jumps there."""
+    from pipeline.artifacts import WindowCheck
     from pipeline.contracts import windows as win
     from pipeline.evaluation import evaluate as ev
 
     context = win.default_context(seq_len) if cfg.rnn_context is None else cfg.rnn_context
     starts = ev.window_starts(grid, seq_len, context)
-    return starts, {
-        "seq_len": seq_len,
-        "context": context,
-        "jump_ratio": round(ev.jump_ratio(grid, raw["cnn_rnn"], starts), 3),
-        "what": "mean |prediction change| into a frame where a window's kept part starts, "
+    return starts, WindowCheck(
+        seq_len=seq_len,
+        context=context,
+        jump_ratio=round(ev.jump_ratio(grid, raw["cnn_rnn"], starts), 3),
+        what="mean |prediction change| into a frame where a window's kept part starts, "
         "over the mean elsewhere (frames with a face on both sides); ~1: no trace of the cut",
-    }
+    )
 
 
 def _write(scores, grid, filled, starts, labels, metrics_dir, report, plots_dir, predictions,
@@ -137,9 +144,9 @@ def _write(scores, grid, filled, starts, labels, metrics_dir, report, plots_dir,
     from pipeline.io import atomic_dir, write_json, write_parquet
 
     with atomic_dir(metrics_dir) as tmp:
-        for name, res in scores["models"].items():
-            write_json(res["metrics"], Path(tmp) / f"{name}.json")
-    write_json(scores, report)
+        for name, res in scores.models.items():
+            write_json(res.metrics, Path(tmp) / f"{name}.json")
+    scores.write_file(report)
     if plots_dir:
         table = pq.read_table(labels, columns=["valence", "arousal"])
         all_labels = {
@@ -152,7 +159,7 @@ def _write(scores, grid, filled, starts, labels, metrics_dir, report, plots_dir,
     write_parquet(ev.predictions_table(grid, filled, starts), predictions)
 
 
-def _table(scores: dict) -> str:
+def _table(scores: EvaluationReport) -> str:
     """Model x the flat metrics of every dimension (CCC V, CCC A, MSE V, ...), with the 95 %
     interval of the mean CCC."""
     from pipeline.evaluation.metrics import DIMENSIONS, PRIMARY
@@ -167,8 +174,8 @@ def _table(scores: dict) -> str:
     lines = [
         f"{'model':>8}  " + " ".join(f"{head:>6}" for head, _ in cols) + "  95% CI of CCC mean"
     ]
-    for name, res in scores["models"].items():
-        m = res["metrics"]
+    for name, res in scores.models.items():
+        m = res.metrics
         values = " ".join(f"{m[key]:6.3f}" for _, key in cols)
         lo, hi = m[f"{PRIMARY}_mean_lo"], m[f"{PRIMARY}_mean_hi"]
         lines.append(f"{name:>8}  {values}  [{lo:.3f}, {hi:.3f}]")

@@ -3,7 +3,6 @@ seeds, bootstrap intervals over test videos, supported claims (pipeline.evaluati
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -26,6 +25,7 @@ from stages._cli import friendly_errors
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @friendly_errors
 def main(main_predictions, main_report, runs, metrics_dir, report, markdown_path, params_path):
+    from pipeline.artifacts import EvaluationReport, MainRun
     from pipeline.config import load_params
     from pipeline.evaluation import seeds as sd
     from pipeline.io import atomic_dir, atomic_path, write_json
@@ -38,13 +38,16 @@ def main(main_predictions, main_report, runs, metrics_dir, report, markdown_path
     loaded = {main_seed: sd.load_run(main_predictions)}
     for s in cfg.seeds:
         loaded[s] = sd.load_run(Path(runs) / str(s) / "test.parquet")
-    summary = sd.collect(loaded, cfg.bootstrap, cfg.bootstrap_seed)
-    summary["main_run"] = {"seed": main_seed, "report": str(main_report)}
-    summary["fill"] = json.loads(Path(main_report).read_text()).get("fill")
+    summary = sd.collect(loaded, cfg.bootstrap, cfg.bootstrap_seed).model_copy(
+        update={
+            "main_run": MainRun(seed=main_seed, report=str(main_report)),
+            "fill": EvaluationReport.read_file(main_report).fill,
+        }
+    )
     with atomic_dir(metrics_dir) as tmp:
-        for m, row in summary["models"].items():
-            write_json(row["metrics"], Path(tmp) / f"{m}.json")
-    write_json(summary, report)
+        for m, row in summary.models.items():
+            write_json(row.metrics, Path(tmp) / f"{m}.json")
+    summary.write_file(report)
     with atomic_path(markdown_path) as tmp:
         Path(tmp).write_text(sd.markdown(summary))
     click.echo(sd.markdown(summary))

@@ -80,6 +80,20 @@ def test_old_face_params_load(tmp_path, caplog):
     assert "no `face` params" in caplog.text
 
 
+def test_old_model_section_gets_the_backbone_options(tmp_path):
+    from pipeline.config import ModelConfig
+
+    raw = _meta(model={"backbone": "small", "small_width": 8, "heads": "joint"}).to_json()
+    (tmp_path / "meta.json").write_text(json.dumps(raw))
+    meta = ModelMeta.read(tmp_path)
+    assert meta.model == {"backbone": {"name": "small", "width": 8}, "heads": "joint"}
+    assert meta.backbone_name == "small"
+    assert ModelConfig.model_validate(meta.model).backbone.options.kwargs() == {"width": 8}
+    old_vgg = _meta(model={"backbone": "vgg_face", "small_width": 16}).to_json()
+    assert ModelMeta.model_validate(old_vgg).model == {"backbone": "vgg_face"}
+    assert _meta(model={"backbone": {"name": "small", "width": 4}}).backbone_name == "small"
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
@@ -184,6 +198,10 @@ def test_committed_models_load(name, tmp_path):
     for section in ("detect", "landmarks", "crop"):  # knobs since moved go, new ones come
         old, new = before["face"].pop(section), after["face"].pop(section)
         assert {k: v for k, v in old.items() if k in new} == {k: new[k] for k in old if k in new}
+    if "small_width" in before["model"]:  # written before backbones had options
+        width = before["model"].pop("small_width")
+        assert after["model"]["backbone"] == {"name": before["model"]["backbone"], "width": width}
+        before["model"]["backbone"] = after["model"]["backbone"]
     assert {k: after[k] for k in before} == before
 
 

@@ -49,38 +49,54 @@ def _plugins(kind: str) -> str:
 # -- a backbone ------------------------------------------------------------------------
 
 
-def _toy_backbone(image_size: int, weights: str | None = None, width: int = 16):
+def _toy_backbone(image_size: int, weights: str | None = None, filters: int = 16, kernel: int = 3):
     import keras
     from keras import layers
 
     image = keras.Input((image_size, image_size, 3), name="image")
-    x = layers.Conv2D(width, 3, name="toy_conv")(image)
+    x = layers.Conv2D(filters, kernel, name="toy_conv")(image)
     x = layers.GlobalAveragePooling2D(name="toy_pool")(x)
     return keras.Model(image, x, name="backbone")
 
 
 def test_a_toy_backbone(register):
+    from pydantic import Field
+
+    from pipeline.config import BackboneOptions
     from pipeline.models.backbones import BackboneSpec
+
+    class ToyOptions(BackboneOptions):
+        filters: int = Field(16, ge=1)
+        kernel: int = 3
 
     with pytest.raises(ParamsError, match="model.backbone: unknown backbone 'toy'"):
         parse_params({"model": {"backbone": "toy"}})
     spec = BackboneSpec(
         name="toy", build=_toy_backbone, normalization="unit", fc_units=(8, 4),
         landmarks_before=0, fc_start=1, imagenet=False, description="one conv layer",
-        min_image_size=12,
+        min_image_size=12, options=ToyOptions,
     )  # fmt: skip
     register(BACKBONES, "toy", spec, spec.description)
 
-    cfg = parse_params({"model": {"backbone": "toy", "heads": "joint", "small_width": 4}}).model
-    assert cfg.backbone == "toy"
+    toy = {"name": "toy", "filters": 4}
+    cfg = parse_params({"model": {"backbone": toy, "heads": "joint"}}).model
+    assert cfg.backbone.name == "toy"
+    assert cfg.backbone.options.kwargs() == {"filters": 4, "kernel": 3}
+    with pytest.raises(ParamsError, match="model.backbone.filters: Input should be greater"):
+        parse_params({"model": {"backbone": {"name": "toy", "filters": 0}}})
+    with pytest.raises(ParamsError, match=r"backbone.width: unknown option \(toy takes: filters"):
+        parse_params({"model": {"backbone": {"name": "toy", "width": 4}}})
     with pytest.raises(ParamsError, match="imagenet weights exist for backbone vgg16 or resnet50"):
         parse_params({"model": {"backbone": "toy", "init": "imagenet"}})
-    assert "toy        one conv layer" in _plugins("backbone")
+    listed = _plugins("backbone")
+    assert "toy        one conv layer (options: filters, kernel)" in listed
+    assert "(options: width)" in listed and "vgg_face   VGG-Face (Table 2); layer names" in listed
 
     from pipeline.models import create_model
 
     model = create_model(cfg, image_size=16, kind="cnn")
-    assert model.get_layer("backbone").get_layer("toy_conv").filters == 4  # width reached it
+    conv = model.get_layer("backbone").get_layer("toy_conv")
+    assert (conv.filters, conv.kernel_size) == (4, (3, 3))  # its options reached the build
     out = model.predict(
         {"image": np.zeros((2, 16, 16, 3), np.float32), "landmarks": np.zeros((2, 136), "f4")},
         verbose=0,
@@ -162,20 +178,20 @@ def test_a_toy_metric(register):
 
     grid, truth, preds = _mae_grid()
     before = ev.score(grid, preds, n_boot=100)
-    assert "mae_valence" not in before["models"]["cnn"]["all_frames"]
+    assert "mae_valence" not in before.models["cnn"].all_frames
 
     register(METRICS, "mae", Metric(_mae, "MAE", flat=True), "mean absolute error")
     assert "mae        mean absolute error" in _plugins("metric")
     assert flat_keys()[-2:] == ("mae_valence", "mae_arousal")
 
     after = ev.score(grid, preds, n_boot=100)
-    flat = after["models"]["cnn"]["metrics"]
+    flat = after.models["cnn"].metrics
     want = np.mean(np.abs(truth[:, 1] - preds["cnn"][:, 1]))
     assert flat["mae_arousal"] == pytest.approx(want, abs=1e-4)
-    assert "per_video_mae_valence" in after["models"]["cnn"]["all_frames"]
+    assert "per_video_mae_valence" in after.models["cnn"].all_frames
     # nothing else changed: the built-in metrics are the same numbers
     assert {k: v for k, v in flat.items() if not k.startswith("mae")} == (
-        before["models"]["cnn"]["metrics"]
+        before.models["cnn"].metrics
     )
     header, row = _table(after).splitlines()
     assert header.endswith(" MAE V  MAE A  95% CI of CCC mean")

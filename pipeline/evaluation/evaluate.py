@@ -28,7 +28,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import tensorflow as tf
 
-from pipeline.artifacts import ModelMeta, RecordsSummary
+from pipeline.artifacts import (
+    BootstrapInfo,
+    Comparison,
+    EvaluationReport,
+    FrameCounts,
+    ModelMeta,
+    ModelScores,
+    RecordsSummary,
+)
 from pipeline.contracts import windows as win
 from pipeline.errors import InputError
 from pipeline.evaluation import spread
@@ -300,14 +308,13 @@ def score(
     raw: dict[str, np.ndarray] | None = None,
     n_boot: int = 1000,
     seed: int = 0,
-) -> dict:
+) -> EvaluationReport:
     """Metrics over all labelled frames (``predictions`` must cover them: filled), the same
     over the frames with a face that every network predicted (``raw``: predictions before
     filling), bootstrap intervals over videos and paired comparisons of the models.
 
-    Returns ``{"models": {name: {"metrics": flat, "with_face": ..., "all_frames": ...}},
-    "frames": ..., "comparisons": ...}``; ``metrics`` is what ``metrics/<name>.json``
-    holds (one narrow row of ``dvc metrics show``)."""
+    Each model's ``metrics`` (:class:`~pipeline.artifacts.ModelScores`) is what
+    ``metrics/<name>.json`` holds (one narrow row of ``dvc metrics show``)."""
     labelled = grid["labelled"]
     if not labelled.any():
         raise InputError(
@@ -327,38 +334,44 @@ def score(
         n_boot,
         seed,
     )
-    out: dict = {
-        "frames": {
-            "labelled": int(labelled.sum()),
-            "with_face": int(with_face.sum()),
-            "face_share": round(float(with_face.sum() / labelled.sum()), 4),
-            "videos": len(np.unique(grid["video_id"][labelled])),
-        },
-        "bootstrap": {"unit": "video", "resamples": n_boot, "seed": seed, "level": 0.95},
-        "models": {},
-    }
-    for name, pred in predictions.items():
-        all_frames = _metrics(grid, labelled, pred)
-        face_only = _metrics(grid, with_face, pred) if with_face.any() else {}
-        flat = {k: all_frames[k] for k in flat_keys()}
-        intervals = {}
-        for key in interval_keys():
-            lo, hi = spread.interval(boot[name][key])
-            intervals[key] = [round(lo, 4), round(hi, 4)]
-        flat[f"{PRIMARY}_mean_lo"], flat[f"{PRIMARY}_mean_hi"] = intervals[f"{PRIMARY}_mean"]
-        out["models"][name] = {
-            "metrics": flat,
-            "intervals": intervals,
-            "all_frames": all_frames,
-            "with_face": face_only,
-        }
     names = list(predictions)
-    out["comparisons"] = {
-        f"{a} vs {b}": {key: spread.compare(boot[a][key], boot[b][key]) for key in primary_keys()}
-        for i, a in enumerate(names)
-        for b in names[i + 1 :]
-    }
-    return out
+    return EvaluationReport(
+        frames=FrameCounts(
+            labelled=int(labelled.sum()),
+            with_face=int(with_face.sum()),
+            face_share=round(float(with_face.sum() / labelled.sum()), 4),
+            videos=len(np.unique(grid["video_id"][labelled])),
+        ),
+        bootstrap=BootstrapInfo(resamples=n_boot, seed=seed),
+        models={
+            name: _model_scores(grid, labelled, with_face, pred, boot[name])
+            for name, pred in predictions.items()
+        },
+        comparisons={
+            f"{a} vs {b}": {
+                key: Comparison(**spread.compare(boot[a][key], boot[b][key]))
+                for key in primary_keys()
+            }
+            for i, a in enumerate(names)
+            for b in names[i + 1 :]
+        },
+    )
+
+
+def _model_scores(grid: dict, labelled, with_face, pred: np.ndarray, boot: dict) -> ModelScores:
+    """One model: its flat metrics with the interval of the mean CCC, every metric's
+    interval, and every metric over all labelled frames and over those with a face."""
+    all_frames = _metrics(grid, labelled, pred)
+    intervals = {key: spread.interval(boot[key]) for key in interval_keys()}
+    intervals = {key: (round(lo, 4), round(hi, 4)) for key, (lo, hi) in intervals.items()}
+    flat = {k: all_frames[k] for k in flat_keys()}
+    flat[f"{PRIMARY}_mean_lo"], flat[f"{PRIMARY}_mean_hi"] = intervals[f"{PRIMARY}_mean"]
+    return ModelScores(
+        metrics=flat,
+        intervals=intervals,
+        all_frames=all_frames,
+        with_face=_metrics(grid, with_face, pred) if with_face.any() else {},
+    )
 
 
 def predictions_table(

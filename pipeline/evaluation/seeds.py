@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from pipeline.artifacts import BootstrapInfo, Comparison, SeedScores, SeedsReport
 from pipeline.errors import InputError
 from pipeline.evaluation import spread
 from pipeline.evaluation.metrics import (
@@ -62,7 +63,7 @@ def load_run(path: str | Path) -> dict:
     return run
 
 
-def collect(runs: dict[int, dict], n_boot: int, seed: int) -> dict:
+def collect(runs: dict[int, dict], n_boot: int, seed: int) -> SeedsReport:
     """``runs``: training seed → :func:`load_run` result (same frames in each). Returns the
     summary (see the module docstring)."""
     if not runs:
@@ -88,35 +89,41 @@ def collect(runs: dict[int, dict], n_boot: int, seed: int) -> dict:
         stacked[m] = np.stack([runs[s]["models"][m][sel] for s in have])
         per_run[m] = {s: _point(truth, runs[s]["models"][m][sel]) for s in have}
     boot = spread.bootstrap(ref["video_id"][sel], truth, stacked, n_boot, seed)
-    out: dict = {
-        "seeds": seeds,
-        "frames": int(sel.sum()),
-        "videos": len(np.unique(ref["video_id"][sel])),
-        "bootstrap": {"unit": "video", "resamples": n_boot, "seed": seed, "level": 0.95},
-        "models": {},
-        "comparisons": {},
-    }
-    for m in models:
-        runs_m = per_run[m]
-        row: dict = {"seeds": sorted(runs_m), "per_seed": {str(s): v for s, v in runs_m.items()}}
-        flat: dict = {}
-        for key in flat_keys():
-            mean, sd = spread.mean_sd([v[key] for v in runs_m.values()])
-            flat[key] = round(mean, 4)
-            row[f"{key}_sd"] = None if np.isnan(sd) else round(sd, 4)
-        row["intervals"] = {}
-        for key in interval_keys():
-            lo, hi = spread.interval(boot[m][key])
-            row["intervals"][key] = [round(lo, 4), round(hi, 4)]
-        flat[f"{PRIMARY}_mean_lo"], flat[f"{PRIMARY}_mean_hi"] = row["intervals"][f"{PRIMARY}_mean"]
-        row["metrics"] = flat
-        out["models"][m] = row
-    for i, a in enumerate(models):  # each model against the simpler ones before it
-        for b in models[:i]:
-            out["comparisons"][f"{a} vs {b}"] = {
-                key: spread.compare(boot[a][key], boot[b][key]) for key in primary_keys()
+    return SeedsReport(
+        seeds=seeds,
+        frames=int(sel.sum()),
+        videos=len(np.unique(ref["video_id"][sel])),
+        bootstrap=BootstrapInfo(resamples=n_boot, seed=seed),
+        models={m: _seed_scores(per_run[m], boot[m]) for m in models},
+        comparisons={  # each model against the simpler ones before it
+            f"{a} vs {b}": {
+                key: Comparison(**spread.compare(boot[a][key], boot[b][key]))
+                for key in primary_keys()
             }
-    return out
+            for i, a in enumerate(models)
+            for b in models[:i]
+        },
+    )
+
+
+def _seed_scores(runs: dict[int, dict], boot: dict) -> SeedScores:
+    """One model: the mean and sd over its runs of each flat metric, and the intervals."""
+    flat: dict[str, float] = {}
+    sds: dict[str, float | None] = {}
+    for key in flat_keys():
+        mean, sd = spread.mean_sd([v[key] for v in runs.values()])
+        flat[key] = round(mean, 4)
+        sds[key] = None if np.isnan(sd) else round(sd, 4)
+    intervals = {key: spread.interval(boot[key]) for key in interval_keys()}
+    intervals = {key: (round(lo, 4), round(hi, 4)) for key, (lo, hi) in intervals.items()}
+    flat[f"{PRIMARY}_mean_lo"], flat[f"{PRIMARY}_mean_hi"] = intervals[f"{PRIMARY}_mean"]
+    return SeedScores(
+        seeds=sorted(runs),
+        per_seed={str(s): v for s, v in runs.items()},
+        sd=sds,
+        intervals=intervals,
+        metrics=flat,
+    )
 
 
 def _point(truth: dict, pred: np.ndarray) -> dict:
@@ -130,47 +137,45 @@ def _point(truth: dict, pred: np.ndarray) -> dict:
     return res
 
 
-def _pm(row: dict, key: str) -> str:
-    mean, sd = row["metrics"][key], row.get(f"{key}_sd")
+def _pm(row: SeedScores, key: str) -> str:
+    mean, sd = row.metrics[key], row.sd.get(key)
     return f"{mean:.3f}" if sd is None else f"{mean:.3f} ± {sd:.3f}"
 
 
-def claims(summary: dict) -> list[str]:
+def claims(summary: SeedsReport) -> list[str]:
     """One sentence per comparison, stated only as far as the intervals support it."""
     lines = []
-    for pair, by_key in summary["comparisons"].items():
+    for pair, by_key in summary.comparisons.items():
         a, b = pair.split(" vs ")
         la, lb = MODEL_LABELS.get(a, a), MODEL_LABELS.get(b, b)
         parts = []
         for key, res in by_key.items():
             what = key.removeprefix("ccc_").replace("mean", "mean CCC")
             what = what if what == "mean CCC" else f"CCC {what}"
-            if res["verdict"] == "not distinguishable here":
+            if res.verdict == "not distinguishable here":
                 verdict = "not distinguishable here"
             else:
-                verdict = f"{la} {res['verdict']}"
-            parts.append(
-                f"{what}: {verdict} (difference {res['diff_lo']:+.3f} to {res['diff_hi']:+.3f})"
-            )
+                verdict = f"{la} {res.verdict}"
+            parts.append(f"{what}: {verdict} (difference {res.diff_lo:+.3f} to {res.diff_hi:+.3f})")
         lines.append(f"- {la} vs {lb} — " + "; ".join(parts))
     return lines
 
 
-def markdown(summary: dict) -> str:
-    n = len(summary["seeds"])
+def markdown(summary: SeedsReport) -> str:
+    n = len(summary.seeds)
     lines = [
-        f"Test split: {summary['frames']:,} labelled frames of {summary['videos']} videos. "
-        f"Mean ± sd over {n} training seeds ({', '.join(map(str, summary['seeds']))}); "
+        f"Test split: {summary.frames:,} labelled frames of {summary.videos} videos. "
+        f"Mean ± sd over {n} training seeds ({', '.join(map(str, summary.seeds))}); "
         "95 % interval: bootstrap over test videos of the seed mean "
-        f"({summary['bootstrap']['resamples']} resamples).",
+        f"({summary.bootstrap.resamples} resamples).",
         "",
         "| model | CCC valence | CCC arousal | MSE valence | MSE arousal | CCC mean | 95 % interval of CCC mean |",
         "|---|---|---|---|---|---|---|",
     ]
-    for m, row in summary["models"].items():
-        f = row["metrics"]
+    for m, row in summary.models.items():
+        f = row.metrics
         label = MODEL_LABELS.get(m, m)
-        if len(row["seeds"]) == 1:
+        if len(row.seeds) == 1:
             label += " (one run)"
         lines.append(
             f"| {label} | {_pm(row, 'ccc_valence')} | {_pm(row, 'ccc_arousal')} | "

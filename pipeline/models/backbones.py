@@ -20,16 +20,22 @@ otherwise; scenario 1 drops the last hidden FC.)
 VGG-Face weights in Keras form, and ``vgg16`` / ``resnet50`` are Keras applications models
 with their own names, so weights files load by layer name (:mod:`pipeline.models.weights`).
 
-A new backbone is a build function and one :func:`register` call (in any module). This module
-is read when params.yaml is validated, so Keras is imported inside the build functions only.
+A new backbone is a build function and one :func:`register` call (in any module). Its knobs
+are a :class:`~pipeline.config.BackboneOptions` subclass (``BackboneSpec.options``): params.yaml
+sets them as ``model.backbone: {name: small, width: 16}``, they are validated there and reach
+the build function as keyword arguments. This module is read when params.yaml is validated, so
+Keras is imported inside the build functions only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
+from pipeline.config import BackboneOptions, backbone_options
 from pipeline.registry import BACKBONES
 
 if TYPE_CHECKING:
@@ -43,7 +49,7 @@ class BackboneSpec:
     """What the factory needs to know about one backbone."""
 
     name: str
-    # build(image_size, weights, width) -> functional model named "backbone"
+    # build(image_size, weights, **options) -> functional model named "backbone"
     build: Callable[..., keras.Model]
     # Input normalisation: one of pipeline.models.layers.NORMALIZATIONS.
     normalization: str
@@ -58,6 +64,8 @@ class BackboneSpec:
     description: str
     # Smallest square input (px) the conv part accepts.
     min_image_size: int = 32
+    # Its knobs in params.yaml (model.backbone: {name: ..., <option>: ...}), passed to build.
+    options: type[BackboneOptions] = BackboneOptions
 
 
 def register(spec: BackboneSpec) -> BackboneSpec:
@@ -80,10 +88,12 @@ def normalization_for(backbone: str) -> str:
 
 
 def build_backbone(
-    name: str, image_size: int, *, weights: str | None = None, width: int = 16
+    name: str, image_size: int, *, weights: str | None = None, **options: Any
 ) -> keras.Model:
-    """The convolutional part of backbone ``name`` for square ``image_size`` crops."""
-    return get_backbone(name).build(image_size=image_size, weights=weights, width=width)
+    """The convolutional part of backbone ``name`` for square ``image_size`` crops; ``options``
+    are checked against the backbone's own (the defaults fill in the ones not given)."""
+    kwargs = backbone_options(name, options).kwargs()
+    return get_backbone(name).build(image_size=image_size, weights=weights, **kwargs)
 
 
 # --------------------------------------------------------------------------------------
@@ -92,7 +102,7 @@ def build_backbone(
 VGG_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 
 
-def _vgg_face(image_size: int, weights: str | None = None, width: int = 16) -> keras.Model:
+def _vgg_face(image_size: int, weights: str | None = None) -> keras.Model:
     import keras
     from keras import layers
 
@@ -108,7 +118,7 @@ def _vgg_face(image_size: int, weights: str | None = None, width: int = 16) -> k
     return keras.Model(image, x, name=BACKBONE_NAME)
 
 
-def _vgg16(image_size: int, weights: str | None = None, width: int = 16) -> keras.Model:
+def _vgg16(image_size: int, weights: str | None = None) -> keras.Model:
     import keras
     from keras import layers
 
@@ -125,7 +135,7 @@ def _vgg16(image_size: int, weights: str | None = None, width: int = 16) -> kera
 # ResNet-50 (Table 1)
 
 
-def _resnet50(image_size: int, weights: str | None = None, width: int = 16) -> keras.Model:
+def _resnet50(image_size: int, weights: str | None = None) -> keras.Model:
     import keras
 
     app = keras.applications.ResNet50(
@@ -141,6 +151,13 @@ def _resnet50(image_size: int, weights: str | None = None, width: int = 16) -> k
 # small: a CPU-sized backbone for the demo and the tests
 
 SMALL_MULTIPLIERS = (1, 2, 4, 8, 8)
+
+
+class SmallOptions(BackboneOptions):
+    """``model.backbone: {name: small, width: 16}``."""
+
+    # Channels of the first block (doubling per block, up to 8x).
+    width: int = Field(16, ge=4)
 
 
 def _small(image_size: int, weights: str | None = None, width: int = 16) -> keras.Model:
@@ -213,5 +230,6 @@ register(
         imagenet=False,
         description="CPU-sized 5-block conv net for the demo (48-96 px crops)",
         min_image_size=8,
+        options=SmallOptions,
     )
 )

@@ -51,7 +51,7 @@ def head_units(cfg: ModelConfig) -> tuple[int, ...]:
     (scenario 1, no landmarks, drops the last hidden FC)."""
     if cfg.fc_units is not None:
         return tuple(cfg.fc_units)
-    units = get_backbone(cfg.backbone).fc_units
+    units = get_backbone(cfg.backbone.name).fc_units
     return units if cfg.landmarks else units[:-1]
 
 
@@ -63,14 +63,14 @@ def rnn_fc_units(cfg: ModelConfig) -> int:
     """Units of the FC layer before the RNN (Table 3: 4096 for VGG)."""
     if cfg.rnn_fc_units is not None:
         return cfg.rnn_fc_units
-    units = head_units(cfg) or get_backbone(cfg.backbone).fc_units
+    units = head_units(cfg) or get_backbone(cfg.backbone.name).fc_units
     return units[0]
 
 
 def _check_size(cfg: ModelConfig, image_size: int) -> None:
-    least = get_backbone(cfg.backbone).min_image_size
+    least = get_backbone(cfg.backbone.name).min_image_size
     if image_size < least:
-        raise ValueError(f"backbone {cfg.backbone}: image size {image_size} < {least} px")
+        raise ValueError(f"backbone {cfg.backbone.name}: image size {image_size} < {least} px")
 
 
 def _inputs(image_size: int, seq_len: int | None, sequence: bool) -> dict[str, keras.KerasTensor]:
@@ -83,22 +83,23 @@ def _inputs(image_size: int, seq_len: int | None, sequence: bool) -> dict[str, k
 
 def _backbone(cfg: ModelConfig, image_size: int) -> keras.Model:
     weights = "imagenet" if cfg.init == "imagenet" else None
-    if weights and not get_backbone(cfg.backbone).imagenet:
+    if weights and not get_backbone(cfg.backbone.name).imagenet:
         raise ValueError(
-            f"init: backbone {cfg.backbone!r} has no ImageNet weights (use random, or a "
+            f"init: backbone {cfg.backbone.name!r} has no ImageNet weights (use random, or a "
             "weights file)"
         )
-    return build_backbone(cfg.backbone, image_size, weights=weights, width=cfg.small_width)
+    options = cfg.backbone.options.kwargs()
+    return build_backbone(cfg.backbone.name, image_size, weights=weights, **options)
 
 
 def _preprocess(cfg: ModelConfig, images):
-    return Preprocess(get_backbone(cfg.backbone).normalization, name="preprocess")(images)
+    return Preprocess(get_backbone(cfg.backbone.name).normalization, name="preprocess")(images)
 
 
 def _cnn_network(
     cfg: ModelConfig, image_size: int, n_out: int, name: str, preprocess: bool
 ) -> keras.Model:
-    spec = get_backbone(cfg.backbone)
+    spec = get_backbone(cfg.backbone.name)
     inputs = _inputs(image_size, None, sequence=False)
     images = _preprocess(cfg, inputs["image"]) if preprocess else inputs["image"]
     x = _backbone(cfg, image_size)(images)
@@ -136,7 +137,7 @@ def rnn_top(cfg: ModelConfig, x, landmarks, n_out: int):
     """The CNN-RNN after its backbone: per-step features ``x`` (B, T, D) ⊕ landmarks → FC →
     RNN layers → out (B, T, n_out). Also used on cached backbone features
     (:mod:`pipeline.training.features`), with the same layer names."""
-    spec = get_backbone(cfg.backbone)
+    spec = get_backbone(cfg.backbone.name)
     if cfg.landmarks:
         x = layers.Concatenate(name="join_landmarks")([x, landmarks])
     fc = fc_names(spec, 1)[0]

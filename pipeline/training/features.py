@@ -163,7 +163,7 @@ def compute_features(
             source=source,
             seq_len=seq_len,
             image_size=image_size,
-            backbone=meta.model.get("backbone"),
+            backbone=meta.backbone_name,
             backbones=n_backbones,
             dim=int(dim) if splits else 0,
             splits=splits,

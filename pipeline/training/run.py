@@ -213,7 +213,7 @@ def train_stage(
 
     run = _plan(kind, params, records_dir, checkpoint_dir, live_dir, cnn_dir, features_dir,
                 loop, devices)  # fmt: skip
-    normalization = normalization_for(params.model.backbone)
+    normalization = normalization_for(params.model.backbone.name)
     train_ds, val_ds = _datasets(run)
     transfer_report: dict = {}
     full: list[keras.Model] = []  # the full CNN-RNN behind a head trained on features

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from pipeline.artifacts import ModelMeta, RecordsSummary
+from pipeline.artifacts import EvaluationReport, ModelMeta, RecordsSummary
 from pipeline.errors import InputError
 from pipeline.evaluation.evaluate import check_compatible, fill_missing, predictions_table, score
 from pipeline.evaluation.metrics import ccc
@@ -36,26 +38,26 @@ def test_every_labelled_frame_is_scored_and_face_only_numbers_stand_beside():
     raw["perfect"][:3] = raw["noisy"][:3] = np.nan
     filled = {k: fill_missing(g, v, [0.0, 0.0], "mean") for k, v in raw.items()}
     res = score(g, filled, raw, n_boot=200)
-    assert res["frames"] == {"labelled": 39, "with_face": 36, "face_share": round(36 / 39, 4),
-                             "videos": 2}  # fmt: skip
-    m = res["models"]["noisy"]
+    assert res.frames.model_dump() == {"labelled": 39, "with_face": 36,
+                                       "face_share": round(36 / 39, 4), "videos": 2}  # fmt: skip
+    m = res.models["noisy"]
     lab = g["labelled"]
-    assert m["metrics"]["ccc_arousal"] == pytest.approx(
+    assert m.metrics["ccc_arousal"] == pytest.approx(
         ccc(g["arousal"][lab], filled["noisy"][lab, 1]), abs=1e-4
     )
     face = lab & g["face"]
-    assert m["with_face"]["ccc_arousal"] == pytest.approx(
+    assert m.with_face["ccc_arousal"] == pytest.approx(
         ccc(g["arousal"][face], noisy[face, 1]), abs=1e-4
     )
-    assert res["models"]["perfect"]["with_face"]["ccc_valence"] == pytest.approx(1.0)
-    assert res["models"]["perfect"]["metrics"]["ccc_valence"] < 1.0  # the filled frames count
-    flat = m["metrics"]
+    assert res.models["perfect"].with_face["ccc_valence"] == pytest.approx(1.0)
+    assert res.models["perfect"].metrics["ccc_valence"] < 1.0  # the filled frames count
+    flat = m.metrics
     assert flat["ccc_mean"] == pytest.approx(
         (flat["ccc_valence"] + flat["ccc_arousal"]) / 2, abs=2e-4
     )
     assert flat["ccc_mean_lo"] <= flat["ccc_mean"] <= flat["ccc_mean_hi"]
-    v = res["comparisons"]["perfect vs noisy"]["ccc_mean"]
-    assert v["verdict"] == "higher" and v["diff_lo"] > 0
+    v = res.comparisons["perfect vs noisy"]["ccc_mean"]
+    assert v.verdict == "higher" and v.diff_lo > 0
 
 
 def test_metrics_layout_is_flat_and_narrow():
@@ -63,14 +65,39 @@ def test_metrics_layout_is_flat_and_narrow():
     g = _grid()
     p = np.stack([g["valence"], g["arousal"]], 1) * 0.5
     res = score(g, {"cnn": p}, n_boot=100)
-    flat = res["models"]["cnn"]["metrics"]
+    flat = res.models["cnn"].metrics
     assert list(flat) == [
         "ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence", "mse_arousal",
         "ccc_mean_lo", "ccc_mean_hi",
     ]  # fmt: skip
-    lo, hi = res["models"]["cnn"]["intervals"]["ccc_valence"]
+    lo, hi = res.models["cnn"].intervals["ccc_valence"]
     assert lo <= flat["ccc_valence"] <= hi
     assert all(isinstance(x, float) for x in flat.values())
+
+
+def test_the_report_round_trips_through_its_file(tmp_path):
+    """reports/evaluate.json: what score() gives, written and read back, is the same report;
+    the file is plain nested JSON (intervals as [lo, hi]) and a broken one names the file."""
+    g = _grid()
+    truth = np.stack([g["valence"], g["arousal"]], 1)
+    res = score(g, {"cnn": truth * 0.5, "svr": truth * 0.2}, n_boot=100)
+    res = res.model_copy(update={"split": "test"})
+    path = tmp_path / "evaluate.json"
+    res.write_file(path)
+    raw = json.loads(path.read_text())
+    assert list(raw) == ["frames", "bootstrap", "models", "comparisons", "split"]
+    assert list(raw["models"]["svr"]) == ["metrics", "intervals", "all_frames", "with_face"]
+    assert raw["models"]["cnn"]["intervals"]["ccc_mean"] == list(
+        res.models["cnn"].intervals["ccc_mean"]
+    )
+    assert raw["comparisons"]["cnn vs svr"]["ccc_mean"]["verdict"] in ("higher", "lower",
+                                                                       "not distinguishable here")  # fmt: skip
+    back = EvaluationReport.read_file(path)
+    assert back == res and back.models["svr"].metrics == res.models["svr"].metrics
+    del raw["models"]["cnn"]["intervals"]
+    path.write_text(json.dumps(raw))
+    with pytest.raises(InputError, match=f"{path}: models.cnn.intervals: Field required"):
+        EvaluationReport.read_file(path)
 
 
 def test_labelled_frames_without_prediction_are_refused():

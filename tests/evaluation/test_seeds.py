@@ -10,9 +10,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from pipeline.artifacts import FillRule, SeedsReport
 from pipeline.errors import InputError
 from pipeline.evaluation import seeds as sd
-from pipeline.evaluation.evaluate import predictions_table
+from pipeline.evaluation.evaluate import predictions_table, score
 from pipeline.evaluation.metrics import ccc
 from pipeline.io import write_parquet
 
@@ -56,19 +57,31 @@ def test_collect_mean_sd_interval_and_claims(tmp_path):
         )
         runs[s] = sd.load_run(tmp_path / f"{s}.parquet")
     out = sd.collect(runs, n_boot=300, seed=0)
-    assert out["seeds"] == [0, 1, 2] and out["frames"] == N * N_VIDEOS and out["videos"] == N_VIDEOS
+    assert out.seeds == [0, 1, 2] and out.frames == N * N_VIDEOS and out.videos == N_VIDEOS
     per_seed = [ccc(g["valence"], preds[s]["cnn"][:, 0]) for s in (0, 1, 2)]
-    row = out["models"]["cnn"]
-    assert row["metrics"]["ccc_valence"] == pytest.approx(np.mean(per_seed), abs=1e-4)
-    assert row["ccc_valence_sd"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-4)
-    f = row["metrics"]
-    lo, hi = row["intervals"]["ccc_valence"]
+    row = out.models["cnn"]
+    assert row.metrics["ccc_valence"] == pytest.approx(np.mean(per_seed), abs=1e-4)
+    assert row.sd["ccc_valence"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-4)
+    assert row.per_seed["1"]["ccc_valence"] == pytest.approx(per_seed[1], abs=1e-4)
+    f = row.metrics
+    lo, hi = row.intervals["ccc_valence"]
     assert lo < f["ccc_valence"] < hi and f["ccc_mean_lo"] < f["ccc_mean"] < f["ccc_mean_hi"]
-    c = out["comparisons"]
-    assert c["cnn_rnn vs cnn"]["ccc_mean"]["verdict"] == "higher"
-    assert c["twin vs cnn_rnn"]["ccc_mean"]["verdict"] == "not distinguishable here"
+    c = out.comparisons
+    assert c["cnn_rnn vs cnn"]["ccc_mean"].verdict == "higher"
+    assert c["twin vs cnn_rnn"]["ccc_mean"].verdict == "not distinguishable here"
     text = sd.markdown(out)
     assert "± " in text and "not distinguishable here" in text and "CNN-RNN" in text
+    assert f"{f['ccc_mean']:.3f} ± {row.sd['ccc_mean']:.3f}" in text
+
+    # seeds/report.json: each sd beside the other keys as <metric>_sd; read back the same
+    out.write_file(tmp_path / "report.json")
+    raw = json.loads((tmp_path / "report.json").read_text())
+    assert list(raw["models"]["cnn"]) == [
+        "seeds", "per_seed", "ccc_valence_sd", "ccc_arousal_sd", "ccc_mean_sd", "mse_valence_sd",
+        "mse_arousal_sd", "intervals", "metrics",
+    ]  # fmt: skip
+    assert raw["models"]["cnn"]["ccc_valence_sd"] == row.sd["ccc_valence"]
+    assert SeedsReport.read_file(tmp_path / "report.json") == out
 
 
 def test_runs_on_other_frames_are_refused(tmp_path):
@@ -91,7 +104,9 @@ def test_seeds_report_stage(tmp_path, monkeypatch):
     for s in (1, 2):
         (tmp_path / "runs" / str(s)).mkdir(parents=True)
         _write(tmp_path / "runs" / str(s) / "test.parquet", g, {"cnn": 0.4, "cnn_rnn": 0.2}, s)
-    (tmp_path / "main.json").write_text(json.dumps({"fill": {"rule": "nearest"}}))
+    main_report = score(g, {"cnn": np.stack([g["valence"], g["arousal"]], 1)}, n_boot=100)
+    fill = FillRule(rule="nearest", max_gap=12, fallback=(0.1, -0.2))
+    main_report.model_copy(update={"fill": fill}).write_file(tmp_path / "main.json")
     (tmp_path / "params.yaml").write_text(
         yaml.safe_dump({"evaluate": {"seeds": [1, 2], "bootstrap": 200}})
     )
@@ -107,9 +122,19 @@ def test_seeds_report_stage(tmp_path, monkeypatch):
         "cnn_rnn.json",
         "svr.json",
     ]
-    rep = json.loads((tmp_path / "report.json").read_text())
-    assert rep["models"]["cnn"]["seeds"] == [0, 1, 2] and rep["models"]["svr"]["seeds"] == [0]
+    rep = SeedsReport.read_file(tmp_path / "report.json")
+    assert rep.models["cnn"].seeds == [0, 1, 2] and rep.models["svr"].seeds == [0]
+    assert rep.models["svr"].sd["ccc_mean"] is None  # one run: no sd
+    assert rep.fill == fill and rep.main_run.seed == 0  # the main run's fill rule
+    assert json.loads((tmp_path / "mean" / "cnn.json").read_text()) == rep.models["cnn"].metrics
     assert "SIFT + SVR (baseline) (one run)" in (tmp_path / "report.md").read_text()
+    (tmp_path / "bad.json").write_text(json.dumps({"fill": {"rule": "nearest"}}))
+    r = CliRunner().invoke(
+        main,
+        ["--main-predictions", "main.parquet", "--main-report", "bad.json", "--runs", "runs",
+         "--metrics", "mean3", "--report", "r3.json", "--markdown", "r3.md"],
+    )  # fmt: skip
+    assert r.exit_code == 1 and "bad.json: frames: Field required" in r.output
     (tmp_path / "runs" / "2" / "test.parquet").unlink()
     r = CliRunner().invoke(
         main,

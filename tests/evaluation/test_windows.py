@@ -63,7 +63,7 @@ def test_overlapping_windows_leave_no_jump_at_window_starts():
     # seed 3 (2.3 since the model takes raw crops; it passed on [0, 1] images before).
     keras.utils.set_random_seed(0)
     cfg = ModelConfig(
-        backbone="small", small_width=4, fc_units=[16], rnn_units=16, rnn_layers=1,
+        backbone={"name": "small", "width": 4}, fc_units=[16], rnn_units=16, rnn_layers=1,
         heads="joint", landmarks=False, dropout=0.0,
     )  # fmt: skip
     model = create_model(cfg, image_size=16, kind="cnn_rnn", seq_len=SEQ)

@@ -18,7 +18,7 @@ IMAGE = 32
 SEQ = 6
 CROP = 40
 N_FRAMES = 30  # face 0-9, none 10-19, face 20-29
-TINY = dict(backbone="small", small_width=4, fc_units=(16, 8), rnn_units=8, rnn_layers=1)
+TINY = dict(backbone={"name": "small", "width": 4}, fc_units=(16, 8), rnn_units=8, rnn_layers=1)
 
 
 def save_model_folder(folder: Path, kind: str, *, landmarks: bool = True, rnn: str = "gru",
@@ -38,7 +38,7 @@ def save_model_folder(folder: Path, kind: str, *, landmarks: bool = True, rnn: s
         kind=kind,
         image_size=IMAGE,
         records_crop_size=CROP,
-        normalization=normalization_for(cfg.backbone),
+        normalization=normalization_for(cfg.backbone.name),
         landmarks=landmarks,
         seq_len=seq_len,
         model=cfg.model_dump(mode="json"),

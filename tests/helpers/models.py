@@ -9,7 +9,7 @@ from pipeline.contracts.points68 import N_VALUES
 
 
 def small_cfg(**kw) -> ModelConfig:
-    base = dict(backbone="small", heads="joint", landmarks=True, small_width=8, rnn_units=16)
+    base = dict(backbone={"name": "small", "width": 8}, heads="joint", landmarks=True, rnn_units=16)
     return ModelConfig(**{**base, **kw})
 
 

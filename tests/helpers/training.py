@@ -10,7 +10,7 @@ from pipeline.config import Params
 
 # The smallest network the training code builds: the small backbone at 4 channels, FC 16 -> 8,
 # one 8-unit RNN layer (the tests' and the tiny end-to-end run's model section).
-TINY_MODEL = {"backbone": "small", "small_width": 4, "fc_units": [16, 8], "rnn_units": 8,
+TINY_MODEL = {"backbone": {"name": "small", "width": 4}, "fc_units": [16, 8], "rnn_units": 8,
               "rnn_layers": 1}  # fmt: skip
 
 VIDEOS = {

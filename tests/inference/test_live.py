@@ -39,8 +39,8 @@ def _rows(path):
     "rnn,heads,layers_", [("gru", "joint", 2), ("lstm", "joint", 1), ("gru", "separate", 1)]
 )
 def test_stepping_frame_by_frame_equals_the_whole_sequence(rnn, heads, layers_):
-    cfg = ModelConfig(backbone="small", small_width=4, fc_units=(16, 8), rnn_units=6, rnn=rnn,
-                      rnn_layers=layers_, heads=heads, landmarks=True)  # fmt: skip
+    cfg = ModelConfig(backbone={"name": "small", "width": 4}, fc_units=(16, 8), rnn_units=6,
+                      rnn=rnn, rnn_layers=layers_, heads=heads, landmarks=True)  # fmt: skip
     keras.utils.set_random_seed(3)
     model = create_model(cfg, 32, "cnn_rnn", seq_len=7)
     rng = np.random.default_rng(0)

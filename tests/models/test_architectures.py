@@ -83,7 +83,7 @@ def test_normalizations_follow_the_weights():
     assert normalization_for("vgg16") == "caffe_imagenet"
     assert normalization_for("resnet50") == "caffe_imagenet"
     assert normalization_for("small") == "symmetric"
-    with pytest.raises(ValueError, match="allowed: vgg_face, vgg16, resnet50, small"):
+    with pytest.raises(ValueError, match="allowed: resnet50, small, vgg16, vgg_face"):
         normalization_for("vgg19")
 
 

@@ -19,7 +19,7 @@ from pipeline.models.layers import (
 )
 from pipeline.models.saved import load_model
 
-TINY = dict(backbone="small", small_width=4, fc_units=(16, 8), rnn_units=8, rnn_layers=1)
+TINY = dict(backbone={"name": "small", "width": 4}, fc_units=(16, 8), rnn_units=8, rnn_layers=1)
 
 
 def by_hand(px: np.ndarray, method: str) -> np.ndarray:

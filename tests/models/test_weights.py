@@ -134,10 +134,11 @@ def test_keras3_weights_file_round_trip(tmp_path):
 
 
 def test_shape_mismatch_in_the_backbone_is_an_error(tmp_path):
-    other = build_model(small_cfg(small_width=4), 32)  # another width: every conv differs
+    # another width: every conv differs
+    other = build_model(small_cfg(backbone={"name": "small", "width": 4}), 32)
     path = tmp_path / "other.weights.h5"
     other.save_weights(path)
-    model = build_model(small_cfg(small_width=8), 32)
+    model = build_model(small_cfg(backbone={"name": "small", "width": 8}), 32)
     before = [w.numpy().copy() for w in model.weights]
     with pytest.raises(WeightsError) as info:
         load_weights_by_name(model, path)
@@ -192,7 +193,7 @@ def test_transfer_joint_cnn_into_separate_cnn_rnn_and_mismatch():
     rnn = build_model(small_cfg(heads="separate"), 32, kind="cnn_rnn", seq_len=4)
     report = transfer_cnn_weights(cnn, rnn)
     assert "valence/backbone/conv3" in report.loaded and "arousal/fc1" in report.loaded
-    other = build_model(small_cfg(small_width=4), 32)
+    other = build_model(small_cfg(backbone={"name": "small", "width": 4}), 32)
     with pytest.raises(WeightsError, match="backbone/conv1"):
         transfer_cnn_weights(other, build_model(small_cfg(), 32, kind="cnn_rnn", seq_len=4))
 

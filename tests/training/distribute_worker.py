@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     ar = np.tanh(4 * (x["landmarks"][..., 0] - 0.5))
     y = np.stack([v, ar, np.ones_like(v)], axis=-1).astype("float32")
 
-    cfg = ModelConfig(backbone="small", heads="joint", landmarks=True, small_width=4,
+    cfg = ModelConfig(backbone={"name": "small", "width": 4}, heads="joint", landmarks=True,
                       fc_units=(16,), rnn_units=8, rnn_layers=1, dropout=0.0)  # fmt: skip
     seq_len = 4 if a.kind == "cnn_rnn" else None
     with strategy.scope():

@@ -68,7 +68,7 @@ def test_features_then_rnn_on_them_saves_an_equivalent_full_model(records, cnn_d
     n_train = summary["splits"]["train"]["sequences"]["records"]
     n_val = summary["splits"]["val"]["sequences"]["records"]
     assert s.used and s.splits == {"train": {"records": n_train}, "val": {"records": n_val}}
-    assert s.dim == 8 * 4  # small backbone: 8 x small_width channels, pooled
+    assert s.dim == 8 * 4  # small backbone: 8 x its width channels, pooled
     train_f = np.load(feats / "train.features.npy")
     assert train_f.shape == (n_train, SEQ, s.dim) and np.isfinite(train_f).all()
     assert not (feats / "test.features.npy").exists()  # evaluation runs the saved model
@@ -138,7 +138,7 @@ def test_features_of_another_cnn_are_refused(records, cnn_dir, tmp_path):
 
 @pytest.mark.parametrize("heads,rnn,layers_", [("joint", "lstm", 2), ("separate", "gru", 1)])
 def test_head_model_equals_the_full_model_after_the_backbone(heads, rnn, layers_):
-    cfg = ModelConfig(backbone="small", small_width=4, fc_units=(16, 8), rnn_units=6,
+    cfg = ModelConfig(backbone={"name": "small", "width": 4}, fc_units=(16, 8), rnn_units=6,
                       rnn_layers=layers_, rnn=rnn, heads=heads, landmarks=True)  # fmt: skip
     keras.utils.set_random_seed(1)
     full = create_model(cfg, 32, "cnn_rnn", 5)
