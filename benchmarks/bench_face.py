@@ -120,9 +120,10 @@ def run_three(video: Path, out_dir: Path, n: int, crop_size: int, vid: str = "be
 
 
 def breakdown(video: Path, n: int, crop_size: int) -> dict:
-    """Per-frame milliseconds of the parts, measured separately."""
+    """Per-frame milliseconds of the parts, measured separately (the default landmarks params)."""
+    from pipeline.config import LandmarksConfig
     from pipeline.face.crop import encode_jpeg, geometry_from_landmarks, warp
-    from pipeline.face.ibug68 import mesh_to_ibug68
+    from pipeline.face.ibug68 import mesh_to_68
     from pipeline.face.mediapipe_models import (
         FaceDetector,
         FaceMesh,
@@ -136,7 +137,9 @@ def breakdown(video: Path, n: int, crop_size: int) -> dict:
     for _ in iter_frames(video, limit=len(frames)):
         pass
     ms = {"decode (OpenCV, to RGB)": (time.perf_counter() - t0) / len(frames) * 1e3}
-    with FaceDetector() as det, FaceMesh() as mesh:
+    lm = LandmarksConfig()
+    mesh_name = "attention" if lm.refine else "plain"
+    with FaceDetector() as det, FaceMesh(lm.refine) as mesh:
         t0 = time.perf_counter()
         dets = [det(f) for f in frames]
         ms["MediaPipe detector (short range)"] = (time.perf_counter() - t0) / len(frames) * 1e3
@@ -148,10 +151,12 @@ def breakdown(video: Path, n: int, crop_size: int) -> dict:
             if m is not None:
                 roi = roi_from_mesh(m)
                 meshes.append(m)
-        ms["MediaPipe face mesh (ROI given)"] = (time.perf_counter() - t0) / len(frames) * 1e3
+        ms[f"MediaPipe {mesh_name} mesh (ROI given)"] = (
+            (time.perf_counter() - t0) / len(frames) * 1e3
+        )
     t0 = time.perf_counter()
-    pts = [mesh_to_ibug68(m) for m in meshes]
-    ms["468 -> 68 mapping"] = (time.perf_counter() - t0) / len(meshes) * 1e3
+    pts = [mesh_to_68(m, lm.mapping, lm.jaw) for m in meshes]
+    ms[f"468 -> 68 mapping ({lm.mapping})"] = (time.perf_counter() - t0) / len(meshes) * 1e3
     t0 = time.perf_counter()
     for f, p in zip(frames, pts, strict=False):
         encode_jpeg(warp(f, geometry_from_landmarks(p, 0.25, False), crop_size), 95)
@@ -161,9 +166,9 @@ def breakdown(video: Path, n: int, crop_size: int) -> dict:
 
 def _warm(_):
     from pipeline.face.mediapipe_models import FaceDetector, FaceMesh  # noqa: F401
-    from pipeline.face.runner import _init_worker
+    from pipeline.parallel import init_worker
 
-    _init_worker(None)  # what the stages' workers do (one OpenCV thread each)
+    init_worker()  # what the stages' workers do (one OpenCV thread each)
 
     return os.getpid()
 
