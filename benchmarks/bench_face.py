@@ -336,8 +336,7 @@ def dvc_end_to_end(n_frames: int, w: int = 480, h: int = 360) -> None:
     pq.write_table(pa.table({"video_id": pa.array([], pa.string())}),
                    tmp / "data/interim/source_landmarks.parquet")  # fmt: skip
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    for s in ("detect", "landmarks", "crop"):
-        params[s]["n_jobs"] = 1
+    params["parallel"]["n_jobs"] = 1
     (tmp / "params.yaml").write_text(yaml.safe_dump(params))
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
     keep = {}
