@@ -9,8 +9,8 @@ slowly over a plain background, with a second face, Grace Hopper, in part of it)
    of the three together, run exactly as the stages run a video (decode, MediaPipe, tables);
    plus a per-frame breakdown of the parts (decode, detector, mesh, 468->68, crop + JPEG).
 2. **n_jobs = 1 vs 2**: 4 videos through the three stages in a pool of warmed-up worker
-   processes (so process start-up and TensorFlow's import — ~4 s once per worker per
-   stage — are left out; they are reported separately).
+   processes (so process start-up and the imports are left out; they are reported
+   separately).
 3. **peak RSS** of a fresh process running the three stages on a short video and on one 4x
    longer: flat memory means the two are about equal.
 
