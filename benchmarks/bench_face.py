@@ -9,8 +9,8 @@ slowly over a plain background, with a second face, Grace Hopper, in part of it)
    of the three together, run exactly as the stages run a video (decode, MediaPipe, tables);
    plus a per-frame breakdown of the parts (decode, detector, mesh, 468->68, crop + JPEG).
 2. **n_jobs = 1 vs 2**: 4 videos through the three stages in a pool of warmed-up worker
-   processes (so process start-up and TensorFlow's import — ~4 s once per worker per
-   stage — are left out; they are reported separately).
+   processes (so process start-up and the imports are left out; they are reported
+   separately).
 3. **peak RSS** of a fresh process running the three stages on a short video and on one 4x
    longer: flat memory means the two are about equal.
 
@@ -120,9 +120,10 @@ def run_three(video: Path, out_dir: Path, n: int, crop_size: int, vid: str = "be
 
 
 def breakdown(video: Path, n: int, crop_size: int) -> dict:
-    """Per-frame milliseconds of the parts, measured separately."""
+    """Per-frame milliseconds of the parts, measured separately (the default landmarks params)."""
+    from pipeline.config import LandmarksConfig
     from pipeline.face.crop import encode_jpeg, geometry_from_landmarks, warp
-    from pipeline.face.ibug68 import mesh_to_ibug68
+    from pipeline.face.ibug68 import mesh_to_68
     from pipeline.face.mediapipe_models import (
         FaceDetector,
         FaceMesh,
@@ -136,7 +137,9 @@ def breakdown(video: Path, n: int, crop_size: int) -> dict:
     for _ in iter_frames(video, limit=len(frames)):
         pass
     ms = {"decode (OpenCV, to RGB)": (time.perf_counter() - t0) / len(frames) * 1e3}
-    with FaceDetector() as det, FaceMesh() as mesh:
+    lm = LandmarksConfig()
+    mesh_name = "attention" if lm.refine else "plain"
+    with FaceDetector() as det, FaceMesh(lm.refine) as mesh:
         t0 = time.perf_counter()
         dets = [det(f) for f in frames]
         ms["MediaPipe detector (short range)"] = (time.perf_counter() - t0) / len(frames) * 1e3
@@ -148,10 +151,12 @@ def breakdown(video: Path, n: int, crop_size: int) -> dict:
             if m is not None:
                 roi = roi_from_mesh(m)
                 meshes.append(m)
-        ms["MediaPipe face mesh (ROI given)"] = (time.perf_counter() - t0) / len(frames) * 1e3
+        ms[f"MediaPipe {mesh_name} mesh (ROI given)"] = (
+            (time.perf_counter() - t0) / len(frames) * 1e3
+        )
     t0 = time.perf_counter()
-    pts = [mesh_to_ibug68(m) for m in meshes]
-    ms["468 -> 68 mapping"] = (time.perf_counter() - t0) / len(meshes) * 1e3
+    pts = [mesh_to_68(m, lm.mapping, lm.jaw) for m in meshes]
+    ms[f"468 -> 68 mapping ({lm.mapping})"] = (time.perf_counter() - t0) / len(meshes) * 1e3
     t0 = time.perf_counter()
     for f, p in zip(frames, pts, strict=False):
         encode_jpeg(warp(f, geometry_from_landmarks(p, 0.25, False), crop_size), 95)
@@ -161,9 +166,9 @@ def breakdown(video: Path, n: int, crop_size: int) -> dict:
 
 def _warm(_):
     from pipeline.face.mediapipe_models import FaceDetector, FaceMesh  # noqa: F401
-    from pipeline.face.runner import _init_worker
+    from pipeline.parallel import init_worker
 
-    _init_worker(None)  # what the stages' workers do (one OpenCV thread each)
+    init_worker()  # what the stages' workers do (one OpenCV thread each)
 
     return os.getpid()
 
@@ -315,6 +320,7 @@ def dvc_end_to_end(n_frames: int, w: int = 480, h: int = 360) -> None:
 
     from pipeline.artifacts import FaceStageSummary
     from pipeline.contracts.schema import MANIFEST
+    from pipeline.io import TIMINGS_DIR
 
     repo = Path(__file__).resolve().parents[1]
     tmp = Path(tempfile.mkdtemp(prefix="bench_face_dvc_"))
@@ -330,8 +336,7 @@ def dvc_end_to_end(n_frames: int, w: int = 480, h: int = 360) -> None:
     pq.write_table(pa.table({"video_id": pa.array([], pa.string())}),
                    tmp / "data/interim/source_landmarks.parquet")  # fmt: skip
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    for s in ("detect", "landmarks", "crop"):
-        params[s]["n_jobs"] = 1
+    params["parallel"]["n_jobs"] = 1
     (tmp / "params.yaml").write_text(yaml.safe_dump(params))
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
     keep = {}
@@ -354,10 +359,11 @@ def dvc_end_to_end(n_frames: int, w: int = 480, h: int = 360) -> None:
     print(f"dvc repro detect+landmarks+crop, {n_frames} frames {w}x{h}, one core ({core}): "
           f"{wall:.1f} s wall = {n_frames / wall:.1f} frames/s (load {os.getloadavg()[0]:.2f}); "
           f"native log lines in its output: {len(native)}")  # fmt: skip
-    for s in ("boxes", "landmarks", "crops"):
+    for stage, s in (("detect", "boxes"), ("landmarks", "landmarks"), ("crop", "crops")):
         d = FaceStageSummary.read_file(tmp / f"data/interim/{s}_summary.json")
+        run_s = json.loads((tmp / TIMINGS_DIR / f"{stage}.json").read_text())["wall_seconds"]
         print(f"  {s}: {d.frames_with_face} / {d.frames} with a face, "
-              f"stage {d.wall_seconds} s")  # fmt: skip
+              f"stage {run_s} s")  # fmt: skip
     shutil.rmtree(tmp, ignore_errors=True)
 
 

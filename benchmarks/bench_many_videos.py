@@ -25,7 +25,7 @@ so no two are alike.
    ``taskset``: the wall clock of the whole command (DVC, process start-ups, imports,
    everything) and frames/s over it; per stage the process's wall time (each stage's command
    is wrapped in a timer in the copy only), the time inside the stage's run over the
-   videos (its summary's ``wall_seconds``), and their difference: the stage's fixed cost per
+   videos (``wall_seconds`` in ``timings/<stage>.json``), and their difference: the stage's fixed cost per
    process (interpreter start, imports, params, worker pool). The rest of the total is DVC's
    own (start, hashing deps and outs, lock file); ``dvc repro crop`` once more with nothing to
    do measures DVC's fixed part alone.

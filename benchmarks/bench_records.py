@@ -31,7 +31,6 @@ import skimage.data  # noqa: E402
 
 from pipeline.config import AugmentConfig, BalanceConfig, ShardConfig  # noqa: E402
 from pipeline.contracts.schema import LABELS, MANIFEST  # noqa: E402
-from pipeline.io import write_json  # noqa: E402
 from pipeline.records.reader import make_dataset, shard_files  # noqa: E402
 from pipeline.records.writer import load_videos, write_records  # noqa: E402
 
@@ -103,7 +102,7 @@ def main():
             t0 = time.perf_counter()
             summary = write_records(videos, out, cfg, BalanceConfig(method="none"), n_jobs)
             dt = time.perf_counter() - t0
-            write_json(summary, out / "summary.json")
+            summary.write(out)
             mb = sum(p.stat().st_size for p in out.rglob("*.tfrecord")) / 2**20
             n_shards = len(list(out.rglob("*.tfrecord")))
             print(
