@@ -16,8 +16,15 @@ Adding a plug-in is one ``REGISTRY.register(name, entry, help=...)`` call next t
 choices and help (:mod:`pipeline.cli`, ``affwild plugins``) and the code that runs it all
 read the registry.
 
-This module sits at the bottom of the package (it imports nothing of ``pipeline``): the
-modules above register into it. A registry loads the module holding its built-ins the first
+A plug-in that lives outside this package is found in every process that reads a registry
+(the stage processes ``dvc repro`` starts too) in either of two ways, both loaded once, after the
+built-ins: an installed distribution that declares the module in the entry-point group
+``affwild.plugins`` (``[project.entry-points."affwild.plugins"] mine = "my_pkg.plugins"``), or
+the environment variable ``AFFWILD_PLUGINS`` (module names separated by commas, importable from
+``sys.path``). A module that fails to import is an error naming it and where it was declared.
+
+This module sits at the bottom of the package (it imports nothing of ``pipeline`` but
+:mod:`pipeline.errors`): the modules above register into it. A registry loads the module holding its built-ins the first
 time it is read, so that ``params.yaml`` can be checked without importing every plug-in's
 code up front; the built-in modules therefore import their heavy libraries (Keras, MediaPipe,
 Ray) inside the functions that need them.
@@ -26,11 +33,52 @@ Ray) inside the functions that need them.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from pipeline.errors import InputError
+
 T = TypeVar("T")
+
+ENTRY_POINT_GROUP = "affwild.plugins"
+PLUGINS_ENV = "AFFWILD_PLUGINS"
+_plugins_loaded = False
+
+
+class PluginError(InputError):
+    """A declared plug-in module that cannot be imported."""
+
+
+def plugin_modules() -> list[tuple[str, str]]:
+    """``(module, where it was declared)`` of every plug-in outside the package: the
+    ``affwild.plugins`` entry points of installed distributions, then ``AFFWILD_PLUGINS``."""
+    found = [
+        (ep.value.split(":")[0], f"entry point {ep.name!r} of group {ENTRY_POINT_GROUP}")
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    ]
+    env = os.environ.get(PLUGINS_ENV, "")
+    found += [(m.strip(), PLUGINS_ENV) for m in env.split(",") if m.strip()]
+    return found
+
+
+def load_plugins() -> None:
+    """Import every plug-in module once (each registers its entries when imported)."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for module, where in plugin_modules():
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            _plugins_loaded = False  # a fixed module is tried again
+            raise PluginError(
+                f"plug-in module {module!r} ({where}) cannot be imported: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -67,6 +115,7 @@ class Registry(Generic[T]):
             self._loaded = True
             for module in self._builtins:
                 importlib.import_module(module)
+            load_plugins()
         return self._items
 
     def get(self, name: str) -> T:

@@ -267,3 +267,87 @@ def test_a_toy_engine_and_face_stage(register, tmp_path):
     for v in "abc":
         assert pq.read_table(local / f"{v}.pq").equals(pq.read_table(out / f"{v}.pq"))
     assert json.loads(summary.model_dump_json())["stage"] == "count"
+
+
+PLUGIN_MODULE = """
+from pydantic import Field
+
+from pipeline.config import BackboneOptions
+from pipeline.evaluation.metrics import Metric
+from pipeline.models.backbones import BackboneSpec, register
+from pipeline.registry import METRICS
+
+
+class Options(BackboneOptions):
+    filters: int = Field(8, ge=1)
+
+
+def build(image_size, weights=None, filters=8):
+    raise NotImplementedError
+
+
+register(BackboneSpec(name="outside", build=build, normalization="unit", fc_units=(8,),
+                      landmarks_before=0, fc_start=1, imagenet=False, min_image_size=8,
+                      description="from a module outside the package", options=Options))
+METRICS.register("mae_outside", Metric(lambda t, p: float(abs(t - p).mean()), "MAE"), "MAE")
+"""
+
+CHECK = (
+    "from pipeline.config import parse_params; "
+    "m = parse_params({'model': {'backbone': {'name': 'outside', 'filters': 3}}}).model; "
+    "print(m.backbone.name, m.backbone.options.filters)"
+)
+
+
+def _fresh(args: list[str], **env: str):
+    """Run ``python args`` in a new interpreter (as dvc repro runs a stage)."""
+    import os
+    import subprocess
+    import sys
+
+    full = {k: v for k, v in os.environ.items() if k != "AFFWILD_PLUGINS"}
+    full.update(env)
+    return subprocess.run(
+        [sys.executable, *args], cwd=Path(__file__).parents[1], env=full,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_a_plugin_outside_the_package_reaches_new_processes(tmp_path):
+    """A module outside pipeline/ that registers a backbone (with its own option) and a metric
+    is found by a fresh process, through AFFWILD_PLUGINS or an installed entry point."""
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "toy_affwild_plugin.py").write_text(PLUGIN_MODULE)
+    path = str(tmp_path / "mods")
+
+    r = _fresh(["-c", CHECK], PYTHONPATH=path)  # not declared: unknown
+    assert r.returncode != 0 and "unknown backbone 'outside'" in r.stderr
+
+    r = _fresh(["-c", CHECK], PYTHONPATH=path, AFFWILD_PLUGINS="toy_affwild_plugin")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["outside", "3"]
+    r = _fresh(["-m", "pipeline.cli", "plugins"], PYTHONPATH=path,
+               AFFWILD_PLUGINS="toy_affwild_plugin")  # fmt: skip
+    assert "outside    from a module outside the package (options: filters)" in r.stdout
+    assert "mae_outside" in r.stdout
+
+    # an installed distribution declaring the module in the entry-point group affwild.plugins
+    dist = tmp_path / "mods" / "toy_affwild_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: toy-affwild-plugin\nVersion: 0.1\n"
+    )
+    (dist / "entry_points.txt").write_text("[affwild.plugins]\ntoy = toy_affwild_plugin\n")
+    r = _fresh(["-c", CHECK], PYTHONPATH=path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["outside", "3"]
+
+    # a declared module that cannot be imported: one line naming it and where it was declared
+    r = _fresh(["-m", "pipeline.cli", "plugins"], PYTHONPATH=path,
+               AFFWILD_PLUGINS="no_such_affwild_plugin")  # fmt: skip
+    assert r.returncode == 1
+    assert (
+        "error: plug-in module 'no_such_affwild_plugin' (AFFWILD_PLUGINS) cannot be imported"
+        in r.stderr
+    )
+    assert "Traceback" not in r.stderr
