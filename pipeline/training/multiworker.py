@@ -100,6 +100,18 @@ class _Best:
         return bool(patience) and epoch - self.epoch >= patience
 
 
+def _end_live(live) -> None:
+    """``live.end()``. Workers of one cluster that run in the same DVC repository share
+    DVCLive's step signal file (``.dvc/tmp/exps/run/DVCLIVE_STEP_COMPLETED``, for VS Code),
+    and each removes it last thing in ``end()`` (it checks, then removes): the worker that
+    comes second may find it gone. Everything else of ``end()`` is done by then."""
+    try:
+        live.end()
+    except FileNotFoundError as exc:
+        if not str(exc.filename).endswith("DVCLIVE_STEP_COMPLETED"):
+            raise
+
+
 def fit_custom(
     build: Callable[[], keras.Model],
     make_train: Callable[[int, int, int], tf.data.Dataset],
@@ -136,7 +148,7 @@ def fit_custom(
         _log_epoch(live, epoch, cfg.epochs, steps_per_epoch, logs)
         if best.stop_after(epoch, logs, loop.model, cfg.patience):
             break
-    live.end()
+    _end_live(live)
     if best.weights is not None:
         with strategy.scope():
             loop.model.set_weights(best.weights)
