@@ -56,14 +56,38 @@ def _read_clip(clip: Path, problems: list[Problem]) -> Entry | None:
     if not frames:
         problems.append(Problem(vid, str(meta), "label file has no frames (no images in its clip)"))
         return None
-    # Frames must be numbered 0..n-1 with no gap: frame i of the labels is image i.
     before = len(problems)
+    _check_sequence(vid, frames, problems)
+    table = _label_table(vid, meta, problems)
+    if table is None:
+        return None
+    va, landmarks = _parse_frames(vid, meta, table, len(frames), problems)
+    if len(problems) != before:
+        return None
+    return Entry(
+        vid,
+        "afewva",
+        clip,
+        str(meta),
+        va[0],
+        va[1],
+        landmarks=landmarks,
+        known_frames=len(frames),
+    )
+
+
+def _check_sequence(vid: str, frames: list[Path], problems: list[Problem]) -> None:
+    """Frames must be numbered 0..n-1 with no gap: frame i of the labels is image i."""
     for i, f in enumerate(frames):
         if not f.stem.isdigit() or int(f.stem) != i:
             problems.append(
                 Problem(vid, str(f), f"frame file out of sequence, expected {i:05d}{f.suffix}")
             )
             break
+
+
+def _label_table(vid: str, meta: Path, problems: list[Problem]) -> dict | None:
+    """The label file's ``frames`` object; None (and a problem) where it is not one."""
     try:
         data = json.loads(meta.read_text(encoding="utf-8"))
         table = data["frames"]
@@ -72,8 +96,12 @@ def _read_clip(clip: Path, problems: list[Problem]) -> Entry | None:
     except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
         problems.append(Problem(vid, str(meta), f"not an AFEW-VA label file: {exc}"))
         return None
+    return table
 
-    n = len(frames)
+
+def _parse_frames(vid: str, meta: Path, table: dict, n: int, problems: list[Problem]):
+    """(valence/arousal (2, n) in [-1, 1], landmarks (n, 136)), NaN where a frame has none;
+    every bad value is a problem naming the file and frame."""
     va = np.full((2, n), np.nan, dtype=np.float32)
     landmarks = np.full((n, N_VALUES), np.nan, dtype=np.float32)
     for key, rec in table.items():
@@ -87,33 +115,28 @@ def _read_clip(clip: Path, problems: list[Problem]) -> Entry | None:
                 Problem(vid, str(meta), f"labels frame {i} but the clip has {n} frames", frame=i)
             )
             continue
+        rec = rec if isinstance(rec, dict) else {}
         for d, dim in enumerate(("valence", "arousal")):
-            v = rec.get(dim) if isinstance(rec, dict) else None
-            if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
-                problems.append(Problem(vid, where, f"{dim} {v!r} is not a number"))
-            elif not -SCALE <= v <= SCALE:
-                problems.append(Problem(vid, where, f"{dim} {v:g} outside [-10, 10]"))
-            else:
-                va[d, i] = v / SCALE
-        pts = rec.get("landmarks") if isinstance(rec, dict) else None
+            va[d, i] = _label_value(vid, where, dim, rec.get(dim), problems)
+        pts = rec.get("landmarks")
         if pts is not None:
             arr = np.asarray(pts, dtype=np.float32) if _is_points(pts) else None
             if arr is None:
                 problems.append(Problem(vid, where, f"landmarks are not {N_POINTS} [x, y] pairs"))
             else:
                 landmarks[i] = arr.reshape(-1)
-    if len(problems) != before:
-        return None
-    return Entry(
-        vid,
-        "afewva",
-        clip,
-        str(meta),
-        va[0],
-        va[1],
-        landmarks=landmarks,
-        known_frames=n,
-    )
+    return va, landmarks
+
+
+def _label_value(vid: str, where: str, dim: str, v, problems: list[Problem]) -> float:
+    """An integer label in [-10, 10] scaled to [-1, 1]; NaN (and a problem) otherwise."""
+    if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+        problems.append(Problem(vid, where, f"{dim} {v!r} is not a number"))
+    elif not -SCALE <= v <= SCALE:
+        problems.append(Problem(vid, where, f"{dim} {v:g} outside [-10, 10]"))
+    else:
+        return v / SCALE
+    return np.nan
 
 
 def _is_points(pts) -> bool:

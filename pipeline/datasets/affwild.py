@@ -33,62 +33,67 @@ def scan_affwild(root: str | Path) -> ScanResult:
         return result
 
     for split in SPLITS:
-        videos: dict[str, list[Path]] = {}
-        vdir = root / "videos" / split
-        if vdir.is_dir():
-            for p in sorted(vdir.iterdir()):
-                if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
-                    videos.setdefault(p.stem, []).append(p)
-        labels = {
-            dim: {p.stem: p for p in sorted((root / "annotations" / split / dim).glob("*.txt"))}
-            for dim in DIMENSIONS
-        }
+        videos, labels = _split_files(root, split)
         ids = sorted(set(videos) | set(labels["valence"]) | set(labels["arousal"]))
         for vid in ids:
-            files = videos.get(vid, [])
-            missing = [d for d in DIMENSIONS if vid not in labels[d]]
-            if not files:
-                where = labels["valence"].get(vid) or labels["arousal"][vid]
-                result.problems.append(
-                    Problem(vid, str(where), f"label file has no video in {vdir}")
-                )
-                continue
-            if len(files) > 1:
-                result.problems.append(
-                    Problem(
-                        vid,
-                        ", ".join(map(str, files)),
-                        f"duplicate video id {vid!r} ({len(files)} files)",
-                    )
-                )
-                continue
-            if missing:
-                expected = [str(root / "annotations" / split / d / f"{vid}.txt") for d in missing]
-                result.problems.append(
-                    Problem(
-                        vid, str(files[0]), f"video has no labels (missing {', '.join(expected)})"
-                    )
-                )
-                continue
-            values = [read_value_file(labels[d][vid], vid, result.problems) for d in DIMENSIONS]
-            if any(v is None for v in values):
-                continue
-            valence, arousal = values
-            vpath, apath = labels["valence"][vid], labels["arousal"][vid]
-            if len(valence) != len(arousal):
-                result.problems.append(
-                    Problem(
-                        vid,
-                        str(apath),
-                        f"{len(arousal)} arousal lines but {len(valence)} valence lines in {vpath}",
-                    )
-                )
-                continue
-            result.entries.append(
-                Entry(vid, "affwild", files[0], str(vpath), valence, arousal, split=split)
-            )
+            entry = _read_video(root, split, vid, videos.get(vid, []), labels, result.problems)
+            if entry is not None:
+                result.entries.append(entry)
     result.problems.extend(find_duplicate_ids(result.entries))
     return result
+
+
+def _split_files(root: Path, split: str):
+    """(video id -> its video files, dimension -> video id -> label file) of one split."""
+    videos: dict[str, list[Path]] = {}
+    vdir = root / "videos" / split
+    if vdir.is_dir():
+        for p in sorted(vdir.iterdir()):
+            if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
+                videos.setdefault(p.stem, []).append(p)
+    labels = {
+        dim: {p.stem: p for p in sorted((root / "annotations" / split / dim).glob("*.txt"))}
+        for dim in DIMENSIONS
+    }
+    return videos, labels
+
+
+def _read_video(
+    root: Path, split: str, vid: str, files: list[Path], labels: dict, problems: list[Problem]
+) -> Entry | None:
+    """One video's entry, or None with its problem: no video, two videos, missing or
+    unreadable labels, valence and arousal of different lengths."""
+    if not files:
+        where = labels["valence"].get(vid) or labels["arousal"][vid]
+        vdir = root / "videos" / split
+        problems.append(Problem(vid, str(where), f"label file has no video in {vdir}"))
+        return None
+    if len(files) > 1:
+        where = ", ".join(map(str, files))
+        problems.append(Problem(vid, where, f"duplicate video id {vid!r} ({len(files)} files)"))
+        return None
+    missing = [d for d in DIMENSIONS if vid not in labels[d]]
+    if missing:
+        expected = [str(root / "annotations" / split / d / f"{vid}.txt") for d in missing]
+        problems.append(
+            Problem(vid, str(files[0]), f"video has no labels (missing {', '.join(expected)})")
+        )
+        return None
+    values = [read_value_file(labels[d][vid], vid, problems) for d in DIMENSIONS]
+    if any(v is None for v in values):
+        return None
+    valence, arousal = values
+    vpath, apath = labels["valence"][vid], labels["arousal"][vid]
+    if len(valence) != len(arousal):
+        problems.append(
+            Problem(
+                vid,
+                str(apath),
+                f"{len(arousal)} arousal lines but {len(valence)} valence lines in {vpath}",
+            )
+        )
+        return None
+    return Entry(vid, "affwild", files[0], str(vpath), valence, arousal, split=split)
 
 
 def _scan(root: Path, split_cfg) -> ScanResult:

@@ -39,51 +39,15 @@ def scan_affwild2(root: str | Path, validation_split: str = "val") -> ScanResult
         )
         return result
 
-    videos: dict[str, list[Path]] = {}
-    for p in sorted((root / "videos").rglob("*")):
-        if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
-            videos.setdefault(p.stem, []).append(p)
-    for name, files in videos.items():
-        if len(files) > 1:
-            result.problems.append(
-                Problem(name, ", ".join(map(str, files)), f"duplicate video name {name!r}")
-            )
-
+    videos = _videos(root, result.problems)
     used: set[str] = set()
     for folder, split in SETS.items():
         if split == "val":
             split = validation_split
         for label in sorted((ann / folder).glob("*.txt")):
-            vid = label.stem
-            name, subject = vid, ""
-            for suffix in SUBJECT_SUFFIXES:
-                if vid.endswith(suffix) and vid not in videos:
-                    name, subject = vid[: -len(suffix)], suffix[1:]
-            files = videos.get(name)
-            if not files:
-                result.problems.append(
-                    Problem(vid, str(label), f"label file has no video {name}.* under videos/")
-                )
-                continue
-            used.add(name)
-            if len(files) > 1:
-                continue  # reported above
-            values = read_affwild2_file(label, vid, result.problems)
-            if values is None:
-                continue
-            result.entries.append(
-                Entry(
-                    vid,
-                    "affwild2",
-                    files[0],
-                    str(label),
-                    values[0],
-                    values[1],
-                    split=split,
-                    subject=subject,
-                    group=name,
-                )
-            )
+            entry = _read_label(label, split, videos, used, result.problems)
+            if entry is not None:
+                result.entries.append(entry)
     unlabelled = sorted(set(videos) - used)
     if unlabelled:
         result.notes.append(
@@ -92,6 +56,53 @@ def scan_affwild2(root: str | Path, validation_split: str = "val") -> ScanResult
         )
     result.problems.extend(find_duplicate_ids(result.entries))
     return result
+
+
+def _videos(root: Path, problems: list[Problem]) -> dict[str, list[Path]]:
+    """Video name -> its files anywhere under videos/ (a name with two files is a problem)."""
+    videos: dict[str, list[Path]] = {}
+    for p in sorted((root / "videos").rglob("*")):
+        if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
+            videos.setdefault(p.stem, []).append(p)
+    for name, files in videos.items():
+        if len(files) > 1:
+            problems.append(
+                Problem(name, ", ".join(map(str, files)), f"duplicate video name {name!r}")
+            )
+    return videos
+
+
+def _read_label(
+    label: Path, split: str, videos: dict[str, list[Path]], used: set[str], problems
+) -> Entry | None:
+    """The entry of one label file (``<name>_left`` / ``_right``: that subject of video
+    ``<name>``); adds its video's name to ``used``."""
+    vid = label.stem
+    name, subject = vid, ""
+    for suffix in SUBJECT_SUFFIXES:
+        if vid.endswith(suffix) and vid not in videos:
+            name, subject = vid[: -len(suffix)], suffix[1:]
+    files = videos.get(name)
+    if not files:
+        problems.append(Problem(vid, str(label), f"label file has no video {name}.* under videos/"))
+        return None
+    used.add(name)
+    if len(files) > 1:
+        return None  # reported with the videos
+    values = read_affwild2_file(label, vid, problems)
+    if values is None:
+        return None
+    return Entry(
+        vid,
+        "affwild2",
+        files[0],
+        str(label),
+        values[0],
+        values[1],
+        split=split,
+        subject=subject,
+        group=name,
+    )
 
 
 def _scan(root: Path, split_cfg) -> ScanResult:

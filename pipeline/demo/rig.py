@@ -56,8 +56,9 @@ def _bump_field(
     return (num / np.maximum(den, 1.0)[:, None]).reshape(xy.shape)
 
 
-def _basis_specs(lm: np.ndarray, f: float):
-    """(moving indices, displacements in px (m, 2), anchor indices, sigma px) per RBF basis."""
+def _outward(lm: np.ndarray, f: float):
+    """``out(idx, dx, dy)``: control points ``idx`` with displacements (dx outward from the
+    face's vertical midline, dy down) in face heights, as (indices, (m, 2) px)."""
     cx = lm[:, 0].mean()
 
     def out(idx, dx, dy):
@@ -65,23 +66,32 @@ def _basis_specs(lm: np.ndarray, f: float):
         sx = np.sign(lm[idx, 0] - cx)
         return idx, np.stack([sx * dx * f, np.full(len(idx), dy * f)], axis=1)
 
-    upper_lids = [u for u, _ in fm.EYELID_PAIRS]
+    return out
+
+
+def _mouth_specs(out, f: float) -> dict:
+    """The smile basis: corners up/out, the lip points next to them less, cheeks a little."""
     lower_lids = [lo for _, lo in fm.EYELID_PAIRS]
     lip_centres = [0, 13, 14, 17]
-    specs = {}
-
-    # smile: corners up/out, the lip points next to them less, cheeks a little.
     i1, d1 = out(fm.MOUTH_CORNERS, 0.035, -0.08)
     i2, d2 = out((185, 409, 146, 375, 78, 308), 0.028, -0.065)
     i3, d3 = out((40, 270, 91, 321), 0.012, -0.035)
     i4, d4 = out((205, 425), 0.0, -0.02)
-    specs["smile"] = (
+    smile = (
         i1 + i2 + i3 + i4,
         np.concatenate([d1, d2, d3, d4]),
         fm.NOSE + fm.FOREHEAD + tuple(fm.EYE_CORNERS) + tuple(lower_lids) + fm.CHIN[:3]
         + tuple(lip_centres) + (234, 454, 132, 361, 172, 397),
         0.075 * f,
     )  # fmt: skip
+    return {"smile": smile}
+
+
+def _upper_face_specs(out, f: float) -> dict:
+    """The cheek, frown, eyes and brows bases."""
+    upper_lids = [u for u, _ in fm.EYELID_PAIRS]
+    lower_lids = [lo for _, lo in fm.EYELID_PAIRS]
+    specs = {}
     i1, d1 = out(fm.CHEEKS, 0.0, -0.022)
     i2, d2 = out(lower_lids, 0.0, -0.008)
     specs["cheek"] = (
@@ -113,15 +123,99 @@ def _basis_specs(lm: np.ndarray, f: float):
         tuple(upper_lids) + tuple(fm.EYE_CORNERS) + (10, 338, 109, 6, 168),
         0.07 * f,
     )
-    blink_idx = list(upper_lids)
+    return specs
+
+
+def _blink_spec(lm: np.ndarray, f: float) -> tuple:
+    """The blink basis: upper lids down onto the lower lids."""
+    upper_lids = [u for u, _ in fm.EYELID_PAIRS]
+    lower_lids = [lo for _, lo in fm.EYELID_PAIRS]
     blink_d = np.array([(lm[lo] - lm[up]) * 1.3 for up, lo in fm.EYELID_PAIRS])
-    specs["blink"] = (
-        blink_idx,
+    return (
+        list(upper_lids),
         blink_d,
         tuple(lower_lids) + tuple(fm.EYE_CORNERS) + fm.BROWS_MID + fm.BROWS_INNER,
         0.03 * f,
     )
-    return specs
+
+
+def _basis_specs(lm: np.ndarray, f: float):
+    """(moving indices, displacements in px (m, 2), anchor indices, sigma px) per RBF basis."""
+    out = _outward(lm, f)
+    return {**_mouth_specs(out, f), **_upper_face_specs(out, f), "blink": _blink_spec(lm, f)}
+
+
+def _window(ph: int, pw: int, margin: float):
+    """Weight fading from 1 inside the patch to 0 over its outer ``margin`` px (smoothstep),
+    so the deformed patch pastes back without a seam."""
+
+    def window(xy):
+        d = np.minimum.reduce(
+            [xy[..., 0], xy[..., 1], (pw - 1) - xy[..., 0], (ph - 1) - xy[..., 1]]
+        )
+        t = np.clip(d / margin, 0.0, 1.0)
+        return t * t * (3.0 - 2.0 * t)
+
+    return window
+
+
+def _half_grid(ph: int, pw: int) -> np.ndarray:
+    """Patch coordinates of a half-resolution grid (the fields are smooth: computed there and
+    resized)."""
+    hh, hw = (ph + 1) // 2, (pw + 1) // 2
+    gy, gx = np.mgrid[0:hh, 0:hw].astype(np.float64)
+    return np.stack([gx * (pw - 1) / max(hw - 1, 1), gy * (ph - 1) / max(hh - 1, 1)], -1)
+
+
+def _bump_bases(lmp: np.ndarray, f: float, grid: np.ndarray, fields, at_pts) -> None:
+    """The control-point bases (smile ... blink) into ``fields`` / ``at_pts``."""
+    for name, (moving, disp, anchors, sigma) in _basis_specs(lmp, f).items():
+        anchors = [a for a in dict.fromkeys(anchors) if a not in set(moving)]
+        k = BASES.index(name)
+        fields[k] = _bump_field(lmp[moving], disp, lmp[anchors], sigma, grid)
+        at_pts[k] = _bump_field(lmp[moving], disp, lmp[anchors], sigma, lmp)
+
+
+def _head_bases(lmp: np.ndarray, c: np.ndarray, f: float, grid, fields, at_pts) -> None:
+    """Head shift: a broad bump around the face centre ``c``, 1 px at the centre."""
+    s = 0.6 * f
+    for k, axis in ((BASES.index("head_x"), 0), (BASES.index("head_y"), 1)):
+        fields[k, ..., axis] = exp(-np.sum((grid - c) ** 2, -1) / (2 * s * s))
+        at_pts[k, :, axis] = exp(-np.sum((lmp - c) ** 2, -1) / (2 * s * s))
+
+
+def _jaw_basis(lmp: np.ndarray, f: float, grid, fields, at_pts) -> None:
+    """Jaw: a tear along the lip line. Below the line (sigmoid across a ~1 px band) the
+    lower lip and chin move down, most in the middle of the mouth, none at the corners;
+    below the chin the shift fades out again (the neck stretches)."""
+    jaw_k = BASES.index("jaw")
+    up_in = lmp[list(fm.LIP_UPPER_INNER)]
+    low_in = lmp[list(fm.LIP_LOWER_INNER)]
+    mid = (up_in + low_in) / 2.0
+    order = np.argsort(mid[:, 0])
+    mx, my = mid[order, 0], mid[order, 1]
+    xc = (lmp[61, 0] + lmp[291, 0]) / 2.0
+    half_w = abs(lmp[291, 0] - lmp[61, 0]) / 2.0
+    chin_y = lmp[152, 1]
+
+    def jaw(xy, side=None):
+        x, y = xy[..., 0], xy[..., 1]
+        line = np.interp(x, mx, my)
+        tear = 1.0 / (1.0 + exp(-(y - line) / (0.006 * f))) if side is None else side
+        lens = exp(-np.square(np.square((x - xc) / (0.75 * half_w))))
+        below = exp(-(np.maximum(0.0, y - chin_y) ** 2) / (2 * (0.25 * f) ** 2))
+        return 0.05 * f * tear * lens * below
+
+    fields[jaw_k, ..., 1] = jaw(grid)
+    side = np.full(len(lmp), np.nan)
+    side[list(fm.LIP_UPPER_INNER)] = 0.0
+    side[list(fm.LIP_LOWER_INNER)] = 1.0
+    pts_jaw = jaw(lmp)
+    known = ~np.isnan(side)
+    pts_jaw[known] = jaw(lmp[known], side[known])
+    at_pts[jaw_k, :, 1] = pts_jaw
+    for corner in (78, 308, 61, 291):
+        at_pts[jaw_k, corner, 1] = 0.0
 
 
 class FaceRig:
@@ -135,86 +229,36 @@ class FaceRig:
         lm = np.asarray(landmarks, dtype=np.float64)
         f = float(np.ptp(lm[:, 1]))
         self.face_height = f
-        lo, hi = lm.min(axis=0), lm.max(axis=0)
-        centre = (lo + hi) / 2.0
+        centre = (lm.min(axis=0) + lm.max(axis=0)) / 2.0
+        self._cut_patch(canvas, centre, patch_half * f)
+        self.lm = lm - self.origin  # landmarks in patch coordinates
+        self._jaw_k = BASES.index("jaw")
+        self._build_fields(centre - self.origin, f)
+
+    def _cut_patch(self, canvas: np.ndarray, centre: np.ndarray, half: float) -> None:
+        """The patch around the face: ``src``, its ``origin`` and ``box`` in the canvas."""
         h, w = canvas.shape[:2]
-        x0, y0 = (int(max(0, np.floor(c - patch_half * f))) for c in centre)
-        x1 = int(min(w, np.ceil(centre[0] + patch_half * f)))
-        y1 = int(min(h, np.ceil(centre[1] + patch_half * f)))
+        x0, y0 = (int(max(0, np.floor(c - half))) for c in centre)
+        x1 = int(min(w, np.ceil(centre[0] + half)))
+        y1 = int(min(h, np.ceil(centre[1] + half)))
         self.origin = np.array([x0, y0], dtype=np.float64)
         self.box = (x0, y0, x1, y1)
         self.src = np.ascontiguousarray(canvas[y0:y1, x0:x1])
+
+    def _build_fields(self, c: np.ndarray, f: float) -> None:
+        """Every basis's displacement field over the patch and at the 468 points, windowed
+        to fade out over the outer 0.4 F of the patch."""
         ph, pw = self.src.shape[:2]
-        self.lm = lm - self.origin  # landmarks in patch coordinates
         lmp = self.lm
-
-        # Fields are computed on a half-resolution grid and resized (they are smooth).
-        hh, hw = (ph + 1) // 2, (pw + 1) // 2
-        gy, gx = np.mgrid[0:hh, 0:hw].astype(np.float64)
-        grid = np.stack([gx * (pw - 1) / max(hw - 1, 1), gy * (ph - 1) / max(hh - 1, 1)], -1)
-        # Window: fields fade to zero over the outer 0.4 F of the patch, so it pastes back
-        # without a seam.
-        margin = 0.4 * f
-
-        def window(xy):
-            d = np.minimum.reduce(
-                [xy[..., 0], xy[..., 1], (pw - 1) - xy[..., 0], (ph - 1) - xy[..., 1]]
-            )
-            t = np.clip(d / margin, 0.0, 1.0)
-            return t * t * (3.0 - 2.0 * t)
-
-        win_grid, win_pts = window(grid), window(lmp)
-        fields = np.zeros((N_BASES, hh, hw, 2))
+        grid = _half_grid(ph, pw)
+        window = _window(ph, pw, 0.4 * f)
+        fields = np.zeros((N_BASES, *grid.shape[:2], 2))
         at_pts = np.zeros((N_BASES, len(lmp), 2))
-
-        for name, (moving, disp, anchors, sigma) in _basis_specs(lmp, f).items():
-            anchors = [a for a in dict.fromkeys(anchors) if a not in set(moving)]
-            k = BASES.index(name)
-            fields[k] = _bump_field(lmp[moving], disp, lmp[anchors], sigma, grid)
-            at_pts[k] = _bump_field(lmp[moving], disp, lmp[anchors], sigma, lmp)
-
-        # Head shift: a broad bump around the face centre, 1 px at the centre.
-        c = centre - self.origin
-        s = 0.6 * f
-        for k, axis in ((BASES.index("head_x"), 0), (BASES.index("head_y"), 1)):
-            fields[k, ..., axis] = exp(-np.sum((grid - c) ** 2, -1) / (2 * s * s))
-            at_pts[k, :, axis] = exp(-np.sum((lmp - c) ** 2, -1) / (2 * s * s))
-
-        # Jaw: a tear along the lip line. Below the line (sigmoid across a ~1 px band) the
-        # lower lip and chin move down, most in the middle of the mouth, none at the corners;
-        # below the chin the shift fades out again (the neck stretches).
-        jaw_k = BASES.index("jaw")
-        up_in = lmp[list(fm.LIP_UPPER_INNER)]
-        low_in = lmp[list(fm.LIP_LOWER_INNER)]
-        mid = (up_in + low_in) / 2.0
-        order = np.argsort(mid[:, 0])
-        mx, my = mid[order, 0], mid[order, 1]
-        xc = (lmp[61, 0] + lmp[291, 0]) / 2.0
-        half_w = abs(lmp[291, 0] - lmp[61, 0]) / 2.0
-        chin_y = lmp[152, 1]
-        self._jaw_params = (mx, my, xc, half_w, chin_y, f)
-
-        def jaw(xy, side=None):
-            x, y = xy[..., 0], xy[..., 1]
-            line = np.interp(x, mx, my)
-            tear = 1.0 / (1.0 + exp(-(y - line) / (0.006 * f))) if side is None else side
-            lens = exp(-np.square(np.square((x - xc) / (0.75 * half_w))))
-            below = exp(-(np.maximum(0.0, y - chin_y) ** 2) / (2 * (0.25 * f) ** 2))
-            return 0.05 * f * tear * lens * below
-
-        fields[jaw_k, ..., 1] = jaw(grid)
-        side = np.full(len(lmp), np.nan)
-        side[list(fm.LIP_UPPER_INNER)] = 0.0
-        side[list(fm.LIP_LOWER_INNER)] = 1.0
-        pts_jaw = jaw(lmp)
-        known = ~np.isnan(side)
-        pts_jaw[known] = jaw(lmp[known], side[known])
-        at_pts[jaw_k, :, 1] = pts_jaw
-        for corner in (78, 308, 61, 291):
-            at_pts[jaw_k, corner, 1] = 0.0
-
-        fields *= win_grid[None, ..., None]
-        at_pts *= win_pts[None, ..., None]
+        _bump_bases(lmp, f, grid, fields, at_pts)
+        _head_bases(lmp, c, f, grid, fields, at_pts)
+        _jaw_basis(lmp, f, grid, fields, at_pts)
+        fields *= window(grid)[None, ..., None]
+        at_pts *= window(lmp)[None, ..., None]
         full = np.empty((N_BASES, ph, pw, 2), dtype=np.float32)
         for k in range(N_BASES):
             full[k] = cv2.resize(fields[k].astype(np.float32), (pw, ph), cv2.INTER_LINEAR)
@@ -222,7 +266,6 @@ class FaceRig:
         self._at_pts = at_pts
         gy, gx = np.mgrid[0:ph, 0:pw].astype(np.float32)
         self._gx, self._gy = gx, gy
-        self._jaw_k = jaw_k
 
     def landmarks_for(self, coefs: np.ndarray) -> np.ndarray:
         """The 468 points after the deformation, in canvas coordinates."""
