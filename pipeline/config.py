@@ -400,11 +400,25 @@ class EvaluateConfig(Section):
     # CNN-RNN windows overlap by this many frames of context; only each window's tail is
     # kept (null: half the sequence length; 0: back-to-back windows starting cold).
     rnn_context: int | None = Field(None, ge=0)
+    # all_frames: the project's own protocol (every labelled frame, the fill rule above,
+    # overlapping windows); authors: the authors' released eval_script.py (the frames with a
+    # face and a label as one list, back-to-back cold windows, the remainder dropped).
+    # docs/results-and-choices.md#evaluation-protocols
+    protocol: Literal["all_frames", "authors"] = "all_frames"
     # Bootstrap over test videos for the 95 % intervals.
     bootstrap: int = Field(1000, ge=100)
     bootstrap_seed: int = 0
     # Extra training seeds of `dvc repro seeds/dvc.yaml` (besides train_cnn/train_rnn.seed).
     seeds: list[int] = Field(default_factory=lambda: [1, 2])
+
+    @model_validator(mode="after")
+    def _context_needs_all_frames(self) -> EvaluateConfig:
+        if self.protocol == "authors" and self.rnn_context not in (None, 0):
+            raise ValueError(
+                f"rnn_context {self.rnn_context}: the authors protocol cuts back-to-back "
+                "windows (no context); set rnn_context: null or protocol: all_frames"
+            )
+        return self
 
     @model_validator(mode="after")
     def _distinct_seeds(self) -> EvaluateConfig:
