@@ -147,3 +147,51 @@ def test_videos_come_from_a_column_or_the_folder_and_are_listed_together(tmp_pat
     named.write_text("video,image_path,valence,arousal\n"
                      + "".join(f"a,{line}\n" for line in lines))  # fmt: skip
     assert list(read_list(named).videos) == ["a"] * 4
+
+
+def test_the_evaluate_stage_under_the_authors_protocol(tmp_path):
+    """evaluate.protocol authors in the stage: the frames with a face and a label, cut into
+    whole windows of the CNN-RNN's length; every model scored on them; the report says so.
+    The default protocol writes no protocol key (its report is as it was)."""
+    import pyarrow.parquet as pq
+
+    from pipeline.config import BalanceConfig, ShardConfig
+    from pipeline.records.writer import load_videos, write_records
+    from stages.evaluate import main as evaluate
+    from tests.helpers.records import make_interim
+
+    videos = {"tr0": ("train", 12), "te0": ("test", 20), "te1": ("test", 9)}
+    manifest, labels, crops = make_interim(tmp_path / "interim", videos, crop=40)
+    records = tmp_path / "records"
+    cfg = ShardConfig(seq_len=SEQ, train_stride=SEQ, shard_mb=1)
+    write_records(load_videos(manifest, labels, crops), records, cfg, BalanceConfig()).write(
+        records
+    )
+    pq.write_table(labels, tmp_path / "labels.parquet")
+    models = {}
+    for kind in ("cnn", "cnn_rnn"):
+        folder = save_model_folder(tmp_path / kind, kind, landmarks=False)
+        meta = json.loads((folder / "meta.json").read_text())
+        (folder / "meta.json").write_text(json.dumps({**meta, "train_label_mean": [0.1, 0.2]}))
+        models[kind] = folder
+    reports = {}
+    for protocol in ("all_frames", "authors"):
+        params = tmp_path / f"{protocol}.yaml"
+        params.write_text(f"evaluate: {{protocol: {protocol}, bootstrap: 100}}\n")
+        out = tmp_path / protocol
+        r = CliRunner().invoke(evaluate, [
+            "--records", records, "--labels", tmp_path / "labels.parquet",
+            "--cnn", models["cnn"], "--cnn-rnn", models["cnn_rnn"], "--metrics", out / "metrics",
+            "--report", out / "report.json", "--predictions", out / "pred.parquet",
+            "--params", params,
+        ], catch_exceptions=False)  # fmt: skip
+        assert r.exit_code == 0, r.output
+        reports[protocol] = json.loads((out / "report.json").read_text())
+    assert "protocol" not in reports["all_frames"]
+    a = reports["authors"]
+    assert a["protocol"] == "authors" and a["cnn_rnn_windows"]["context"] == 0
+    n = a["frames"]["labelled"]
+    face_frames = reports["all_frames"]["frames"]["with_face"]  # labelled, with a face
+    assert n == face_frames // SEQ * SEQ < reports["all_frames"]["frames"]["labelled"]
+    assert a["frames"]["with_face"] == n  # only frames with a face are listed
+    assert pq.read_table(tmp_path / "authors" / "pred.parquet").num_rows == n
