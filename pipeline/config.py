@@ -365,7 +365,8 @@ class TrainConfig(Section):
 
 
 class TrainRnnConfig(TrainConfig):
-    """End-to-end fine-tuning of the CNN-RNN from the trained CNN (paper, Section 3.2)."""
+    """Training of the CNN-RNN (paper, Section 3.2), starting from the trained CNN (our
+    choice: the paper does not say how its CNN part is initialised)."""
 
     batch_size: int = Field(4, ge=1)  # sequences of shard.seq_len frames, per replica
     learning_rate: float = Field(1e-4, gt=0)
@@ -375,7 +376,7 @@ class TrainRnnConfig(TrainConfig):
 
 
 class SvrConfig(Section):
-    """SIFT + SVR baseline (paper, Section 3's first attempt)."""
+    """SIFT + SVR baseline (paper, Section 4's first attempt)."""
 
     max_train: int = Field(3000, ge=10)  # training frames used (SVR is quadratic in them)
     grid: int = Field(4, ge=1)  # SIFT keypoints per side of the crop
