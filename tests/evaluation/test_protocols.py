@@ -195,3 +195,29 @@ def test_the_evaluate_stage_under_the_authors_protocol(tmp_path):
     assert n == face_frames // SEQ * SEQ < reports["all_frames"]["frames"]["labelled"]
     assert a["frames"]["with_face"] == n  # only frames with a face are listed
     assert pq.read_table(tmp_path / "authors" / "pred.parquet").num_rows == n
+
+
+@pytest.mark.slow  # two exports, the TFLite conversion (~80 s on 2 cores)
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+def test_exported_models_score_as_the_folder_does(tmp_path):
+    """A SavedModel folder and a TFLite file (one window per call) exported from a model
+    folder give its numbers."""
+    folder = save_model_folder(tmp_path / "rnn", "cnn_rnn", landmarks=True)
+    header = "image_path,valence,arousal,landmarks"
+    csv_path, _ = write_list(tmp_path / "lm", [8, 7], header=header, landmarks=True)
+    runner = CliRunner()
+    targets = {"keras": folder, "savedmodel": tmp_path / "sm", "tflite": tmp_path / "m.tflite"}
+    for fmt in ("savedmodel", "tflite"):
+        r = runner.invoke(main, ["export", "--model", str(folder), "--format", fmt, "--out",
+                                 str(targets[fmt])], catch_exceptions=False)  # fmt: skip
+        assert r.exit_code == 0, r.output
+    res = {}
+    for form, target in targets.items():
+        out = tmp_path / f"{form}.json"
+        r = run("--model", target, "--csv", csv_path, "--protocol", "all_frames", "--out", out)
+        assert r.exit_code == 0, r.output
+        res[form] = json.loads(out.read_text())
+        assert res[form]["model_form"] == form and res[form]["frames_scored"] == 15
+    for form in ("savedmodel", "tflite"):
+        for key in ("ccc_valence", "ccc_arousal", "mse_valence", "mse_arousal"):
+            assert res[form][key] == pytest.approx(res["keras"][key], abs=1e-5)
