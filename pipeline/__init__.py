@@ -11,7 +11,7 @@ The package is organised by what it computes. Subpackages:
 - ``pipeline.models``      backbone registry, the paper's heads, CNN-RNN, peephole LSTM, weights by layer name, the authors' TF1 checkpoints imported
 - ``pipeline.training``    losses, the CNN and CNN-RNN fits (resume, best on validation), feature cache, devices
 - ``pipeline.baseline``    the SIFT + SVR baseline
-- ``pipeline.evaluation``  metrics, evaluation on the test split, bootstrap intervals, seeds, plots, ablations
+- ``pipeline.evaluation``  metrics, evaluation on the test split (protocols all_frames / authors, a CSV list of crops), bootstrap intervals, seeds, plots, ablations
 - ``pipeline.inference``   ``affwild predict`` (files and live sources) and ``affwild export``
 
 Modules:

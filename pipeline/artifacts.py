@@ -544,6 +544,8 @@ class EvaluationReport(Artifact):
     cnn_rnn_windows: WindowCheck | None = None
     fill: FillRule | None = None
     split: str | None = None
+    # Written only for a protocol other than the default all_frames (its numbers differ).
+    protocol: str | None = None
 
 
 class SeedScores(BaseModel):

@@ -448,5 +448,61 @@ def ablations_report(out):
     click.echo(f"wrote {out}")
 
 
+@main.command("evaluate")
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(exists=True),
+    help="A trained or imported model folder, an exported SavedModel folder or TFLite file.",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The list: image_path,valence,arousal per line (JPEG face crops, in order).",
+)
+@click.option(
+    "--protocol",
+    required=True,
+    type=click.Choice(["authors", "all_frames"]),
+    help="authors: their eval_script.py (one list, back-to-back cold windows, the remainder "
+    "dropped); all_frames: every frame, overlapping windows per video.",
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="FILE.json to write.")
+@click.option("--batch-size", default=64, show_default=True, help="Frames per model call.")
+@click.option(
+    "--context",
+    type=click.IntRange(min=0),
+    default=None,
+    help="all_frames, CNN-RNN: frames of overlap between windows (default: half a window).",
+)
+def evaluate(model_path, csv_path, protocol, out, batch_size, context):
+    """Score a model on a CSV list of face crops in the authors' format.
+
+    Writes CCC (population variance, all scored frames concatenated) and MSE per dimension,
+    the mean CCC and the number of frames listed, scored and dropped. Columns `video` and
+    `landmarks` (header line needed) are optional; a model that takes landmarks needs them.
+    See docs/results-and-choices.md#evaluation-protocols.
+    """
+    from pipeline.inference.model import setup_device
+
+    setup_device("cpu")  # before TensorFlow is imported: same numbers on any machine
+    from pipeline.evaluation.protocols import load_scorer, read_list, score_list
+    from pipeline.io import write_json
+
+    frames = read_list(csv_path)
+    scorer = load_scorer(model_path)
+    res = score_list(scorer, frames, protocol, batch_size, context)
+    write_json(res, out)
+    click.echo(
+        f"{protocol}: {res['frames_scored']} of {res['frames_listed']} frames scored "
+        f"({res['videos']} videos); CCC valence {res['ccc_valence']:.4f}, arousal "
+        f"{res['ccc_arousal']:.4f}, mean {res['ccc_mean']:.4f}; MSE valence "
+        f"{res['mse_valence']:.4f}, arousal {res['mse_arousal']:.4f} -> {out}"
+    )
+
+
 if __name__ == "__main__":
     main()

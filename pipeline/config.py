@@ -365,7 +365,8 @@ class TrainConfig(Section):
 
 
 class TrainRnnConfig(TrainConfig):
-    """End-to-end fine-tuning of the CNN-RNN from the trained CNN (paper, Section 3.2)."""
+    """Training of the CNN-RNN (paper, Section 3.2), starting from the trained CNN (our
+    choice: the paper does not say how its CNN part is initialised)."""
 
     batch_size: int = Field(4, ge=1)  # sequences of shard.seq_len frames, per replica
     learning_rate: float = Field(1e-4, gt=0)
@@ -375,7 +376,7 @@ class TrainRnnConfig(TrainConfig):
 
 
 class SvrConfig(Section):
-    """SIFT + SVR baseline (paper, Section 3's first attempt)."""
+    """SIFT + SVR baseline (paper, Section 4's first attempt)."""
 
     max_train: int = Field(3000, ge=10)  # training frames used (SVR is quadratic in them)
     grid: int = Field(4, ge=1)  # SIFT keypoints per side of the crop
@@ -400,11 +401,25 @@ class EvaluateConfig(Section):
     # CNN-RNN windows overlap by this many frames of context; only each window's tail is
     # kept (null: half the sequence length; 0: back-to-back windows starting cold).
     rnn_context: int | None = Field(None, ge=0)
+    # all_frames: the project's own protocol (every labelled frame, the fill rule above,
+    # overlapping windows); authors: the authors' released eval_script.py (the frames with a
+    # face and a label as one list, back-to-back cold windows, the remainder dropped).
+    # docs/results-and-choices.md#evaluation-protocols
+    protocol: Literal["all_frames", "authors"] = "all_frames"
     # Bootstrap over test videos for the 95 % intervals.
     bootstrap: int = Field(1000, ge=100)
     bootstrap_seed: int = 0
     # Extra training seeds of `dvc repro seeds/dvc.yaml` (besides train_cnn/train_rnn.seed).
     seeds: list[int] = Field(default_factory=lambda: [1, 2])
+
+    @model_validator(mode="after")
+    def _context_needs_all_frames(self) -> EvaluateConfig:
+        if self.protocol == "authors" and self.rnn_context not in (None, 0):
+            raise ValueError(
+                f"rnn_context {self.rnn_context}: the authors protocol cuts back-to-back "
+                "windows (no context); set rnn_context: null or protocol: all_frames"
+            )
+        return self
 
     @model_validator(mode="after")
     def _distinct_seeds(self) -> EvaluateConfig:

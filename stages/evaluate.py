@@ -1,5 +1,6 @@
-"""DVC stage ``evaluate``: CNN, CNN-RNN and SIFT+SVR on every labelled test frame →
-metrics (one flat CCC/MSE file per model), a detailed report, plots, predictions."""
+"""DVC stage ``evaluate``: CNN, CNN-RNN and SIFT+SVR on every labelled test frame (or, with
+``evaluate.protocol: authors``, as the authors' eval_script.py scores) → metrics (one flat
+CCC/MSE file per model), a detailed report, plots, predictions."""
 
 from __future__ import annotations
 
@@ -74,10 +75,16 @@ def main(
     fill = FillRule(  # the fallback: the training set's mean label
         rule=cfg.fill, max_gap=cfg.fill_max_gap, fallback=metas["cnn"].train_label_mean
     )
-    scores = scores.model_copy(update={"cnn_rnn_windows": windows, "fill": fill, "split": split})
+    update = {"cnn_rnn_windows": windows, "fill": fill, "split": split}
+    if cfg.protocol != "all_frames":  # the default is not written: its report stays as it was
+        update["protocol"] = cfg.protocol
+    scores = scores.model_copy(update=update)
     _write(scores, grid, filled, starts, labels, metrics_dir, report, plots_dir, predictions, cfg)
 
     f = scores.frames
+    if cfg.protocol == "authors":
+        click.echo(f"protocol authors: the frames with a face in back-to-back "
+                   f"{windows.seq_len}-frame windows, the remainder dropped")  # fmt: skip
     click.echo(
         f"{split}: {f.labelled} labelled frames of {f.videos} videos, "
         f"{f.with_face} ({f.face_share:.1%}) with a face; frames without: {cfg.fill} "
@@ -98,20 +105,21 @@ def _predict(records, labels, split, networks: dict, svr, cfg):
 
     summary = load_summary(records)
     grid = ev.frame_grid(records, split, labels, with_inputs=True)
-    raw, metas = {}, {}
+    raw, metas, models = {}, {}, {}
     for name, folder in networks.items():
         tm = load_model(folder)
-        model, meta = tm.keras_model, tm.meta
-        ev.check_compatible(meta, summary, folder)
-        if meta.train_label_mean is None:
+        ev.check_compatible(tm.meta, summary, folder)
+        if tm.meta.train_label_mean is None:
             raise InputError(
-                f"{folder}/{meta.FILE}: no train_label_mean (trained by an older version): "
+                f"{folder}/{tm.meta.FILE}: no train_label_mean (trained by an older version): "
                 "re-train it (dvc repro)"
             )
-        metas[name] = meta
-        raw[name] = ev.predict_model(
-            model, meta, records, split, grid, cfg.batch_size, context=cfg.rnn_context
-        )
+        metas[name], models[name] = tm.meta, tm.keras_model
+    if cfg.protocol == "authors":  # the listed frames, cut by the CNN-RNN's windows
+        grid = ev.authors_list(grid, metas["cnn_rnn"].seq_len)
+    for name, model in models.items():
+        raw[name] = ev.predict_model(model, metas[name], records, split, grid, cfg.batch_size,
+                                     context=cfg.rnn_context, protocol=cfg.protocol)  # fmt: skip
     if svr:
         raw["svr"] = ev.predict_svr(load_svr(svr), records, split, grid)
     return grid, raw, metas
@@ -124,7 +132,9 @@ def _window_check(grid, raw, seq_len: int, cfg):
     from pipeline.evaluation import evaluate as ev
 
     context = win.default_context(seq_len) if cfg.rnn_context is None else cfg.rnn_context
-    starts = ev.window_starts(grid, seq_len, context)
+    if cfg.protocol == "authors":
+        context = 0  # back-to-back windows, each from a zero state
+    starts = ev.window_starts(grid, seq_len, context, cfg.protocol)
     return starts, WindowCheck(
         seq_len=seq_len,
         context=context,

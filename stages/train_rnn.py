@@ -1,5 +1,5 @@
-"""DVC stage ``train_rnn``: sequence records + the trained CNN → the CNN-RNN, trained end
-to end (paper, Section 3.2)."""
+"""DVC stage ``train_rnn``: sequence records + the trained CNN → the CNN-RNN (paper, Section
+3.2), trained end to end or on the frozen CNN (``train_rnn.freeze_cnn``)."""
 
 from __future__ import annotations
 

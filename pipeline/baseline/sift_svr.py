@@ -1,4 +1,4 @@
-"""SIFT + SVR baseline (paper, Section 3: "very low CCC and nearly constant predictions").
+"""SIFT + SVR baseline (paper, Section 4: very low CCC and predictions of very low variance).
 
 One scikit-learn :class:`~sklearn.pipeline.Pipeline` from JPEG face crops to (valence,
 arousal): dense SIFT (:class:`DenseSift`: descriptors at a fixed ``grid`` × ``grid`` lattice

@@ -14,6 +14,10 @@ So every frame is predicted exactly once, and with at least ``context`` precedin
 is ``seq_len / (seq_len - context)`` times the model calls (2x for ``context = seq_len / 2``,
 the default). The evaluation (``pipeline.evaluation.evaluate``) and ``affwild predict`` use
 the same plan.
+
+:func:`back_to_back` is the other cut, the authors' (their released ``eval_script.py``): one
+list of frames cut from its start into back-to-back windows, each from a zero state, the
+remainder that does not fill a window dropped.
 """
 
 from __future__ import annotations
@@ -51,3 +55,11 @@ def plan(n_frames: int, seq_len: int, context: int, covered: int = 0) -> list[Wi
         out.append(Window(start, c, end))
         c = end
     return out
+
+
+def back_to_back(n_frames: int, seq_len: int) -> list[Window]:
+    """Back-to-back ``seq_len``-frame windows over frames ``[0, n_frames)`` from the first,
+    each kept whole; the last ``n_frames % seq_len`` frames fill no window and are dropped."""
+    if seq_len < 1:
+        raise ValueError(f"seq_len must be >= 1, got {seq_len}")
+    return [Window(s, s, s + seq_len) for s in range(0, n_frames - seq_len + 1, seq_len)]

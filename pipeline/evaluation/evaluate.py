@@ -1,7 +1,10 @@
 """The ``evaluate`` stage's core: every model on every labelled test frame, metrics, plot
 data.
 
-**Every labelled frame is scored** (the paper's protocol). The frame grid holds every frame
+Two protocols (``evaluate.protocol``; docs/results-and-choices.md#evaluation-protocols).
+
+``all_frames``, the project's own and the default: **every labelled frame is scored** (the
+paper does not state how its test frames were scored). The frame grid holds every frame
 of the test videos (from the sequence records, which cover each frame exactly once), with
 its label from the labels table (NaN where unlabelled) and whether a face was found.
 Networks predict the frames with a face: the CNN each frame, the CNN-RNN windows over the
@@ -19,6 +22,12 @@ gets the same rule. Metrics over all labelled frames are the headline; the same 
 over the frames with a face (and a network prediction) stand beside them with their share.
 CCC and MSE are computed over all frames concatenated (how Aff-Wild results are reported),
 with a bootstrap 95 % interval over test videos (:mod:`pipeline.evaluation.spread`).
+
+``authors``, the authors' released ``eval_script.py``: only the frames with a face crop and a
+label, as one list across videos, cut into back-to-back cold windows of the CNN-RNN's
+sequence length, the remainder dropped (:func:`authors_list`); no filling.
+``affwild evaluate --csv`` (:mod:`pipeline.evaluation.protocols`) does the same on a list of
+JPEG crops in the authors' CSV format.
 """
 
 from __future__ import annotations
@@ -52,6 +61,9 @@ from pipeline.records.schema import parse
 from pipeline.registry import METRICS
 
 FILL_RULES = ("nearest", "mean")
+# all_frames: the project's own (the module docstring); authors: the authors' released
+# eval_script.py (:func:`authors_list`). docs/results-and-choices.md#evaluation-protocols
+PROTOCOLS = ("all_frames", "authors")
 
 
 def read_records(records_dir, split: str, kind: str, seq_len: int | None = None) -> dict:
@@ -140,10 +152,15 @@ def _place(grid: dict, vids, frames, values: np.ndarray) -> np.ndarray:
 
 
 def predict_model(
-    model, meta: ModelMeta, records_dir, split: str, grid: dict, batch_size: int, context=None
-):
+    model, meta: ModelMeta, records_dir, split: str, grid: dict, batch_size: int, context=None,
+    protocol: str = "all_frames",
+):  # fmt: skip
     """A trained CNN (frame records) or CNN-RNN (windows over the grid's input stream, see
-    :func:`predict_sequences`) on every frame of the split, placed on the grid's rows."""
+    :func:`predict_sequences`; ``protocol="authors"``: the grid is :func:`authors_list`'s,
+    cut back to back) on every frame of the split, placed on the grid's rows."""
+    if meta.kind != "cnn" and protocol == "authors":
+        wins = authors_windows(len(grid["frame"]), meta.seq_len)
+        return predict_windows(model, meta, grid, wins, batch_size)
     if meta.kind != "cnn":
         if context is None:
             context = win.default_context(meta.seq_len)
@@ -185,42 +202,95 @@ def sequence_windows(grid: dict, seq_len: int, context: int) -> list[tuple[np.nd
 def predict_sequences(model, meta: ModelMeta, grid: dict, batch_size: int, context: int):
     """The CNN-RNN over overlapping windows of each test video; frame t's prediction comes
     from the window that keeps it (at least ``context`` frames of past in the window)."""
-    seq_len, size = meta.seq_len, meta.image_size
+    wins = sequence_windows(grid, meta.seq_len, context)
+    return predict_windows(model, meta, grid, wins, batch_size)
+
+
+def authors_windows(n_rows: int, seq_len: int) -> list[tuple[np.ndarray, int, int]]:
+    """The authors' cut (:func:`pipeline.contracts.windows.back_to_back`) of ``n_rows`` listed
+    frames, as :func:`sequence_windows` gives windows: (rows, 0, seq_len) each."""
+    return [(w.start + np.arange(seq_len), 0, seq_len) for w in win.back_to_back(n_rows, seq_len)]
+
+
+def predict_windows(model, meta: ModelMeta, grid: dict, wins: list, batch_size: int):
+    """The CNN-RNN on the windows ``wins`` ((rows, kept from, kept to) triples) over the grid's
+    input stream (JPEG crops decoded as the records are); NaN on rows no window keeps."""
+    size = meta.image_size
     blank = tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8)).numpy()
     images = np.append(grid["image"], blank)  # row -1: padding
     n_lm = grid["landmarks"].shape[1]
     landmarks = np.concatenate([grid["landmarks"], np.zeros((1, n_lm), np.float32)])
-    wins = sequence_windows(grid, seq_len, context)
-    per_call = max(1, batch_size // seq_len)
-    names = {t.name.split(":")[0] for t in model.inputs}
 
     @tf.function
     def prepare(jpegs):
         img = decode_images({"image": jpegs}, "sequences", size)["image"]
         return tf.cast(img, tf.float32)  # raw crops: the model normalises
 
-    out = np.full((len(grid["frame"]), 2), np.nan, np.float32)
+    def load(rows):
+        return prepare(tf.constant(images[rows])), landmarks[rows]
+
+    return run_windows(model_call(model), wins, len(grid["frame"]), load, meta.seq_len,
+                       batch_size)  # fmt: skip
+
+
+def model_call(model):
+    """``x`` (a dict of inputs) -> the Keras model's (..., 2) output as float32 numpy; only the
+    inputs the model has are passed."""
+    names = {t.name.split(":")[0] for t in model.inputs}
+
+    def call(x: dict) -> np.ndarray:
+        x = {n: v for n, v in x.items() if n in names} or x
+        return np.asarray(model.predict_on_batch(x), np.float32)
+
+    return call
+
+
+def run_windows(call, wins: list, n_rows: int, load, seq_len: int, batch_size: int):
+    """``call`` on the windows ``wins`` (``batch_size // seq_len`` per call, at least one),
+    ``load(rows)`` giving the (images, landmarks) of rows (-1: padding); each window's kept
+    part placed on its rows of an (n_rows, 2) array, NaN elsewhere."""
+    per_call = max(1, batch_size // seq_len)
+    out = np.full((n_rows, 2), np.nan, np.float32)
     for k in range(0, len(wins), per_call):
         chunk = wins[k : k + per_call]
         rows = np.stack([r for r, _, _ in chunk])  # (W, L)
-        img = prepare(tf.constant(images[rows.ravel()]))
+        img, lm = load(rows.ravel())
         x = {
             "image": tf.reshape(img, [len(chunk), seq_len, *img.shape[1:]]),
-            "landmarks": landmarks[rows.ravel()].reshape(len(chunk), seq_len, n_lm),
+            "landmarks": np.asarray(lm).reshape(len(chunk), seq_len, -1),
         }
-        x = {n: v for n, v in x.items() if n in names} or x
-        p = np.asarray(model.predict_on_batch(x), np.float32)
+        p = call(x)
         for (r, a, b), pw in zip(chunk, p, strict=True):
             out[r[a:b]] = pw[a:b, :2]
     return out
 
 
-def window_starts(grid: dict, seq_len: int, context: int) -> np.ndarray:
+def authors_list(grid: dict, seq_len: int) -> dict:
+    """The authors' protocol on a split's grid: the frames their list would hold (a face
+    crop and a label), in video / frame order as ONE list across videos, cut from its start
+    into back-to-back ``seq_len``-frame windows; the frames after the last full window are
+    dropped. Our choice: the stage scores every model on these same frames (the CNN's and
+    the SVR's predictions do not depend on the cut), so that they are compared pairwise."""
+    listed = np.flatnonzero(grid["labelled"] & grid["face"])
+    kept = listed[: len(listed) // seq_len * seq_len]
+    if not kept.size:
+        raise InputError(
+            f"protocol authors: {listed.size} labelled frames with a face, fewer than one "
+            f"{seq_len}-frame window"
+        )
+    return {k: v[kept] for k, v in grid.items()}
+
+
+def window_starts(grid: dict, seq_len: int, context: int, protocol: str = "all_frames"):
     """True at the grid rows where a window's kept part begins (after the first window of
-    each video): where a cold-start jump would show."""
+    each video): where a cold-start jump would show. ``protocol="authors"``: every
+    ``seq_len``-th row of :func:`authors_list`'s grid."""
     starts = np.zeros(len(grid["frame"]), bool)
-    for rows, a, _ in sequence_windows(grid, seq_len, context):
-        starts[rows[a]] = True
+    if protocol == "authors":
+        starts[::seq_len] = True
+    else:
+        for rows, a, _ in sequence_windows(grid, seq_len, context):
+            starts[rows[a]] = True
     first = np.r_[True, grid["video_id"][1:] != grid["video_id"][:-1]]
     return starts & ~first
 

@@ -1,7 +1,8 @@
 """Evaluation metrics as small numpy functions, registered in :data:`pipeline.registry.METRICS`.
 
-Aff-Wild results are reported over **all test frames concatenated** (population statistics),
-per dimension; "total" is the mean of the valence and arousal CCCs. NaN in either input
+Metrics are computed over **all scored frames concatenated** (population statistics), per
+dimension, as the authors' released evaluation script computes them (the paper gives only the
+CCC's formula); "total" is the mean of the valence and arousal CCCs. NaN in either input
 marks a frame without a label or a prediction and is ignored.
 
 A metric is a :class:`Metric` registered by name: the evaluation reports ``<name>_valence``,

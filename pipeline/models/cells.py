@@ -10,7 +10,8 @@ Gers & Schmidhuber (2000), with diagonal peephole weights ``w_i, w_f, w_o`` (one
 
 (σ is the cell's ``recurrent_activation``, tanh its ``activation``.) This is what
 ``tf.compat.v1.nn.rnn_cell.LSTMCell(use_peepholes=True)`` and TF 2's former
-``tf.keras.experimental.PeepholeLSTMCell`` computed; the paper's TensorFlow code used the former.
+``tf.keras.experimental.PeepholeLSTMCell`` computed. The paper names TensorFlow and an LSTM
+"allowing peephole connections" (Sections 3, 3.2); that it used the TF 1 cell is our reading.
 Wrap the cell in ``keras.layers.RNN``.
 """
 

@@ -13,7 +13,7 @@ Per dimension (population statistics, weights m = mask):
   of the two CCCs of the batch, ``mse`` = the mean of the two masked MSEs, ``ccc+mse`` their
   sum. A Keras ``sample_weight`` multiplies the mask.
 - :class:`CCC` / :class:`MSE`: stateful metrics that add up sums over the epoch, so the
-  epoch's value is the CCC over all its frames (the paper's evaluation), not a mean of
+  epoch's value is the CCC over all its frames (as the evaluation computes it), not a mean of
   batch CCCs; sums are float64 and summed across replicas.
 
 The denominators carry an epsilon: constant predictions give CCC 0 (loss 1), never NaN.

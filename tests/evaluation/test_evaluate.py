@@ -162,3 +162,36 @@ def test_predictions_table_has_a_row_per_frame():
         "video_id", "frame", "valence", "arousal", "face", "labelled", "window_start",
         "cnn_valence", "cnn_arousal",
     } <= set(t.column_names)  # fmt: skip
+
+
+def test_the_authors_protocol_lists_face_frames_as_one_list_cut_back_to_back():
+    """evaluate.protocol authors: the labelled frames with a face, across videos in order, cut
+    into whole windows (the remainder dropped); window starts every seq_len rows."""
+    from pipeline.evaluation.evaluate import authors_list, authors_windows, window_starts
+
+    g = _grid(40)  # videos a (0-19) and b (20-39)
+    g["face"][[2, 25]] = False
+    g["labelled"][7] = False
+    sub = authors_list(g, 8)  # 37 listed -> 4 windows of 8, 5 dropped
+    listed = np.flatnonzero(g["face"] & g["labelled"])
+    assert len(sub["frame"]) == 32
+    assert list(sub["frame"]) == list(g["frame"][listed[:32]])
+    assert list(sub["video_id"][17:19]) == ["a", "b"]  # the third window spans both videos
+    wins = authors_windows(32, 8)
+    assert [int(r[0]) for r, _, _ in wins] == [0, 8, 16, 24]
+    assert all((a, b) == (0, 8) for _, a, b in wins)
+    starts = window_starts(sub, 8, 0, "authors")
+    assert list(np.flatnonzero(starts)) == [8, 16, 24]
+    with pytest.raises(InputError, match="fewer than one 80-frame window"):
+        authors_list(g, 80)
+
+
+def test_the_protocol_is_validated():
+    from pipeline.config import EvaluateConfig
+
+    assert EvaluateConfig().protocol == "all_frames"
+    assert EvaluateConfig(protocol="authors").protocol == "authors"
+    with pytest.raises(ValueError, match="protocol"):
+        EvaluateConfig(protocol="paper")
+    with pytest.raises(ValueError, match="back-to-back"):
+        EvaluateConfig(protocol="authors", rnn_context=10)
