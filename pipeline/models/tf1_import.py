@@ -401,6 +401,11 @@ def load_network(checkpoint: str | Path, arch_name: str):
     return model, record
 
 
+def _gru_record(arch: Arch) -> dict[str, str]:
+    """What meta.json's ``model`` says of the recurrent part: TF1's GRUCell (``model.gru``)."""
+    return {"gru": "tf1"} if arch.rnn is not None else {}
+
+
 def import_checkpoint(checkpoint: str | Path, arch_name: str, out: str | Path) -> Imported:
     """Write the model folder ``out`` (``model.keras`` + ``meta.json``) for ``checkpoint``."""
     from pipeline.artifacts import FaceParams, ModelMeta, TrainingData
@@ -419,8 +424,7 @@ def import_checkpoint(checkpoint: str | Path, arch_name: str, out: str | Path) -
         seq_len=SEQ_LEN if arch.kind == "cnn_rnn" else None,
         # Not published: the neutral point stands in where evaluate needs a training mean.
         train_label_mean=(0.0, 0.0),
-        model={"arch": arch_name, "backbone": arch.backbone,
-               **({"gru": "tf1"} if arch.rnn is not None else {})},  # fmt: skip
+        model={"arch": arch_name, "backbone": arch.backbone, **_gru_record(arch)},
         face=FaceParams(crop=CropConfig(size=IMAGE_SIZE)),
         data=TrainingData(format="affwild", demo=False),
         imported=record,

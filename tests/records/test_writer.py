@@ -233,7 +233,8 @@ def test_paper_balancing_duplicates_only_negative_arousal_by_whole_factors():
         for k, name in ((2, "V+A-"), (3, "V-A-")):
             assert isinstance(f[name], int) and f[name] >= 1
             assert (copies[q == k] == f[name]).all()  # whole copies of every unit
-        def sq_error(factors):
+
+        def sq_error(factors, counts=counts):
             n = counts * np.array(factors)
             return sum((n[i] / n.sum() - BAL.targets[i]) ** 2 for i in range(4))
 
