@@ -53,6 +53,17 @@ def test_the_paper_profile_is_the_papers_configuration():
     assert p.train_rnn.freeze_cnn is False
 
 
+def test_the_weights_file_is_checked_when_training_starts(tmp_path):
+    from pipeline.training.run import _check_init_file
+
+    with pytest.raises(InputError, match="model.init: /path/to/vgg_face.h5: no such weights file"):
+        _check_init_file(profiles.validate("paper").model.init)
+    weights = tmp_path / "w.h5"
+    weights.write_bytes(b"")
+    _check_init_file(str(weights))
+    _check_init_file("random")
+
+
 def test_differences_from_the_paper():
     diff = {k: (a, b) for k, a, b in profiles.differences(profiles.composed("demo"),
                                                             profiles.composed("paper"))}  # fmt: skip
