@@ -17,6 +17,7 @@ The package is organised by what it computes. Subpackages:
 Modules:
 
 - ``pipeline.config``      typed, validated parameters (``params.yaml``)
+- ``pipeline.profiles``    whole configurations (``profiles/*.yaml``: paper, demo) composed onto params.yaml, run as DVC experiments
 - ``pipeline.artifacts``   typed readers and writers of every file that crosses a stage boundary
 - ``pipeline.registry``    one registry per extension point: backbones, data formats, face stages, engines, metrics
 - ``pipeline.parallel``    the Engine interface and the one local process pool every fan-out over videos or shards uses

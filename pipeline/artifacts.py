@@ -244,6 +244,15 @@ class ModelMeta(Artifact):
 
     @model_validator(mode="before")
     @classmethod
+    def _gru_variant(cls, data: Any) -> Any:
+        # a meta.json written before `model.gru` existed holds Keras' GRU: say so
+        model = data.get("model") if isinstance(data, dict) else None
+        if isinstance(model, dict) and "rnn" in model and "gru" not in model:
+            data = {**data, "model": {**model, "gru": "keras"}}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
     def _crop_size_default(cls, data: Any) -> Any:
         # the crop params' size defaults to the crops the model learnt from
         if isinstance(data, dict) and isinstance(data.get("face"), dict):

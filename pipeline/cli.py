@@ -383,16 +383,69 @@ def _plugin_help(registry: Registry, name: str) -> str:
 
 
 @main.group()
+def exp():
+    """Whole configurations (profiles/*.yaml) as DVC experiments."""
+
+
+@exp.command("run")
+@click.option(
+    "--profile",
+    required=True,
+    help="A profile of profiles/ (paper: the paper's full configuration; demo: CPU-sized) "
+    "or a path to one (.yaml).",
+)
+@click.option(
+    "-S",
+    "--set-param",
+    "extra",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="More params overrides after the profile's, as `dvc exp run -S` (repeatable), "
+    "e.g. -S data.root=/data/Aff-Wild -S model.init=/weights/vgg_face.h5.",
+)
+@click.option("-n", "--name", "exp_name", default=None, help="Experiment name (dvc exp run -n).")
+@click.option("--queue", is_flag=True, help="Queue it (dvc exp run --queue); `dvc queue start`.")
+@click.option("--dry", is_flag=True, help="Validate and print the dvc command; run nothing.")
+def exp_run(profile, extra, exp_name, queue, dry):
+    """Run a profile as a DVC experiment: `dvc exp run -S <each key of the profile> -S ...`.
+
+    The params the experiment will get (params.yaml, then the profile's keys, then -S) are
+    composed with DVC's own override code and validated first; model.backbone is replaced
+    whole. A weights file in model.init is checked when train_cnn runs.
+    """
+    import shlex
+    import subprocess
+
+    from pipeline.profiles import exp_run_command, validate
+
+    validate(profile, list(extra))
+    cmd = exp_run_command(profile, list(extra), exp_name, queue)
+    click.echo(shlex.join(cmd))
+    if not dry:
+        sys.exit(subprocess.run(cmd, check=False).returncode)
+
+
+@main.group()
 def ablations():
-    """The paper's ablations (Tables 4-9) as DVC experiments."""
+    """The paper's ablations (Tables 4, 5, 7-9) as DVC experiments from a profile."""
+
+
+_PROFILE_OPTION = click.option(
+    "--profile",
+    default="paper",
+    show_default=True,
+    help="The setting the rows change (profiles/<name>.yaml, or a .yaml path): paper = the "
+    "paper's full configuration (a GPU, real data); demo = CPU-sized.",
+)
 
 
 @ablations.command("queue")
+@_PROFILE_OPTION
 @click.option(
     "--tables",
     default="5,7,8,9",
     show_default=True,
-    help="Comma-separated table numbers (4 needs 224-px backbones: a GPU).",
+    help="Comma-separated table numbers (4: three backbones, ImageNet weights downloaded).",
 )
 @click.option(
     "--set",
@@ -408,12 +461,14 @@ def ablations():
     help="Training seeds: one experiment per row and seed (<row>-s<seed>); '' = params.yaml's.",
 )
 @click.option("--dry-run", is_flag=True, help="Print the commands, queue nothing.")
-def ablations_queue(tables, extra, seeds, dry_run):
-    """Queue one `dvc exp run` per table row; run them with `dvc queue start`."""
+def ablations_queue(profile, tables, extra, seeds, dry_run):
+    """Queue one `dvc exp run` per table row and seed, from a profile (its keys, then --set,
+    then the row's own, as -S); run them with `dvc queue start`. Every row's params are
+    validated first."""
     import shlex
     import subprocess
 
-    from pipeline.evaluation.ablations import queue_commands
+    from pipeline.evaluation.ablations import check_experiments, queue_commands
 
     overrides = {}
     for item in extra:
@@ -427,23 +482,30 @@ def ablations_queue(tables, extra, seeds, dry_run):
         raise click.BadParameter(
             f"{seeds!r} is not a list of integers", param_hint="--seeds"
         ) from None
-    for cmd in queue_commands([t.strip() for t in tables.split(",")], overrides, seed_list):
+    table_list = [t.strip() for t in tables.split(",")]
+    check_experiments(table_list, overrides, profile)
+    for cmd in queue_commands(table_list, overrides, seed_list, profile):
         click.echo(shlex.join(cmd))
         if not dry_run:
             subprocess.run(cmd, check=True)
     if not dry_run:
-        click.echo("queued: run them with `dvc queue start`, then `affwild ablations report`")
+        click.echo(
+            "queued: run them with `dvc queue start`, then "
+            f"`affwild ablations report --profile {profile}`"
+        )
 
 
 @ablations.command("report")
+@_PROFILE_OPTION
 @click.option("--out", type=click.Path(dir_okay=False), default="ablations.md", show_default=True)
-def ablations_report(out):
-    """Write the tables with the measured numbers beside the paper's (from dvc exp show)."""
+def ablations_report(profile, out):
+    """Write the tables with the measured numbers of the profile's runs beside the paper's
+    (from dvc exp show); the header lists how the profile differs from the paper's setting."""
     from pathlib import Path
 
     from pipeline.evaluation.ablations import collect_metrics, exp_show_json, report
 
-    text = report(collect_metrics(exp_show_json()))
+    text = report(collect_metrics(exp_show_json()), profile)
     Path(out).write_text(text)
     click.echo(f"wrote {out}")
 

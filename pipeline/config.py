@@ -120,11 +120,14 @@ class DemoConfig(Section):
 
 
 class BalanceConfig(Section):
-    """Class balancing of the training split by duplication (paper, Section 2.1)."""
+    """Class balancing of the training split by duplication (paper, Section 2.1;
+    :mod:`pipeline.records.balance`)."""
 
-    # duplicate: copy frames (sequences) of under-represented valence-arousal quadrants;
-    # none: keep the training set as recorded. Validation and test are never balanced.
-    method: Literal["duplicate", "none"] = "duplicate"
+    # paper: whole copies of the negative-arousal quadrants only (V+A-, V-A-), as the paper
+    # did, the factors that bring the shares nearest to the targets; exact: copies of any
+    # quadrant (whole, then a seeded draw) to reach the targets exactly (our choice); none:
+    # the training set as recorded. Validation and test are never balanced.
+    method: Literal["paper", "exact", "none"] = "exact"
     # Target shares of the quadrants V+A+, V-A+, V+A-, V-A- (the paper's 43/24/19/14 %).
     targets: tuple[float, float, float, float] = (0.43, 0.24, 0.19, 0.14)
     seed: int = 0
@@ -301,7 +304,9 @@ class ModelConfig(Section):
     """The network (``pipeline.models``): backbone, head, recurrent part, initialisation.
 
     The defaults are the paper's best CNN / CNN-RNN (VGG-Face with landmarks, one network
-    per dimension, 2 x 128 GRU); ``params.yaml`` sets a CPU-sized model for the demo.
+    per dimension, 2 x 128 GRU) except ``gru``, Keras' form, which every model folder written
+    before the option holds; ``params.yaml`` sets a CPU-sized model for the demo and
+    ``profiles/paper.yaml`` the paper's whole configuration.
     """
 
     # A name of pipeline.registry.BACKBONES: vgg_face | vgg16 (Table 2) | resnet50 (Table 1)
@@ -319,6 +324,10 @@ class ModelConfig(Section):
     dropout: float = Field(0.5, ge=0, lt=1)
     # CNN-RNN: recurrent cell (lstm = LSTM with peephole connections), layers and units.
     rnn: Literal["gru", "lstm"] = "gru"
+    # The GRU's form (pipeline.models.cells): keras = Keras' GRU (reset gate after the
+    # recurrent matmul, cuDNN's form); tf1 = TensorFlow 1's GRUCell, the paper's (reset gate
+    # on the state before the matmul; Keras GRU(reset_after=False); Section 3: TensorFlow).
+    gru: Literal["keras", "tf1"] = "keras"
     rnn_layers: int = Field(2, ge=1)
     rnn_units: int = Field(128, ge=1)
     # CNN-RNN: units of the FC layer before the RNN; None = the CNN head's first FC size.

@@ -94,6 +94,18 @@ def test_old_model_section_gets_the_backbone_options(tmp_path):
     assert _meta(model={"backbone": {"name": "small", "width": 4}}).backbone_name == "small"
 
 
+def test_the_gru_variant_is_recorded_and_an_older_folder_reads_as_keras():
+    from pipeline.config import ModelConfig
+
+    written = ModelConfig(rnn="gru", gru="tf1").model_dump(mode="json")
+    assert _meta(model=written).to_json()["model"]["gru"] == "tf1"
+    old = {k: v for k, v in ModelConfig().model_dump(mode="json").items() if k != "gru"}
+    meta = _meta(model=old)  # written before model.gru existed: Keras' GRU
+    assert meta.model["gru"] == "keras"
+    assert ModelConfig.model_validate(meta.model).gru == "keras"
+    assert "gru" not in _meta(model={"backbone": "small"}).model  # not a training record
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

@@ -81,7 +81,7 @@ def test_dvc_repro_whole_dag_then_an_experiment(repo_copy):
         "exp",
         "run",
         "-n",
-        "t9-lstm",
+        "demo-t9-lstm",
         "-S",
         "model.rnn=lstm",
         "-S",
@@ -90,10 +90,12 @@ def test_dvc_repro_whole_dag_then_an_experiment(repo_copy):
         "model.rnn_layers=2",
     )
     exps = repo_copy.dvc("exp", "show", "--json").stdout
-    assert "t9-lstm" in exps
-    assert "t9-lstm" in repo_copy.dvc("exp", "show", "--csv").stdout
+    assert "demo-t9-lstm" in exps
+    assert "demo-t9-lstm" in repo_copy.dvc("exp", "show", "--csv").stdout
 
-    report = repo_copy.run("affwild", "ablations", "report", "--out", "ablations.md")
+    report = repo_copy.run(
+        "affwild", "ablations", "report", "--profile", "demo", "--out", "ablations.md"
+    )
     text = (root / "ablations.md").read_text()
     lstm_row = next(line for line in text.splitlines() if line.startswith("| LSTM (peephole)"))
     assert lstm_row.split("|")[2].strip() == "1", lstm_row  # one run (no seed suffix)

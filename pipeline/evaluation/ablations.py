@@ -1,12 +1,16 @@
-"""The paper's ablations (Tables 4-9) as DVC experiments, and a report beside the paper.
+"""The paper's ablations (Tables 4-9) as DVC experiments from a profile, and a report beside
+the paper.
 
-``affwild ablations queue`` queues one ``dvc exp run`` per row and training seed (``-S``
-overrides of ``params.yaml``; ``--seeds 0,1,2`` by default: experiment ``<row>-s<seed>``);
-``dvc queue start`` runs them; ``affwild ablations report`` reads ``dvc exp show --json`` and
-writes each table with the measured numbers — mean ± sd over the seeds found, and the
-bootstrap 95 % interval over test videos of the mean CCC (the mean of the seeds' bounds) —
-next to the paper's. A difference between two rows smaller than these spreads is not a
-finding.
+``affwild ablations queue --profile paper`` queues one ``dvc exp run`` per row and training
+seed: the profile's keys (:mod:`pipeline.profiles`; ``paper`` by default, ``demo`` for a CPU
+run), then ``--set`` extras, then the row's own changes, as ``-S`` overrides of
+``params.yaml``; experiment ``<profile>-<row>-s<seed>`` (``--seeds 0,1,2`` by default).
+``dvc queue start`` runs them; ``affwild ablations report --profile paper`` reads
+``dvc exp show --json`` and writes each table with the measured numbers — mean ± sd over the
+seeds found, and the bootstrap 95 % interval over test videos of the mean CCC (the mean of the
+seeds' bounds) — next to the paper's. Its header names the profile and lists every setting in
+which it differs from ``profiles/paper.yaml``. A difference between two rows smaller than
+these spreads is not a finding.
 """
 
 from __future__ import annotations
@@ -15,11 +19,21 @@ import json
 import re
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from pipeline.config import parse_params
 from pipeline.evaluation import spread
 from pipeline.evaluation.metrics import flat_keys
+from pipeline.profiles import (
+    compose,
+    composed,
+    differences,
+    profile_overrides,
+    profile_path,
+    render,
+)
 
 
 @dataclass(frozen=True)
@@ -43,16 +57,7 @@ def _gru(units: int, layers: int) -> dict[str, str]:
     return {"model.rnn": "gru", "model.rnn_units": str(units), "model.rnn_layers": str(layers)}
 
 
-# The paper's Table 4 setting: scenario 2 (landmarks join the FC part), 224 px crops and
-# networks, the backbone's own FC sizes.
-PAPER_224 = {
-    "model.landmarks": "true",
-    "model.fc_units": "null",
-    "crop.size": "224",
-    "train_cnn.image_size": "224",
-    "train_rnn.image_size": "224",
-}
-
+PAPER_PROFILE = "paper"
 TABLES = [
     Table(
         "4",
@@ -61,28 +66,29 @@ TABLES = [
             Row(
                 "t4-vgg-face",
                 "VGG-Face",
-                {**PAPER_224, "model.backbone": "vgg_face"},
+                {"model.backbone": "vgg_face"},
                 "cnn",
                 (0.46, 0.35, 0.10, 0.09),
             ),
             Row(
                 "t4-vgg16",
                 "VGG-16",
-                {**PAPER_224, "model.backbone": "vgg16", "model.init": "imagenet"},
+                {"model.backbone": "vgg16", "model.init": "imagenet"},
                 "cnn",
                 (0.40, 0.30, 0.13, 0.11),
             ),
             Row(
                 "t4-resnet50",
                 "ResNet-50",
-                {**PAPER_224, "model.backbone": "resnet50", "model.init": "imagenet"},
+                {"model.backbone": "resnet50", "model.init": "imagenet"},
                 "cnn",
                 (0.33, 0.24, 0.16, 0.13),
             ),
         ],
-        "As the paper ran it: scenario 2 (landmarks), 224 px crops, the backbones' FC sizes. "
-        "The VGG-Face row starts from the public VGG-Face weights: queue with "
-        "--set model.init=/path/to/vgg_face.h5. 224 px backbones need a GPU.",
+        "The rows change the backbone (and its initialisation) of the profile's setting. "
+        "The VGG-Face row starts from the weights file in model.init (queue with "
+        "--set model.init=/path/to/vgg_face.h5); VGG-16 and ResNet-50 from ImageNet (Keras "
+        "applications, downloaded). At the paper profile's 224 px they need a GPU.",
     ),
     Table(
         "5",
@@ -152,39 +158,61 @@ TABLES = [
 # public Aff-Wild release does not ship; it is not queued.
 
 
+def exp_prefix(profile: str) -> str:
+    """Experiment names of a profile's runs start with this (``paper-t8-gru-128x2-s0``)."""
+    return f"{Path(str(profile)).stem}-"
+
+
 def experiments(
-    tables: list[str], extra: dict[str, str], seeds: list[int] | None = None
+    tables: list[str],
+    extra: dict[str, str],
+    seeds: list[int] | None = None,
+    profile: str = PAPER_PROFILE,
 ) -> dict[str, dict[str, str]]:
-    """Experiment name → overrides, for the chosen tables (rows sharing a name run once),
-    one per training seed (``<row>-s<seed>``; ``seeds=None``: the row alone, params.yaml's
-    seeds). ``extra`` applies to every row that does not set the same key itself."""
+    """Experiment name → overrides (key → value in Hydra's grammar), for the chosen tables
+    (rows sharing a name run once), one per training seed (``<profile>-<row>-s<seed>``;
+    ``seeds=None``: ``<profile>-<row>``, the profile's seeds). The profile's keys come first,
+    then ``extra``, then the row's own (a row's setting wins over ``extra``)."""
+    base = profile_overrides(profile)
+    prefix = exp_prefix(profile)
     out: dict[str, dict[str, str]] = {}
     for t in TABLES:
-        if t.key in tables:
-            for r in t.rows:
-                base = {**extra, **r.overrides}
-                if seeds is None:
-                    out[r.name] = base
-                    continue
-                for s in seeds:
-                    out[f"{r.name}-s{s}"] = {
-                        **base,
-                        "train_cnn.seed": str(s),
-                        "train_rnn.seed": str(s),
-                    }
+        if t.key not in tables:
+            continue
+        for r in t.rows:
+            row = {**base, **extra, **r.overrides}
+            if seeds is None:
+                out[prefix + r.name] = row
+                continue
+            for s in seeds:
+                out[f"{prefix}{r.name}-s{s}"] = {
+                    **row,
+                    "train_cnn.seed": str(s),
+                    "train_rnn.seed": str(s),
+                }
     return out
 
 
 def queue_commands(
-    tables: list[str], extra: dict[str, str], seeds: list[int] | None = None
+    tables: list[str],
+    extra: dict[str, str],
+    seeds: list[int] | None = None,
+    profile: str = PAPER_PROFILE,
 ) -> list[list[str]]:
     cmds = []
-    for name, overrides in experiments(tables, extra, seeds).items():
+    for name, overrides in experiments(tables, extra, seeds, profile).items():
         cmd = ["dvc", "exp", "run", "--queue", "-n", name]
-        for k, v in overrides.items():
-            cmd += ["-S", f"{k}={v}"]
+        for item in render(overrides):
+            cmd += ["-S", item]
         cmds.append(cmd)
     return cmds
+
+
+def check_experiments(tables: list[str], extra: dict[str, str], profile: str) -> None:
+    """Compose and validate every row's params (DVC's override code on ./params.yaml):
+    a bad key or value fails here, before anything is queued."""
+    for name, overrides in experiments(tables, extra, None, profile).items():
+        parse_params(compose(render(overrides)), f"experiment {name}")
 
 
 def collect_metrics(exp_show: list) -> dict[str, dict]:
@@ -216,11 +244,13 @@ def collect_metrics(exp_show: list) -> dict[str, dict]:
     return found
 
 
-def row_runs(measured: dict[str, dict], row: Row) -> list[dict]:
-    """The metrics of every run of a row: ``<name>`` and ``<name>-s<seed>``."""
+def row_runs(measured: dict[str, dict], row: Row, profile: str = PAPER_PROFILE) -> list[dict]:
+    """The metrics of every run of a row from ``profile``: ``<profile>-<row>`` and
+    ``<profile>-<row>-s<seed>``."""
     runs = []
+    full = exp_prefix(profile) + row.name
     for name, models in sorted(measured.items()):
-        if name == row.name or re.fullmatch(re.escape(row.name) + r"-s\d+", name):
+        if name == full or re.fullmatch(re.escape(full) + r"-s\d+", name):
             m = models.get(row.model)
             if m and "ccc_valence" in m:
                 runs.append(m)
@@ -238,18 +268,47 @@ def _pm(values: list[float]) -> str:
     return f"{mean:.2f}" if len(values) == 1 else f"{mean:.2f} ± {sd:.2f}"
 
 
-def report(measured: dict[str, dict]) -> str:
-    """Markdown: every table, the measured CCC/MSE (mean ± sd over seeds, interval) next
-    to the paper's."""
+def header(profile: str) -> list[str]:
+    """The report's first lines: the profile, and every setting in which it differs from
+    ``profiles/paper.yaml`` (both composed onto ./params.yaml)."""
+    diff = differences(composed(profile), composed(PAPER_PROFILE))
     lines = [
         "# Ablations: measured vs the paper (Kollias et al., CVPRW 2017)",
         "",
+        f"Profile: `{profile}` ({profile_path(profile)}); each row changes its own keys of it.",
+        "",
+    ]
+    if not diff:
+        lines += [
+            "Settings that differ from the paper's configuration (profiles/paper.yaml): none."
+        ]
+    else:
+        lines += ["Settings that differ from the paper's configuration (profiles/paper.yaml):", ""]
+        lines += [f"- `{k}`: {_value(a)} (paper profile: {_value(b)})" for k, a, b in diff]
+    lines += [
+        "",
+        "What no profile changes (face detector and landmark tracker, the data, the evaluation "
+        "protocol): [results and choices](docs/results-and-choices.md).",
+        "",
+    ]
+    return lines
+
+
+def _value(v) -> str:
+    return f"`{json.dumps(v)}`"
+
+
+def report(measured: dict[str, dict], profile: str = PAPER_PROFILE) -> str:
+    """Markdown: every table, the measured CCC/MSE of ``profile``'s runs (mean ± sd over
+    seeds, interval) next to the paper's."""
+    lines = header(profile) + [
         "Measured numbers come from this repository's `dvc exp show`: mean ± sd over the "
         "training seeds run (n), and the bootstrap 95 % interval over test videos of the "
         "mean CCC (averaged over the seeds' intervals). Rows whose intervals overlap are not "
-        "distinguishable here. The paper's numbers are from its Aff-Wild test set. "
-        "Different data (e.g. the demo set) gives different numbers: compare the orderings "
-        "the intervals support, not the values.",
+        "distinguishable here. Columns headed *paper* are the paper's own numbers (its "
+        "Tables 4-9, Aff-Wild test set), not measured here. Different data (e.g. the demo "
+        "set) gives different numbers: compare the orderings the intervals support, not the "
+        "values.",
         "",
     ]
     for t in TABLES:
@@ -258,34 +317,34 @@ def report(measured: dict[str, dict]) -> str:
             lines += [t.note, ""]
         lines += [
             "| row | n | CCC V | CCC A | MSE V | MSE A | 95 % interval, mean CCC | "
-            "paper CCC V | paper CCC A | paper MSE V | paper MSE A |",
+            "paper: CCC V | paper: CCC A | paper: MSE V | paper: MSE A |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
-        for r in t.rows:
-            runs = row_runs(measured, r)
-            cells = [_pm([m[k] for m in runs]) for k in flat_keys() if k != "ccc_mean"]
-            if runs and all("ccc_mean_lo" in m for m in runs):
-                lo = float(np.mean([m["ccc_mean_lo"] for m in runs]))
-                hi = float(np.mean([m["ccc_mean_hi"] for m in runs]))
-                ci = f"[{lo:.2f}, {hi:.2f}]"
-            else:
-                ci = "–"
-            lines.append(
-                f"| {r.label} | {len(runs)} | "
-                + " | ".join(cells)
-                + f" | {ci} | "
-                + " | ".join(_fmt(x) for x in r.paper)
-                + " |"
-            )
+        lines += [_row_line(r, row_runs(measured, r, profile)) for r in t.rows]
         lines.append("")
-    missing = sorted({r.name for t in TABLES for r in t.rows if not row_runs(measured, r)})
+    prefix = exp_prefix(profile)
+    missing = sorted(
+        {prefix + r.name for t in TABLES for r in t.rows if not row_runs(measured, r, profile)}
+    )
     if missing:
         lines += [
-            f"Not run yet: {', '.join(missing)} (`affwild ablations queue`, then "
-            "`dvc queue start`).",
+            f"Not run yet: {', '.join(missing)} (`affwild ablations queue --profile {profile}`, "
+            "then `dvc queue start`).",
             "",
         ]
     return "\n".join(lines)
+
+
+def _row_line(r: Row, runs: list[dict]) -> str:
+    cells = [_pm([m[k] for m in runs]) for k in flat_keys() if k != "ccc_mean"]
+    if runs and all("ccc_mean_lo" in m for m in runs):
+        lo = float(np.mean([m["ccc_mean_lo"] for m in runs]))
+        hi = float(np.mean([m["ccc_mean_hi"] for m in runs]))
+        ci = f"[{lo:.2f}, {hi:.2f}]"
+    else:
+        ci = "–"
+    paper = " | ".join(_fmt(x) for x in r.paper)
+    return f"| {r.label} | {len(runs)} | " + " | ".join(cells) + f" | {ci} | {paper} |"
 
 
 def exp_show_json() -> list:

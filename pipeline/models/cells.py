@@ -1,4 +1,15 @@
-"""Recurrent cells Keras 3 does not ship: the LSTM with peephole connections.
+"""Recurrent layers of the paper's CNN-RNN: the GRU in its two variants, and the LSTM with
+peephole connections that Keras 3 does not ship.
+
+**GRU** (:func:`gru_layer`, ``model.gru``). ``keras``: Keras' default
+``GRU(reset_after=True)``, the reset gate applied after the recurrent matmul,
+``r ⊙ (U_h h_{t-1} + b_rh)`` (cuDNN's form; two bias vectors). ``tf1``: TensorFlow 1's
+``GRUCell``, which the paper's code used (Section 3: "implemented in the Tensorflow
+platform"), ``U_h (r ⊙ h_{t-1})`` — the reset gate multiplies the state before the matmul
+(Keras ``GRU(reset_after=False)``, one bias vector; no cuDNN kernel on a GPU). The authors'
+released checkpoints hold this cell (:mod:`pipeline.models.tf1_import` builds it here).
+
+**Peephole LSTM** (:class:`PeepholeLSTMCell`).
 
 Gers & Schmidhuber (2000), with diagonal peephole weights ``w_i, w_f, w_o`` (one per unit):
 
@@ -17,8 +28,27 @@ Wrap the cell in ``keras.layers.RNN``.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import keras
 from keras import ops
+
+# model.gru -> Keras GRU's reset_after (see the module docstring)
+GRU_RESET_AFTER = {"keras": True, "tf1": False}
+
+
+def gru_layer(
+    units: int, variant: Literal["keras", "tf1"], name: str, return_sequences: bool = True
+) -> keras.layers.GRU:
+    """A GRU layer of ``units`` in the ``variant`` of the module docstring."""
+    if variant not in GRU_RESET_AFTER:
+        raise ValueError(f"GRU variant {variant!r} (allowed: {', '.join(GRU_RESET_AFTER)})")
+    return keras.layers.GRU(
+        units,
+        reset_after=GRU_RESET_AFTER[variant],
+        return_sequences=return_sequences,
+        name=name,
+    )
 
 
 @keras.saving.register_keras_serializable(package="affwild")

@@ -19,7 +19,7 @@ and save together as one Keras model.
 CNN-RNN (Table 3): ``image`` (T, H, W, 3), ``landmarks`` (T, 136) → (T, 2)
 
     FoldTime(backbone) ⊕ landmarks → fc → ReLU → dropout
-    → rnn_layers × (GRU | peephole LSTM, return_sequences) → dropout → out (linear, each step)
+    → rnn_layers × (GRU (``model.gru``: keras | tf1) | peephole LSTM, return_sequences) → dropout → out (linear, each step)
 
 The FC before the RNN has the name (and by default the size) of the CNN head's first FC,
 so :func:`pipeline.models.weights.transfer_cnn_weights` carries it over when its input
@@ -37,7 +37,7 @@ from keras import layers
 from pipeline.config import ModelConfig
 from pipeline.contracts.points68 import N_VALUES
 from pipeline.models.backbones import BackboneSpec, build_backbone, get_backbone
-from pipeline.models.cells import PeepholeLSTMCell
+from pipeline.models.cells import PeepholeLSTMCell, gru_layer
 from pipeline.models.layers import FoldTime, Preprocess
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def _cnn_network(
 def _rnn_layer(cfg: ModelConfig, k: int) -> keras.layers.Layer:
     name = f"rnn{k + 1}"
     if cfg.rnn == "gru":
-        return layers.GRU(cfg.rnn_units, return_sequences=True, name=name)
+        return gru_layer(cfg.rnn_units, cfg.gru, name)
     return layers.RNN(PeepholeLSTMCell(cfg.rnn_units), return_sequences=True, name=name)
 
 

@@ -17,8 +17,9 @@ Exact TF1 semantics (the tests compare against the TF1 graph built with the auth
   statistics); stride-2 convolutions with slim's ``conv2d_same`` (explicit symmetric zero
   padding, then ``VALID``), ``pool1`` 3x3 stride 2 ``SAME``; the stride sits in the last unit
   of blocks 1-3 (v1), whose shortcut is then a 1x1 stride-2 subsampling; global average pool.
-* ``GRUCell`` (``MultiRNNCell`` of two, ``dynamic_rnn`` from a zero state): Keras ``GRU`` with
-  ``reset_after=False`` (the reset gate multiplies the state before the recurrent matmul). TF1
+* ``GRUCell`` (``MultiRNNCell`` of two, ``dynamic_rnn`` from a zero state): the ``tf1`` GRU of
+  :func:`pipeline.models.cells.gru_layer`, Keras ``GRU(reset_after=False)`` (the reset gate
+  multiplies the state before the recurrent matmul; ``meta.json``: ``model.gru: tf1``). TF1
   keeps ``gates/kernel`` [x; h] -> [r, u] and ``candidate/kernel`` [x; r*h] -> c; Keras keeps
   ``kernel`` x -> [z, r, h] and ``recurrent_kernel`` h -> [z, r, h] with z = u, so the
   kernels are split by rows (input / state) and their gate columns swapped.
@@ -216,6 +217,7 @@ def build_network(arch: Arch, size: int = IMAGE_SIZE, seq_len: int = SEQ_LEN):
     from keras import layers
 
     from pipeline.contracts.points68 import N_VALUES
+    from pipeline.models.cells import gru_layer
     from pipeline.models.layers import FoldTime, Preprocess
 
     backbone, slots = (_vgg_backbone if arch.backbone == "vggface" else _resnet_backbone)(size)
@@ -234,7 +236,7 @@ def build_network(arch: Arch, size: int = IMAGE_SIZE, seq_len: int = SEQ_LEN):
         scope, n_layers, units = arch.rnn
         for k in range(n_layers):
             name = f"rnn{k + 1}"
-            gru = layers.GRU(units, reset_after=False, return_sequences=True, name=name)
+            gru = gru_layer(units, "tf1", name)
             x = gru(x)
             slots.append(Slot(gru, gru_names(scope, k), lambda a: gru_weights(*a), gru_tf_shapes))
     dense = layers.Dense(2, name="out", dtype="float32")
@@ -399,6 +401,11 @@ def load_network(checkpoint: str | Path, arch_name: str):
     return model, record
 
 
+def _gru_record(arch: Arch) -> dict[str, str]:
+    """What meta.json's ``model`` says of the recurrent part: TF1's GRUCell (``model.gru``)."""
+    return {"gru": "tf1"} if arch.rnn is not None else {}
+
+
 def import_checkpoint(checkpoint: str | Path, arch_name: str, out: str | Path) -> Imported:
     """Write the model folder ``out`` (``model.keras`` + ``meta.json``) for ``checkpoint``."""
     from pipeline.artifacts import FaceParams, ModelMeta, TrainingData
@@ -417,7 +424,7 @@ def import_checkpoint(checkpoint: str | Path, arch_name: str, out: str | Path) -
         seq_len=SEQ_LEN if arch.kind == "cnn_rnn" else None,
         # Not published: the neutral point stands in where evaluate needs a training mean.
         train_label_mean=(0.0, 0.0),
-        model={"arch": arch_name, "backbone": arch.backbone},
+        model={"arch": arch_name, "backbone": arch.backbone, **_gru_record(arch)},
         face=FaceParams(crop=CropConfig(size=IMAGE_SIZE)),
         data=TrainingData(format="affwild", demo=False),
         imported=record,

@@ -173,12 +173,16 @@ def plan(
             quads.append(np.atleast_1d(q))
     quadrants = np.concatenate(quads) if quads else np.zeros(0, np.int64)
     p = Plan(split, kind, idx, starts, quadrants, np.ones(len(idx), np.int64))
-    if split == "train" and bal.method == "duplicate":
+    if split == "train" and bal.method == "exact":
         seed = _seed(bal.seed, split, kind)
         p.copies, p.balance_info = balance.duplication_counts(quadrants, bal.targets, seed)
-        p.copies[quadrants < 0] = 1  # sequences without labels are kept once, not balanced
+        p.balance_info = {"method": "exact", **p.balance_info}
+    elif split == "train" and bal.method == "paper":
+        p.copies, p.balance_info = balance.paper_counts(quadrants, bal.targets)
     else:
         p.balance_info = {"method": "none" if split == "train" else "never (not train)"}
+    p.copies[quadrants < 0] = 1  # sequences without labels are kept once, not balanced
+    p.balance_info["quadrants"] = balance.quadrant_table(quadrants, p.copies)
 
     per_unit = [
         videos[i].bytes_per_frame + _OVERHEAD_PER_FRAME for i in idx

@@ -246,6 +246,16 @@ def train_stage(
     return meta
 
 
+def _check_init_file(init: str) -> None:
+    """``model.init`` naming a weights file: it exists (checked when training starts, not
+    when params are validated: a profile names a path each user sets)."""
+    if init not in ("random", "imagenet") and not Path(init).is_file():
+        raise InputError(
+            f"model.init: {init}: no such weights file (set model.init to your weights, e.g. "
+            "the VGG-Face weights in Keras .h5 form: docs/datasets.md#weights)"
+        )
+
+
 def _plan(kind, params, records_dir, checkpoint_dir, live_dir, cnn_dir, features_dir, loop,
           devices) -> TrainingRun:  # fmt: skip
     """Check the request, set up the devices (first, for several workers: before any
@@ -264,6 +274,8 @@ def _plan(kind, params, records_dir, checkpoint_dir, live_dir, cnn_dir, features
     if position[0] > 1:  # MultiWorkerMirroredStrategy must precede every TensorFlow op
         strategy = fitting.setup_hardware(cfg.mixed_precision, cfg.seed, devices)
     summary = _records_meta(records_dir)
+    if kind == "cnn":
+        _check_init_file(params.model.init)
     image_size = cfg.image_size or summary.crop_size
     run = TrainingRun(
         kind=kind, params=params, cfg=cfg, records_dir=records_dir, cnn_dir=cnn_dir,

@@ -275,3 +275,27 @@ def test_fold_time_equals_the_backbone_frame_by_frame():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(folded), frames, atol=1e-5)
     model = build_model(small_cfg(), 32, kind="cnn_rnn", seq_len=5)
     assert isinstance(model.get_layer("backbone_td"), FoldTime)
+
+
+def test_the_gru_variants_keras_and_tf1():
+    """model.gru: keras = Keras' GRU (reset gate after the recurrent matmul, two bias
+    vectors); tf1 = TensorFlow 1's GRUCell (reset before, one bias), the layer the TF1 importer
+    builds for the authors' checkpoints."""
+    from pipeline.models.tf1_import import ARCHS, build_network
+
+    counts = {}
+    for variant in ("keras", "tf1"):
+        model = build_model(small_cfg(gru=variant, rnn_layers=1), 32, "cnn_rnn", 3)
+        gru = model.get_layer("rnn1")
+        assert gru.cell.reset_after is (variant == "keras")
+        counts[variant] = gru.count_params()
+    n_in, u = 256, 16  # small_cfg: FC 256 before the RNN (the head's first), 16 units
+    assert counts["keras"] == 3 * (n_in * u + u * u + 2 * u)
+    assert counts["tf1"] == 3 * (n_in * u + u * u + u)
+    imported, _ = build_network(ARCHS["affwildnet-vggface-gru"], size=32, seq_len=3)
+    config = imported.get_layer("rnn1").get_config()
+    keras.backend.clear_session()
+    tf1 = build_model(small_cfg(gru="tf1", rnn_units=128), 32, "cnn_rnn", 3).get_layer("rnn1")
+    assert {k: v for k, v in config.items() if k != "name"} == {
+        k: v for k, v in tf1.get_config().items() if k != "name"
+    }

@@ -219,6 +219,63 @@ def test_unreachable_quadrant_is_reported():
     assert abs(after["V+A+"] - 0.43 / 0.86) <= 0.01
 
 
+def test_paper_balancing_duplicates_only_negative_arousal_by_whole_factors():
+    """Section 2.1: only V+A- and V-A- are duplicated, by the integer factors whose shares are
+    nearest to 43/24/19/14 %; V+A+ and V-A+ are kept once, whatever their shares."""
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        q = rng.choice(4, size=int(rng.integers(500, 5000)), p=rng.dirichlet([5, 2, 1.5, 1]))
+        counts = np.bincount(q, minlength=4)
+        copies, info = balance.paper_counts(q, BAL.targets)
+        f = info["factors"]
+        assert f["V+A+"] == f["V-A+"] == 1
+        assert (copies[q == 0] == 1).all() and (copies[q == 1] == 1).all()
+        for k, name in ((2, "V+A-"), (3, "V-A-")):
+            assert isinstance(f[name], int) and f[name] >= 1
+            assert (copies[q == k] == f[name]).all()  # whole copies of every unit
+
+        def sq_error(factors, counts=counts):
+            n = counts * np.array(factors)
+            return sum((n[i] / n.sum() - BAL.targets[i]) ** 2 for i in range(4))
+
+        err = sq_error([1, 1, f["V+A-"], f["V-A-"]])
+        for d2 in (-1, 0, 1):  # no neighbouring pair of factors is nearer the targets
+            for d3 in (-1, 0, 1):
+                g = [1, 1, f["V+A-"] + d2, f["V-A-"] + d3]
+                if min(g) >= 1:
+                    assert err <= sq_error(g) + 1e-12, (counts, f, g)
+
+
+def test_paper_balancing_reaches_the_papers_shares_on_aff_wild_like_data():
+    # counts whose negative-arousal quadrants are a half and a third of what 43/24/19/14
+    # needs: factors 2 and 3 give the shares exactly
+    q = np.repeat([0, 1, 2, 3], [4300, 2400, 950, 467])
+    copies, info = balance.paper_counts(q, BAL.targets)
+    assert info["factors"] == {"V+A+": 1, "V-A+": 1, "V+A-": 2, "V-A-": 3}
+    after = balance.shares(q, copies)["shares"]
+    assert after == {"V+A+": 0.43, "V-A+": 0.24, "V+A-": 0.19, "V-A-": 0.1401}
+
+
+def test_paper_balancing_in_the_shards_and_the_summary(interim, tmp_path):
+    summary = _write(interim, tmp_path / "r", bal=BalanceConfig(method="paper"))
+    assert summary["balance"] == "paper"
+    train = summary["splits"]["train"]["frames"]
+    table = train["balance"]["quadrants"]
+    for name in ("V+A+", "V-A+"):
+        assert table[name]["after"] == table[name]["before"]
+    for name in balance.QUADRANTS:
+        row = table[name]
+        assert row["before"] == train["before"]["counts"][name]
+        assert row["after"] == train["after"]["counts"][name]
+        if row["before"]:
+            assert row["factor"] == train["balance"]["factors"][name]
+    got = _read_all(tmp_path / "r", "train", "frames")
+    q = balance.quadrant(got["valence"], got["arousal"])
+    assert balance.shares(q)["counts"] == train["after"]["counts"]
+    val = summary["splits"]["val"]["frames"]["balance"]["quadrants"]
+    assert all(row["before"] == row["after"] for row in val.values())
+
+
 def test_crops_without_landmarks_get_zero_landmarks_never_nan(tmp_path):
     manifest, labels, crops = make_interim(tmp_path / "i", {"x": ("test", 20)})
     t = pq.read_table(crops / "x.parquet")
