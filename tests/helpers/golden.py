@@ -14,6 +14,8 @@ Rebuild (only when a change of the numbers is intended; say why in the commit)::
 
 from __future__ import annotations
 
+import csv
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +96,37 @@ def run_live_rule(model: Path, out: Path) -> int:
 
 def golden_csv(model: str, *, live: bool = False) -> Path:
     return GOLDEN / f"{model}{'.live' if live else ''}.csv"
+
+
+EXACT = ("frame", "face")
+# Floats within this, not exactly: TensorFlow's CPU kernels and MediaPipe's TFLite ones choose
+# their instruction paths by the CPU (AVX2, AVX-512, ...), which changes the summation order
+# and so the last bits of a float32 (the values are of order 0.1, a float32 step there is
+# ~1e-8); 1e-6 allows that, and is 1e-5 of the values.
+FLOAT_TOL = 1e-6
+
+
+def read_columns(path) -> dict[str, list[str]]:
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    return {name: [r[k] for r in body] for k, name in enumerate(header)}
+
+
+def assert_same_table(got_path, golden_path) -> None:
+    """Two CSVs have the same columns and rows: ``EXACT`` columns equal as text, the others
+    as floats within ``FLOAT_TOL`` (NaN where the golden has NaN)."""
+    got, want = read_columns(got_path), read_columns(golden_path)
+    assert list(got) == list(want), f"columns {list(got)} != golden {list(want)}"
+    for name, expected in want.items():
+        actual = got[name]
+        assert len(actual) == len(expected), f"{name}: {len(actual)} rows != {len(expected)}"
+        if name in EXACT:
+            assert actual == expected, name
+            continue
+        for i, (a, b) in enumerate(zip(map(float, actual), map(float, expected), strict=True)):
+            same = (math.isnan(a) and math.isnan(b)) or abs(a - b) <= FLOAT_TOL
+            assert same, f"{name}, row {i}: {a!r} != golden {b!r}"
 
 
 def build(models: bool = True) -> None:
