@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -63,10 +64,22 @@ def test_the_wheel_installs_with_the_lock_and_predicts_outside_the_checkout(tmp_
     names = set(zipfile.ZipFile(wheel).namelist())
     assert set(PACKAGE_DATA) <= names
     assert not [n for n in names if n.startswith("tests/")]
+    with tarfile.open(sdist) as tar:
+        top = sdist.name.removesuffix(".tar.gz")
+        assert {f"{top}/{name}" for name in PACKAGE_DATA} <= set(tar.getnames())
     meta = zipfile.ZipFile(wheel).read(f"{wheel.name.split('-py3')[0]}.dist-info/METADATA")
     assert b"License-Expression: MIT" in meta
 
     venv = tmp_path / "venv"
+    try:
+        check_install(wheel, venv, tmp_path)
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)  # ~2 GB: not kept with pytest's temp folders
+
+
+def check_install(wheel: Path, venv: Path, tmp_path: Path) -> None:
+    """The lock and then the wheel into a new ``venv``; `affwild predict` from a folder
+    outside the checkout gives the golden CSV; ``pipeline`` and its data come from ``venv``."""
     py = venv / "bin" / "python"
     env = clean_env()
     env["PYTHONWARNINGS"] = "default"  # pip's and the tools' own warnings are not ours
