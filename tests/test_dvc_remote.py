@@ -2,7 +2,9 @@
 `dvc push` to an S3 remote (moto's server on 127.0.0.1), a fresh `git clone`, `dvc pull`.
 Every output is carried by the remote or by git: the clone is clean for `dvc status` and
 `git status`, `dvc repro` runs nothing, the pulled outputs are the same bytes; a crop change
-then runs exactly crop and the stages after it (detect and landmarks come from the remote)."""
+then runs exactly crop and the stages after it (detect and landmarks come from the remote).
+Two tiny runs of the DAG (the whole, then from crop on): 11.9 min on a 2-core machine shared
+with other work."""
 
 from __future__ import annotations
 
