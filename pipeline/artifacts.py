@@ -190,17 +190,31 @@ class FaceParams(BaseModel):
     def _steps(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        unknown = sorted(set(data) - set(FACE_STAGES.names()))
+        names = face_step_names()
+        unknown = sorted(set(data) - set(names))
         if unknown:
-            raise ValueError(
-                f"unknown face step {unknown} (registered: {', '.join(FACE_STAGES.names())})"
-            )
-        return {name: _step_section(name, data.get(name, {})) for name in FACE_STAGES}
+            raise ValueError(f"unknown face step {unknown} (registered: {', '.join(names)})")
+        return {name: _step_section(name, data.get(name, {})) for name in names}
 
     @classmethod
     def of(cls, params: Any) -> FaceParams:
         """The face steps' sections of ``params`` (a :class:`~pipeline.config.Params`)."""
-        return cls.model_validate({name: getattr(params, name) for name in FACE_STAGES})
+        return cls.model_validate({name: getattr(params, name) for name in face_step_names()})
+
+
+def face_step_names() -> list[str]:
+    """The registered face steps in the order they run: each after the steps that write the
+    tables it reads, otherwise in registration order (whichever module was imported first)."""
+    todo = {name: FACE_STAGES.get(name) for name in FACE_STAGES}
+    done: list[str] = []
+    written: set[str] = set()
+    while todo:
+        ready = [n for n, step in todo.items() if set(step.reads) <= written]
+        if not ready:
+            raise ValueError(f"face steps {sorted(todo)} read tables no registered step writes")
+        done.append(ready[0])
+        written.add(todo.pop(ready[0]).writes)
+    return done
 
 
 def _step_section(name: str, value: Any) -> BaseModel:

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
-from pipeline.artifacts import VideoReport
+from pipeline.artifacts import VideoReport, face_step_names
 from pipeline.face import tables
 from pipeline.registry import FACE_STAGES
 from pipeline.video.reader import VideoError, iter_frames
@@ -247,8 +247,9 @@ class FaceStep:
 
 
 def face_steps() -> list[FaceStep]:
-    """Every registered face step, in registration order (the order they run in)."""
-    return [FACE_STAGES.get(name) for name in FACE_STAGES]
+    """Every registered face step, in the order they run
+    (:func:`pipeline.artifacts.face_step_names`)."""
+    return [FACE_STAGES.get(name) for name in face_step_names()]
 
 
 def table_schema(name: str) -> pa.Schema:

@@ -1,7 +1,8 @@
 """The in-memory driver: every registered face step on frames as they come, no table written.
 
-:class:`FaceTracker` chains the steps of :data:`pipeline.registry.FACE_STAGES` in their
-registration order (``detect`` → ``landmarks`` → ``crop`` → any plug-in step): each frame goes
+:class:`FaceTracker` chains the steps of :data:`pipeline.registry.FACE_STAGES` in the order
+they run (``detect`` → ``landmarks`` → ``crop`` → any plug-in step; each after the steps
+whose tables it reads, :func:`pipeline.face.jobs.face_steps`): each frame goes
 into the first step; each row a step decides goes, with that frame, into the next step that
 reads it, as the table driver (:meth:`pipeline.face.jobs.FaceStep.run`) feeds it from the
 files. Every row passes through its table's Arrow types on the way
@@ -87,7 +88,7 @@ class FaceTracker:
 
     ``params``: an object with a section per face step (:class:`~pipeline.config.Params`, or a
     model's :class:`~pipeline.artifacts.FaceParams`); ``steps``: names of registered steps to
-    run (default: all, in registration order; each must come after the steps it reads)."""
+    run (default: all, in the order they run; each must come after the steps it reads)."""
 
     def __init__(self, params, fps: float = 25.0, subject: str = "", steps=None):
         self.steps: list[FaceStep] = _in_order(steps)
