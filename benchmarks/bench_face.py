@@ -92,23 +92,23 @@ def _job(video: Path, out_dir: Path, n: int, stage: str, vid: str = "bench"):
     return VideoJob(
         video_id=vid, source=str(video), n_frames=n, fps=30.0, subject="",
         out=str(out_dir / stage / f"{vid}.parquet"),
-        boxes=str(out_dir / "boxes" / f"{vid}.parquet"),
-        landmarks=str(out_dir / "landmarks" / f"{vid}.parquet"),
+        inputs={"boxes": str(out_dir / "boxes" / f"{vid}.parquet"),
+                "landmarks": str(out_dir / "landmarks" / f"{vid}.parquet")},
     )  # fmt: skip
 
 
 def run_three(video: Path, out_dir: Path, n: int, crop_size: int, vid: str = "bench") -> dict:
     """The three stages on one video in this process; seconds per stage."""
     from pipeline.config import CropConfig, DetectConfig, LandmarksConfig
-    from pipeline.face.crop import crop_video
-    from pipeline.face.detect import detect_video
-    from pipeline.face.landmarks import landmarks_video
+    from pipeline.face.crop import CROP
+    from pipeline.face.detect import DETECT
+    from pipeline.face.landmarks import LANDMARKS
 
     secs = {}
     for stage, fn, cfg in (
-        ("boxes", detect_video, DetectConfig()),
-        ("landmarks", landmarks_video, LandmarksConfig()),
-        ("crops", crop_video, CropConfig(size=crop_size)),
+        ("boxes", DETECT.run, DetectConfig()),
+        ("landmarks", LANDMARKS.run, LandmarksConfig()),
+        ("crops", CROP.run, CropConfig(size=crop_size)),
     ):
         (out_dir / stage).mkdir(parents=True, exist_ok=True)
         t0, c0 = time.perf_counter(), time.process_time()

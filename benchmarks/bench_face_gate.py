@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from pipeline.config import Params  # noqa: E402
 from pipeline.face import fit_map, ibug68  # noqa: E402
 from pipeline.face.plausible import texture_share  # noqa: E402
-from pipeline.inference.faces import face_frames  # noqa: E402
+from pipeline.face.tracker import face_frames  # noqa: E402
 from tests.helpers.titles import render, titles  # noqa: E402
 
 

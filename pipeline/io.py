@@ -221,7 +221,7 @@ class RowWriter:
     def _flush(self) -> None:
         if not self._n_buf:
             return
-        arrays = [_column(self._buf[f.name], f.type) for f in self.schema]
+        arrays = [arrow_column(self._buf[f.name], f.type) for f in self.schema]
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
         self._buf = {name: [] for name in self.schema.names}
         self._n_buf = 0
@@ -240,8 +240,8 @@ class RowWriter:
         return False
 
 
-def _column(values: list, type_: pa.DataType) -> pa.Array:
-    """One buffered column as an Arrow array of ``type_``."""
+def arrow_column(values: list, type_: pa.DataType) -> pa.Array:
+    """One column's values (as :meth:`RowWriter.add` takes them) as an Arrow array of ``type_``."""
     if pa.types.is_fixed_size_list(type_) and pa.types.is_floating(type_.value_type):
         size = type_.list_size
         dtype = _float_dtype(type_.value_type)

@@ -135,7 +135,7 @@ class Job(Protocol):
 
 
 class Work(Protocol):
-    """What an engine runs over the jobs (a face stage, :class:`pipeline.face.jobs.FaceStage`).
+    """What an engine runs over the jobs (a face step, :class:`pipeline.face.jobs.FaceStep`).
 
     It must be picklable (it travels to worker processes / Ray actors), and neither method
     raises: a failure becomes a report that says why."""

@@ -2,7 +2,7 @@
 
 An :class:`pipeline.parallel.Engine`, registered as ``ray``. One Ray actor per worker
 (``parallel.n_jobs`` of them, one CPU each) imports the stage's code and MediaPipe once and
-then takes whole videos, one at a time, through the very same ``FaceStage.run_job`` as the
+then takes whole videos, one at a time, through the very same ``FaceStep.run_job`` as the
 local pool, so the tables are the same bytes.
 Each video's table is written by the actor to the stage's output folder, which therefore
 must be on a file system every node sees at the same path (as the videos must be), e.g. NFS;

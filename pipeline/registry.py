@@ -4,7 +4,7 @@
   ``pipeline.models.backbones``
 - ``DATA_FORMATS`` (``data.format``): ``pipeline.datasets.base.DataFormat``; built-ins in
   ``pipeline.datasets.affwild`` / ``affwild2`` / ``afewva``
-- ``FACE_STAGES``: ``pipeline.face.jobs.FaceStage``; built-ins in ``pipeline.face.detect`` /
+- ``FACE_STAGES`` (a plug-in's own section): ``pipeline.face.jobs.FaceStep``; built-ins in ``pipeline.face.detect`` /
   ``landmarks`` / ``crop``
 - ``ENGINES`` (``parallel.engine``): a ``pipeline.parallel.Engine``; built-ins in
   ``pipeline.parallel`` (local) and ``pipeline.ray_engine``

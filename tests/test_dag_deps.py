@@ -87,6 +87,20 @@ def _stage_module(stage: dict) -> str | None:
     return match.group(1) if match else None
 
 
+def _stage_closure(stage: dict) -> set[Path]:
+    """The files the stage runs: its module's import closure, and for the face steps' generic
+    entry point (``python -m stages.face NAME``) also that of the module defining the step
+    (the registry imports it by name, which the static walk does not see)."""
+    module = _stage_module(stage)
+    closure = import_closure(module)
+    if module == "stages.face":
+        from pipeline.registry import FACE_STAGES
+
+        name = re.search(r"python -m stages\.face (\w+)", stage["cmd"]).group(1)
+        closure |= import_closure(FACE_STAGES.get(name).start.__module__)
+    return _with_data(closure)
+
+
 def _stage_items():
     """(name, body) for every stage, ``foreach``/``matrix`` stages by their ``do`` body."""
     for name, stage in _stages().items():
@@ -120,7 +134,7 @@ def test_every_python_stage_is_checked():
 @pytest.mark.parametrize("name", STAGES)
 def test_stage_deps_cover_its_import_closure(name):
     body = dict(_stage_items())[name]
-    closure = _with_data(import_closure(_stage_module(body)))
+    closure = _stage_closure(body)
     deps = [d if isinstance(d, str) else next(iter(d)) for d in body.get("deps", [])]
     missing = sorted(str(f) for f in closure if not _covered(f, deps))
     assert not missing, f"stage {name!r} runs these files but does not depend on them: {missing}"
@@ -130,7 +144,7 @@ def test_stage_deps_cover_its_import_closure(name):
 def test_stage_code_deps_are_used(name):
     """No code dep that the stage never imports (it would re-run the stage for nothing)."""
     body = dict(_stage_items())[name]
-    closure = _with_data(import_closure(_stage_module(body)))
+    closure = _stage_closure(body)
     deps = [d if isinstance(d, str) else next(iter(d)) for d in body.get("deps", [])]
     code_deps = [d for d in deps if d.split("/")[0] in OWN_PACKAGES]
     unused = [d for d in code_deps if not any(_covered(f, [d]) for f in closure)]

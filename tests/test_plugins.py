@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from click.testing import CliRunner
+from pydantic import BaseModel
 
 from pipeline.cli import main as cli
 from pipeline.config import ParamsError, parse_params
@@ -201,23 +202,30 @@ def test_a_toy_metric(register):
 # -- an engine and a face stage -----------------------------------------------------------
 
 
-def _count_frames(job, cfg, progress=None):
-    """Toy face stage: one row per frame, its index times cfg.factor."""
-    from pipeline.artifacts import VideoReport
-
-    table = pa.table({"frame": pa.array(np.arange(job.n_frames) * cfg.factor, pa.int32())})
-    pq.write_table(table, job.out)
-    if progress:
-        progress(job.n_frames)
-    return VideoReport(video_id=job.video_id, frames=job.n_frames, faces=job.n_frames)
+COUNT = pa.schema([("frame", pa.int32()), ("value", pa.int32())])
 
 
-def _no_rows(job):
-    pq.write_table(pa.table({"frame": pa.array([], pa.int32())}), job.out)
+class _CountFrames:
+    """Toy face step: one row per frame, its index times cfg.factor."""
+
+    def __init__(self, cfg, video):
+        self.factor = cfg.factor
+
+    def push(self, frame, rgb, inputs):
+        return [{"frame": frame, "value": frame * self.factor}]
+
+    def finish(self):
+        return []
+
+    def note(self, report):
+        report.faces = report.frames
+
+    def close(self):
+        pass
 
 
-class _Factor:
-    factor = 3
+class _Factor(BaseModel):
+    factor: int = 3
 
 
 class Backwards(Engine):
@@ -235,13 +243,13 @@ class Backwards(Engine):
 
 
 def test_a_toy_engine_and_face_stage(register, tmp_path):
-    from pipeline.face.jobs import FaceStage, VideoJob
+    from pipeline.face.jobs import FaceStep, VideoJob
     from pipeline.face.runner import run_stage
 
     with pytest.raises(ParamsError, match="parallel.engine: unknown execution engine 'backwards'"):
         parse_params({"parallel": {"engine": "backwards"}})
     engine = register(ENGINES, "backwards", Backwards(), "here, last video first")
-    stage = FaceStage("count", _count_frames, _no_rows, lambda params: _Factor())
+    stage = FaceStep("count", _Factor, _CountFrames, writes="counts", schema=COUNT)
     register(FACE_STAGES, "count", stage, "frame indices x 3")
 
     assert parse_params({"parallel": {"engine": "backwards"}}).parallel.engine == "backwards"
@@ -251,21 +259,23 @@ def test_a_toy_engine_and_face_stage(register, tmp_path):
     assert "count      frame indices x 3" in _plugins("stage")
 
     jobs = [
-        VideoJob(video_id=v, source=f"{v}.mp4", n_frames=n, fps=25.0, subject="", out=f"{v}.pq")
+        VideoJob(video_id=v, source=str(write_video(tmp_path / f"{v}.mp4", n)), n_frames=n,
+                 fps=25.0, subject="", out=f"{v}.parquet")
         for v, n in (("a", 4), ("b", 6), ("c", 5))
-    ]
+    ]  # fmt: skip
     out = tmp_path / "counts"
     summary = run_stage("count", jobs, _Factor(), out, n_jobs=2, engine="backwards")
     assert engine.order == ["c", "b", "a"]
     assert (summary.engine, summary.ray_cluster, summary.frames) == ("backwards", "backwards", 15)
-    assert summary.model_dump()["videos"] == 3
-    got = pq.read_table(out / "b.pq").column("frame").to_pylist()
-    assert got == [0, 3, 6, 9, 12, 15]
+    assert summary.model_dump()["videos"] == 3 and not summary.failed
+    got = pq.read_table(out / "b.parquet")
+    assert got.schema.equals(COUNT)
+    assert got.column("value").to_pylist() == [0, 3, 6, 9, 12, 15]
     # the same stage on the built-in local engine gives the same tables
     local = tmp_path / "local"
     run_stage(stage, jobs, _Factor(), local, n_jobs=1, engine="local")
     for v in "abc":
-        assert pq.read_table(local / f"{v}.pq").equals(pq.read_table(out / f"{v}.pq"))
+        assert pq.read_table(local / f"{v}.parquet").equals(pq.read_table(out / f"{v}.parquet"))
     assert json.loads(summary.model_dump_json())["stage"] == "count"
 
 

@@ -7,11 +7,15 @@
 * ``fit_map``   — refits that map from a folder of ``.pts``-annotated photos (command)
 * ``plausible`` — the texture check: does the mesh's face look like a face (pure)
 * ``temporal``  — gap interpolation and One-Euro smoothing (pure, streaming)
-* ``crop``      — crop geometry, resampling, JPEG; the crop stage per video
-* ``detect`` / ``landmarks`` — the other two stages per video
+* ``crop``      — crop geometry, resampling, JPEG; the crop step
+* ``detect`` / ``landmarks`` — the other two built-in face steps
 * ``tables``    — the per-video Parquet schemas, streaming writer and readers
-* ``jobs`` / ``runner`` — per-video job, report and the typed :class:`~pipeline.face.jobs.FaceStage`;
-  running a stage over the manifest on an engine (:mod:`pipeline.parallel`)
+* ``jobs``      — the typed :class:`~pipeline.face.jobs.FaceStep`, its per-video job and the
+  table driver on one video
+* ``runner``    — the table driver over the manifest on an engine (:mod:`pipeline.parallel`):
+  ``python -m stages.face NAME``
+* ``tracker``   — the in-memory driver, :class:`~pipeline.face.tracker.FaceTracker`: every
+  registered step on frames as they come (``affwild predict``)
 * ``reference`` — the mean 300-W shape and the NME measure used to check the mapping
 
 The 68-point vocabulary they share is :mod:`pipeline.contracts.points68`.

@@ -9,22 +9,18 @@ mapped with the same transform and divided by ``size``, so they lie in [0, 1].
 from __future__ import annotations
 
 import math
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from operator import attrgetter
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from pipeline.artifacts import VideoReport
+from pipeline.config import CropConfig
 from pipeline.contracts import points68
 from pipeline.face import tables
-from pipeline.face.jobs import FaceStage, Frames, Progress, VideoJob, finish
+from pipeline.face.jobs import FaceStep, Row, Video
 from pipeline.registry import FACE_STAGES
-
-if TYPE_CHECKING:
-    from pipeline.config import CropConfig
 
 
 @dataclass(frozen=True)
@@ -127,7 +123,7 @@ def decode_jpeg(data: bytes) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-# -- the ``crop`` stage for one video ----------------------------------------
+# -- the ``crop`` step --------------------------------------------------------------
 def crop_frame(
     rgb: np.ndarray | None,
     points: np.ndarray | None,
@@ -150,45 +146,57 @@ def crop_frame(
     return image, norm
 
 
-def crop_video(job: VideoJob, cfg: CropConfig, progress: Progress | None = None) -> VideoReport:
-    """Square crops of the subject's face from its landmarks (or box); write the table."""
-    t0 = time.perf_counter()
-    report = VideoReport(video_id=job.video_id, frames=job.n_frames)
-    frames = Frames(job.source, job.n_frames)
-    tables.check_table(job.boxes, tables.BOXES, job.n_frames)
-    tables.check_table(job.landmarks, tables.LANDMARKS, job.n_frames)
-    boxes = tables.iter_rows(job.boxes, tables.BOXES, ["x", "y", "w", "h", "keypoints"])
-    lms = tables.iter_rows(job.landmarks, tables.LANDMARKS, ["landmarks", "status"])
-    from_box = 0
-    with tables.table_writer(job.out, tables.CROPS, rows_per_group=256) as writer:
-        for i, (rgb, b, lm) in enumerate(zip(frames, boxes, lms, strict=True)):
-            pts = lm["landmarks"].reshape(points68.N_POINTS, 2)
-            if not np.isfinite(pts).all():
-                pts = None
-            box = np.array([b["x"], b["y"], b["w"], b["h"]], np.float64)
-            if lm["status"] == "rejected":  # never a face to the mesh: not the box either
-                box = np.full(4, np.nan)
-            image, norm = crop_frame(rgb, pts, box, b["keypoints"].reshape(6, 2), cfg)
-            valid = image is not None
-            report.faces += valid
-            from_box += valid and norm is None
-            writer.add(frame=i, image=image,
-                       landmarks=None if norm is None else norm.reshape(-1), valid=valid)  # fmt: skip
-            if progress:
-                progress(1)
-    report.missing = report.frames - report.faces
-    report.extra["crops_from_box_only"] = int(from_box)
-    return finish(report, frames, t0, "face crop")
+class CropStep:
+    """The ``crop`` step on one video: each frame's crop from the subject's landmarks (or box)
+    in the boxes and landmarks tables' rows; counted for the video's report."""
+
+    def __init__(self, cfg: CropConfig, video: Video):
+        self.cfg = cfg
+        self.faces = self.from_box = 0
+
+    def push(self, frame: int, rgb: np.ndarray | None, inputs: Mapping[str, Row]) -> list[Row]:
+        b, lm = inputs["boxes"], inputs["landmarks"]
+        pts = lm["landmarks"].reshape(points68.N_POINTS, 2)
+        if not np.isfinite(pts).all():
+            pts = None
+        box = np.array([b["x"], b["y"], b["w"], b["h"]], np.float64)
+        if lm["status"] == "rejected":  # never a face to the mesh: not the box either
+            box = np.full(4, np.nan)
+        image, norm = crop_frame(rgb, pts, box, b["keypoints"].reshape(6, 2), self.cfg)
+        valid = image is not None
+        self.faces += valid
+        self.from_box += valid and norm is None
+        landmarks = None if norm is None else norm.reshape(-1)
+        return [dict(frame=frame, image=image, landmarks=landmarks, valid=valid)]
+
+    def finish(self) -> list[Row]:
+        return []
+
+    def note(self, report: VideoReport) -> None:
+        report.faces = self.faces
+        report.missing = report.frames - report.faces
+        report.extra["crops_from_box_only"] = int(self.from_box)
+
+    def close(self) -> None:
+        pass
 
 
-def empty_crops(job: VideoJob) -> None:
-    with tables.table_writer(job.out, tables.CROPS) as w:
-        for i in range(job.n_frames):
-            w.add(frame=i, image=None, landmarks=None, valid=False)
+def _no_crop(frame: int) -> Row:
+    return dict(frame=frame, image=None, landmarks=None, valid=False)
 
 
 CROP = FACE_STAGES.register(
     "crop",
-    FaceStage("crop", crop_video, empty_crops, attrgetter("crop")),
+    FaceStep(
+        name="crop",
+        params=CropConfig,
+        start=CropStep,
+        writes="crops",
+        schema=tables.CROPS,
+        reads=("boxes", "landmarks"),
+        blank=_no_crop,
+        what="face crop",
+        rows_per_group=256,
+    ),
     "square face crops (JPEG) and landmarks normalised to them",
 )

@@ -1,23 +1,25 @@
 """The ``detect`` stage for one video: every face in every frame, the subject followed.
 
-The per-frame work is :class:`SubjectDetector` (streaming, no IO), which ``affwild predict``
-reuses; :func:`detect_video` runs it over a video and writes the table. MediaPipe is imported
-inside :class:`SubjectDetector`, so importing this module is cheap.
+The per-frame work is :class:`SubjectDetector` (streaming, no IO); :class:`DetectStep` gives
+its decisions as rows of the boxes table (``tables.BOXES``), and :data:`DETECT` is the
+registered face step (:mod:`pipeline.face.jobs`) that the table driver and ``affwild
+predict``'s in-memory driver run. MediaPipe is imported inside :class:`SubjectDetector`, so
+importing this module is cheap.
 """
 
 from __future__ import annotations
 
 import math
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from operator import attrgetter
 
 import cv2
 import numpy as np
 
 from pipeline.artifacts import VideoReport
+from pipeline.config import DetectConfig
 from pipeline.face import tables
-from pipeline.face.jobs import FaceStage, Frames, Progress, VideoJob, finish
+from pipeline.face.jobs import FaceStep, Row, Video
 from pipeline.face.subject import Face, SubjectTracker, appearance, colour_histogram
 from pipeline.face.temporal import Persistence
 from pipeline.registry import FACE_STAGES
@@ -41,7 +43,7 @@ class SubjectDetector:
     :meth:`push` frames in order (``None`` for a frame that did not decode); it returns the
     :class:`SubjectFace` of every frame whose decision is final now, in frame order — possibly
     none while the tracker is still choosing whom to follow; :meth:`finish` returns the rest.
-    Used by :func:`detect_video` and by ``affwild predict``'s streaming pass.
+    Used by :class:`DetectStep` and by the landmark tools (``pipeline.face.annotated``).
     """
 
     def __init__(self, cfg, subject: str = ""):
@@ -110,50 +112,60 @@ class SubjectDetector:
         self.close()
 
 
-def detect_video(job: VideoJob, cfg, progress: Progress | None = None) -> VideoReport:
-    """Detect every face in every frame; follow the subject; write the boxes table."""
-    t0 = time.perf_counter()
-    report = VideoReport(video_id=job.video_id, frames=job.n_frames)
-    frames = Frames(job.source, job.n_frames)
-    nan4 = (math.nan,) * 4
+class DetectStep:
+    """The ``detect`` step on one video: :class:`SubjectDetector`'s decisions as rows of the
+    boxes table (NaN where the subject is not seen), counted for the video's report."""
 
-    def emit(writer, decided: list[SubjectFace]):
+    def __init__(self, cfg: DetectConfig, video: Video):
+        self.detector = SubjectDetector(cfg, video.subject)
+        self.faces = self.multi_face_frames = 0
+
+    def push(self, frame: int, rgb: np.ndarray | None, inputs: Mapping[str, Row]) -> list[Row]:
+        return self._rows(self.detector.push(frame, rgb))
+
+    def finish(self) -> list[Row]:
+        return self._rows(self.detector.finish())
+
+    def _rows(self, decided: list[SubjectFace]) -> list[Row]:
+        rows = []
         for d in decided:
             if d.box is None:
-                x, y, w, h = nan4
-                score, kps = math.nan, None
+                row = _no_box(d.frame) | {"n_faces": d.n_faces}
             else:
                 x, y, w, h = (float(v) for v in d.box)
-                score, kps = d.score, d.keypoints.reshape(-1)
-                report.faces += 1
-            report.multi_face_frames += d.n_faces > 1
-            writer.add(frame=d.frame, x=x, y=y, w=w, h=h, score=score, n_faces=d.n_faces,
-                       keypoints=kps)  # fmt: skip
+                row = dict(frame=d.frame, x=x, y=y, w=w, h=h, score=d.score, n_faces=d.n_faces,
+                           keypoints=d.keypoints.reshape(-1))  # fmt: skip
+                self.faces += 1
+            self.multi_face_frames += d.n_faces > 1
+            rows.append(row)
+        return rows
 
-    with (
-        SubjectDetector(cfg, job.subject) as detector,
-        tables.table_writer(job.out, tables.BOXES) as writer,
-    ):
-        for i, rgb in enumerate(frames):
-            emit(writer, detector.push(i, rgb))
-            if progress:
-                progress(1)
-        emit(writer, detector.finish())
-    report.missing = report.frames - report.faces
-    if detector.persistence.dropped:
-        report.extra["faces_dropped_short_runs"] = detector.persistence.dropped
-    return finish(report, frames, t0, "face of the subject")
+    def note(self, report: VideoReport) -> None:
+        report.faces = self.faces
+        report.multi_face_frames = self.multi_face_frames
+        report.missing = report.frames - report.faces
+        if self.detector.persistence.dropped:
+            report.extra["faces_dropped_short_runs"] = self.detector.persistence.dropped
+
+    def close(self) -> None:
+        self.detector.close()
 
 
-def empty_boxes(job: VideoJob) -> None:
-    with tables.table_writer(job.out, tables.BOXES) as w:
-        for i in range(job.n_frames):
-            nan = math.nan
-            w.add(frame=i, x=nan, y=nan, w=nan, h=nan, score=nan, n_faces=-1, keypoints=None)
+def _no_box(frame: int) -> Row:
+    nan = math.nan
+    return dict(frame=frame, x=nan, y=nan, w=nan, h=nan, score=nan, n_faces=-1, keypoints=None)
 
 
 DETECT = FACE_STAGES.register(
     "detect",
-    FaceStage("detect", detect_video, empty_boxes, attrgetter("detect")),
+    FaceStep(
+        name="detect",
+        params=DetectConfig,
+        start=DetectStep,
+        writes="boxes",
+        schema=tables.BOXES,
+        blank=_no_box,
+        what="face of the subject",
+    ),
     "the labelled subject's face box per frame (MediaPipe detector)",
 )

@@ -18,26 +18,28 @@ box's episode (boxes on textures or lettering: the crop stage does not use them)
 (AFEW-VA) replace the mesh where it has them; otherwise, where it has them, the mesh's
 agreement with them (NME per point group) goes into the report.
 
-The per-frame work is :class:`LandmarkFollower` (streaming, no IO), which ``affwild predict``
-reuses; :func:`landmarks_video` runs it over a video and writes the table. MediaPipe is
-imported inside :class:`LandmarkFollower`, so importing this module is cheap.
+The per-frame work is :class:`LandmarkFollower` (streaming, no IO); :class:`LandmarksStep`
+feeds it the boxes table's rows and gives its rows of the landmarks table
+(``tables.LANDMARKS``), and :data:`LANDMARKS` is the registered face step
+(:mod:`pipeline.face.jobs`) that the table driver and ``affwild predict``'s in-memory driver
+run. MediaPipe is imported inside :class:`LandmarkFollower`, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from operator import attrgetter
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from pipeline.artifacts import VideoReport
+from pipeline.config import LandmarksConfig
 from pipeline.contracts.points68 import GROUPS, N_POINTS, N_VALUES
 from pipeline.face import tables
 from pipeline.face.ibug68 import mesh_to_68
-from pipeline.face.jobs import FaceStage, Frames, Progress, VideoJob, finish
+from pipeline.face.jobs import FaceStep, Row, Video
 from pipeline.face.plausible import texture_share
 from pipeline.face.reference import nme
 from pipeline.face.temporal import GapFiller, LandmarkRow, OneEuro
@@ -77,7 +79,7 @@ class LandmarkFollower:
     ``cfg.max_gap`` frames, until it is known whether it gets interpolated); :meth:`finish`
     returns the rest. ``source_pts`` (frame -> (68, 2)): a data set's own landmarks, used
     instead of the mesh with ``cfg.use_source_landmarks``, else measured against.
-    Used by :func:`landmarks_video` and by ``affwild predict``'s streaming pass.
+    Used by :class:`LandmarksStep` and by the landmark tools (``pipeline.face.annotated``).
     """
 
     def __init__(self, cfg, fps: float, source_pts: dict[int, np.ndarray] | None = None):
@@ -192,51 +194,63 @@ class LandmarkFollower:
         self.close()
 
 
-def landmarks_video(job: VideoJob, cfg, progress: Progress | None = None) -> VideoReport:
-    """68 iBUG points per frame from the mesh, seeded by the subject's box; write the table."""
-    t0 = time.perf_counter()
-    report = VideoReport(video_id=job.video_id, frames=job.n_frames)
-    report.statuses = dict.fromkeys(tables.STATUSES, 0)
-    frames = Frames(job.source, job.n_frames)
-    tables.check_table(job.boxes, tables.BOXES, job.n_frames)
-    source_pts = load_source_landmarks(job.source_landmarks, job.video_id)
+class LandmarksStep:
+    """The ``landmarks`` step on one video: :class:`LandmarkFollower` seeded by the boxes
+    table's rows, its rows of the landmarks table, counted for the video's report."""
 
-    def write(writer, rows: list[LandmarkRow]):
+    def __init__(self, cfg: LandmarksConfig, video: Video):
+        source_pts = load_source_landmarks(video.files.get("source_landmarks", ""), video.video_id)
+        self.follower = LandmarkFollower(cfg, video.fps, source_pts)
+        self.statuses = dict.fromkeys(tables.STATUSES, 0)
+
+    def push(self, frame: int, rgb: np.ndarray | None, inputs: Mapping[str, Row]) -> list[Row]:
+        b = inputs["boxes"]
+        box = np.array([b["x"], b["y"], b["w"], b["h"]], np.float64)
+        return self._rows(self.follower.push(frame, rgb, box, b["keypoints"].reshape(6, 2)))
+
+    def finish(self) -> list[Row]:
+        return self._rows(self.follower.finish())
+
+    def _rows(self, rows: list[LandmarkRow]) -> list[Row]:
+        out = []
         for r in rows:
-            report.statuses[r.status] += 1
-            writer.add(frame=r.frame, landmarks=None if r.points is None else r.points.reshape(-1),
-                       score=r.score, status=r.status)  # fmt: skip
+            self.statuses[r.status] += 1
+            out.append(dict(frame=r.frame, score=r.score, status=r.status,
+                            landmarks=None if r.points is None else r.points.reshape(-1)))  # fmt: skip
+        return out
 
-    with (
-        LandmarkFollower(cfg, job.fps, source_pts) as follower,
-        tables.table_writer(job.out, tables.LANDMARKS) as writer,
-    ):
-        boxes = tables.iter_rows(job.boxes, tables.BOXES, ["x", "y", "w", "h", "keypoints"])
-        for i, (rgb, b) in enumerate(zip(frames, boxes, strict=True)):
-            box = np.array([b["x"], b["y"], b["w"], b["h"]], np.float64)
-            write(writer, follower.push(i, rgb, box, b["keypoints"].reshape(6, 2)))
-            if progress:
-                progress(1)
-        write(writer, follower.finish())
-    report.missing = report.statuses["missing"] + report.statuses["rejected"]
-    report.faces = report.frames - report.missing
-    if follower.n_agree:
-        report.extra["nme_vs_source_landmarks"] = {
-            k: round(v / follower.n_agree, 4) for k, v in follower.agree.items()
-        } | {"frames": follower.n_agree}
-    if follower.use_source:
-        report.extra["landmarks_from"] = "source"
-    return finish(report, frames, t0, "landmarks")
+    def note(self, report: VideoReport) -> None:
+        follower = self.follower
+        report.statuses = dict(self.statuses)
+        report.missing = report.statuses["missing"] + report.statuses["rejected"]
+        report.faces = report.frames - report.missing
+        if follower.n_agree:
+            report.extra["nme_vs_source_landmarks"] = {
+                k: round(v / follower.n_agree, 4) for k, v in follower.agree.items()
+            } | {"frames": follower.n_agree}
+        if follower.use_source:
+            report.extra["landmarks_from"] = "source"
+
+    def close(self) -> None:
+        self.follower.close()
 
 
-def empty_landmarks(job: VideoJob) -> None:
-    with tables.table_writer(job.out, tables.LANDMARKS) as w:
-        for i in range(job.n_frames):
-            w.add(frame=i, landmarks=None, score=math.nan, status="missing")
+def _no_landmarks(frame: int) -> Row:
+    return dict(frame=frame, landmarks=None, score=math.nan, status="missing")
 
 
 LANDMARKS = FACE_STAGES.register(
     "landmarks",
-    FaceStage("landmarks", landmarks_video, empty_landmarks, attrgetter("landmarks")),
+    FaceStep(
+        name="landmarks",
+        params=LandmarksConfig,
+        start=LandmarksStep,
+        writes="landmarks",
+        schema=tables.LANDMARKS,
+        reads=("boxes",),
+        files=("source_landmarks",),
+        blank=_no_landmarks,
+        what="landmarks",
+    ),
     "68 iBUG 300-W landmarks per frame (MediaPipe face mesh)",
 )

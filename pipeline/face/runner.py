@@ -1,4 +1,5 @@
-"""Running a face stage over every video of the manifest: in parallel, with progress, summarised.
+"""Running a face step over every video of the manifest (the table driver): in parallel, with
+progress, summarised; what ``python -m stages.face NAME`` does.
 
 Videos are independent; ``parallel.engine`` picks the :class:`pipeline.parallel.Engine` that
 runs them. ``local`` sends them to ``parallel.n_jobs`` worker processes of the project's one
@@ -16,9 +17,11 @@ A tqdm bar (frames, frames/s, ETA) is shown on a terminal only (``disable=None``
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -28,16 +31,21 @@ from pipeline import parallel, ray_engine  # noqa: F401 - register the built-in 
 from pipeline.artifacts import FaceStageSummary
 from pipeline.contracts.schema import MANIFEST
 from pipeline.errors import InputError
-from pipeline.face.jobs import FaceStage, VideoJob
+from pipeline.face.jobs import FaceStep, VideoJob
 from pipeline.io import atomic_dir, write_timings
 from pipeline.registry import ENGINES, FACE_STAGES
 
 log = logging.getLogger(__name__)
 
 
-def face_stage(stage: FaceStage | str) -> FaceStage:
-    """The stage object itself, or the one registered under that name."""
-    return stage if isinstance(stage, FaceStage) else FACE_STAGES.get(stage)
+def face_stage(stage: FaceStep | str) -> FaceStep:
+    """The step object itself, or the one registered under that name."""
+    if isinstance(stage, FaceStep):
+        return stage
+    try:
+        return FACE_STAGES.get(stage)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def read_manifest(path: str | os.PathLike) -> list[dict]:
@@ -53,13 +61,18 @@ def read_manifest(path: str | os.PathLike) -> list[dict]:
 
 
 def make_jobs(
-    manifest: list[dict], out_dir: str | os.PathLike, boxes: str = "", landmarks: str = "",
-    source_landmarks: str = "",
+    manifest: list[dict], out_dir: str | os.PathLike,
+    tables: Mapping[str, str] | None = None, files: Mapping[str, str] | None = None,
 ) -> list[VideoJob]:  # fmt: skip
-    """One :class:`VideoJob` per manifest row; inputs / output named ``<video_id>.parquet``."""
+    """One :class:`VideoJob` per manifest row: output ``<out_dir>/<video_id>.parquet``; each of
+    ``tables`` (name -> folder) gives the input ``<folder>/<video_id>.parquet``, each of
+    ``files`` (name -> path) the same path to every video."""
     jobs = []
     for row in manifest:
         vid = row["video_id"]
+        inputs = {
+            name: str(Path(folder) / f"{vid}.parquet") for name, folder in (tables or {}).items()
+        }
         jobs.append(
             VideoJob(
                 video_id=vid,
@@ -68,22 +81,18 @@ def make_jobs(
                 fps=float(row["fps"] or 25.0),
                 subject=row["subject"] or "",
                 out=str(Path(out_dir) / f"{vid}.parquet"),
-                boxes=str(Path(boxes) / f"{vid}.parquet") if boxes else "",
-                landmarks=str(Path(landmarks) / f"{vid}.parquet") if landmarks else "",
-                source_landmarks=source_landmarks,
+                inputs=inputs | dict(files or {}),
             )
         )
     return jobs
 
 
 def _retarget(job: VideoJob, out_dir: Path) -> VideoJob:
-    d = dict(job.__dict__)
-    d["out"] = str(out_dir / Path(job.out).name)
-    return VideoJob(**d)
+    return dataclasses.replace(job, out=str(out_dir / Path(job.out).name))
 
 
 def run_stage(
-    stage: FaceStage | str,
+    stage: FaceStep | str,
     jobs: list[VideoJob],
     cfg,
     out_dir: str | os.PathLike,
@@ -117,21 +126,40 @@ def run_stage(
     )
 
 
+def check_inputs(step: FaceStep, inputs: Mapping[str, str]) -> tuple[dict, dict]:
+    """``inputs`` (name -> path, from the command line) split into the step's tables (folders,
+    every one needed) and its files (optional); an unknown name is an error."""
+    unknown = sorted(set(inputs) - set(step.reads) - set(step.files))
+    if unknown:
+        allowed = ", ".join([*step.reads, *step.files]) or "none"
+        raise InputError(f"{step.name}: unknown input {unknown} (it reads: {allowed})")
+    tables = {}
+    for name in step.reads:
+        path = inputs.get(name)
+        if not path:
+            raise InputError(f"{step.name}: needs the {name!r} tables (--input {name}=FOLDER)")
+        if not Path(path).is_dir():
+            raise InputError(f"{path}: no such folder (run the stage that writes it first)")
+        tables[name] = path
+    return tables, {name: inputs.get(name, "") for name in step.files}
+
+
 def run_from_cli(
-    stage: FaceStage, params_path: str, manifest: str, out: str, summary: str, **inputs: str
-) -> FaceStageSummary:
-    """What the stage modules do: params first, then every video, then the summary file."""
+    name: str, params_path: str, manifest: str, out: str, summary: str,
+    inputs: Mapping[str, str] | None = None,
+) -> FaceStageSummary:  # fmt: skip
+    """What ``python -m stages.face NAME`` does: params first, then every video, then the
+    summary file."""
     import click
 
     from pipeline.config import load_params
 
     params = load_params(params_path)
+    stage = face_stage(name)
     cfg = stage.section(params)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for name, path in inputs.items():
-        if name != "source_landmarks" and not Path(path).is_dir():
-            raise InputError(f"{path}: no such folder (run the stage that writes it first)")
-    jobs = make_jobs(read_manifest(manifest), out, **inputs)
+    tables, files = check_inputs(stage, inputs or {})
+    jobs = make_jobs(read_manifest(manifest), out, tables, files)
     par = params.parallel
     result = run_stage(stage, jobs, cfg, out, par.n_jobs, par.engine, par.address)
     result.write_file(summary)

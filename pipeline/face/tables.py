@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from pipeline.contracts import points68
 from pipeline.errors import InputError
-from pipeline.io import RowWriter
+from pipeline.io import RowWriter, arrow_column
 
 N_KEYPOINT_VALUES = 12
 
@@ -72,8 +72,6 @@ CROPS = pa.schema(
         ("valid", pa.bool_()),
     ]
 )
-
-_LIST_SIZES = {"keypoints": N_KEYPOINT_VALUES, "landmarks": points68.N_VALUES}
 
 
 class TableError(InputError):
@@ -149,8 +147,8 @@ def _to_numpy(batch: pa.RecordBatch | pa.Table, columns: list[str]) -> dict:
         col = batch.column(name)
         if isinstance(col, pa.ChunkedArray):
             col = col.combine_chunks()
-        if name in _LIST_SIZES:
-            out[name] = fixed_list_to_numpy(col, _LIST_SIZES[name])
+        if pa.types.is_fixed_size_list(col.type):
+            out[name] = fixed_list_to_numpy(col, col.type.list_size)
         elif pa.types.is_binary(col.type) or pa.types.is_string(col.type):
             out[name] = col.to_pylist()
         elif pa.types.is_floating(col.type):
@@ -175,3 +173,12 @@ def read_table(path: str | os.PathLike, schema: pa.Schema) -> dict[str, np.ndarr
     """A whole (small) face table in memory, as one batch dict — for tests and tools."""
     check_table(path, schema)
     return _to_numpy(pq.read_table(path, columns=schema.names), schema.names)
+
+
+def as_read(row: dict, schema: pa.Schema) -> dict:
+    """One row (values as :meth:`~pipeline.io.RowWriter.add` takes them) as :func:`iter_rows`
+    gives it back after writing and reading the table: through the same Arrow types, so a
+    step reading it from memory sees exactly what it would read from the file."""
+    arrays = [arrow_column([row[f.name]], f.type) for f in schema]
+    batch = _to_numpy(pa.RecordBatch.from_arrays(arrays, schema=schema), schema.names)
+    return {name: values[0] for name, values in batch.items()}

@@ -3,10 +3,8 @@
 
 * ``model``   — a trained model folder loaded and checked; what it needs (crop size,
   normalisation, landmarks, window length, the face stages' params); ``--device``
-* ``faces``   — the face stages' own per-frame code (:class:`~pipeline.face.detect.SubjectDetector`,
-  :class:`~pipeline.face.landmarks.LandmarkFollower`, :func:`~pipeline.face.crop.crop_frame`)
-  chained in one streaming pass over a video, no tables written
-* ``predict`` — crops -> model inputs exactly as the records reader makes them; CNN batches or
+* ``predict`` — every face step on the video's frames in memory
+  (:class:`~pipeline.face.tracker.FaceTracker`), crops -> model inputs exactly as the records reader makes them; CNN batches or
   CNN-RNN windows; one row per frame; the per-video driver and the output table
 * ``overlay`` — the input video with box, landmarks, a valence/arousal gauge and trace drawn
 * ``inputs``  — expanding video arguments (files, folders, globs) and naming the outputs

@@ -12,8 +12,8 @@ camera that recorded it.
 dropped (the newest is what a live user wants to see), counted, and reported at the end. So
 ``rows = frames read - frames dropped``, and memory does not grow with the run's length.
 
-**Same face code, same model.** Each processed frame goes through the face stages' own
-per-frame code (:class:`~pipeline.inference.faces.FacePass`) with the params the model was
+**Same face code, same model.** Each processed frame goes through the face steps' own
+per-frame code (:class:`~pipeline.face.tracker.FaceTracker`) with the params the model was
 trained with, except that missing landmarks are never interpolated from *future* frames
 (``landmarks.max_gap = 0``: a live row cannot wait for them). The subject tracker still
 looks at its first ``detect.init_frames`` frames with a face before choosing whom to follow,
@@ -26,7 +26,8 @@ A frame without a face is stepped as a black, landmark-less frame (as no-face st
 training and in ``predict``); after ``reset_after_s`` seconds without a face the state is
 reset (and no longer stepped) until a face returns. A CNN predicts each frame alone.
 
-**Rows** ``frame, time_s, valence, arousal, face, latency_ms`` go to a CSV, one line written
+**Rows** ``frame, time_s, valence, arousal, face, latency_ms`` (then the columns registered
+face steps add, as in ``predict``) go to a CSV, one line written
 and flushed per frame, so another program can tail it. ``frame`` counts the source's frames
 (dropped ones leave gaps); ``time_s`` is the frame's time in a file, the time since the first
 frame for a camera or stream; ``latency_ms`` runs from the moment the frame was read to the
@@ -266,7 +267,7 @@ class StepModel:
 
 
 class FramePredictor:
-    """One :class:`~pipeline.inference.faces.FaceFrame` in, ``(valence, arousal)`` out (NaN
+    """One :class:`~pipeline.face.tracker.FaceFrame` in, ``(valence, arousal)`` out (NaN
     without a face); a CNN-RNN carries and resets its state (see the module docstring)."""
 
     def __init__(self, tm, reset_after_frames: int):
@@ -286,10 +287,12 @@ class FramePredictor:
 
     def warm_up(self) -> None:
         """Trace the model once (a black face crop) so the first live frame is not late."""
-        from pipeline.inference.faces import FaceFrame
+        from pipeline.contracts.points68 import N_VALUES
+        from pipeline.face.tracker import FaceFrame
 
         ok, jpeg = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
-        self(FaceFrame(0, True, None, None, "detected", jpeg.tobytes(), None))
+        crops = {"image": jpeg.tobytes(), "landmarks": np.full(N_VALUES, np.nan, np.float32)}
+        self(FaceFrame(0, True, {"crops": crops}))
         if self.stepper is not None:
             self.stepper.reset()
 
@@ -348,15 +351,17 @@ class LiveResult:
         )
 
 
-def row_file(path: Path) -> RowWriter:
+def row_file(path: Path, fields: list[tuple[str, pa.Field]] = ()) -> RowWriter:
     """The CSV, one complete line written through per row (tail-able; not atomic: the rows
-    written so far are the run so far)."""
+    written so far are the run so far); ``fields``: the face steps' columns after :data:`ROWS`
+    (:func:`pipeline.face.tracker.predict_fields`)."""
     path = Path(path)
     if path.suffix.lower() != ".csv":
         raise LiveError(f"{path}: --live writes a .csv (a file another program can tail)")
     if path.is_dir():
         raise LiveError(f"{path}: is a folder; --live writes one .csv file")
-    return RowWriter(path, ROWS, rows_per_batch=1, atomic=False)
+    schema = pa.schema([*ROWS, *(f for _, f in fields)])
+    return RowWriter(path, schema, rows_per_batch=1, atomic=False)
 
 
 def _check_display() -> None:
@@ -394,8 +399,8 @@ class _Emitter:
     """Frames whose face the tracker has settled -> a prediction, a row, and (with a
     ``history``, i.e. ``show``) the drawn frame in the window."""
 
-    def __init__(self, predictor, rows, result: LiveResult, history: deque | None, stop):
-        self.predictor, self.rows, self.result = predictor, rows, result
+    def __init__(self, predictor, rows, result: LiveResult, history: deque | None, stop, fields):
+        self.predictor, self.rows, self.result, self.fields = predictor, rows, result, fields
         self.history, self.stop = history, stop
         self.pending: dict[int, Frame] = {}  # read, waiting for the tracker
 
@@ -415,6 +420,7 @@ class _Emitter:
                 arousal=a,
                 face=ff.face,
                 latency_ms=round(lat, 1),
+                **ff.columns(self.fields),
             )
             result.rows += 1
             result.faces += ff.face
@@ -457,7 +463,7 @@ def run_live(
     until the source ends, ``max_frames`` are read, SIGINT/SIGTERM, or (``show``) ``q``/Esc
     in the window. Raises :class:`LiveError` before writing anything when the source or the
     output cannot be opened."""
-    from pipeline.inference.faces import FacePass
+    from pipeline.face.tracker import FaceTracker, predict_fields
     from pipeline.inference.overlay import TRACE_SECONDS
 
     _check_request(out, queue_size, show)
@@ -477,10 +483,11 @@ def run_live(
     history: deque = deque(maxlen=max(2, round(TRACE_SECONDS * source.fps)))
     t_start = time.perf_counter()
     try:
-        rows = row_file(Path(out)).open()
-        with FacePass(face, source.fps, subject) as face_pass:
+        fields = predict_fields()
+        rows = row_file(Path(out), fields).open()
+        with FaceTracker(face, source.fps, subject) as face_pass:
             reader.start()
-            emit = _Emitter(predictor, rows, result, history if show else None, stop)
+            emit = _Emitter(predictor, rows, result, history if show else None, stop, fields)
             while not stop.is_set():
                 try:
                     fr = reader.queue.get(timeout=0.1)

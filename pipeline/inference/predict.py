@@ -19,12 +19,13 @@ recurrence runs on; their output is still reported as NaN, for consistency with 
 and because the label of a frame whose face is not seen is not defined.
 
 **Rows.** ``frame`` (0-based), ``time_s`` (the container's time stamp, so variable frame
-rates are honoured), ``valence``, ``arousal`` (NaN where no face), ``face`` (bool) — one per
-decoded frame, written to .csv or .parquet by the one table writer (:class:`pipeline.io.RowWriter`;
+rates are honoured), ``valence``, ``arousal`` (NaN where no face), ``face`` (bool), then the
+columns registered face steps add (``FaceStep.predict_columns``; the built-in ones add none) —
+one per decoded frame, written to .csv or .parquet by the one table writer (:class:`pipeline.io.RowWriter`;
 a CSV spells them as Arrow's CSV writer does: ``nan``, ``true`` / ``false``).
 
 **Streaming.** Frames are decoded once; the face pass holds a bounded number of frames
-(see :mod:`pipeline.inference.faces`), the model at most one batch / a few windows of crops.
+(see :mod:`pipeline.face.tracker`), the model at most one batch / a few windows of crops.
 The rows stream to a temporary file that replaces the output only when the whole video is
 done (``pipeline.io.atomic_path``); the overlay video reads the input a second time, in
 lock-step with the rows, so no frame is held for it either.
@@ -47,7 +48,7 @@ import pyarrow as pa
 from pipeline.contracts import windows
 from pipeline.contracts.points68 import N_VALUES
 from pipeline.errors import InputError
-from pipeline.inference.faces import FaceFrame, FacePass
+from pipeline.face.tracker import FaceFrame, FaceTracker, predict_fields
 from pipeline.io import RowWriter
 from pipeline.video.reader import VideoError, iter_frames, iter_timed_frames, probe
 
@@ -215,12 +216,15 @@ ROWS = pa.schema(
 COLUMNS = tuple(ROWS.names)
 
 
-def row_writer(path: Path, rows_per_batch: int = 4096) -> RowWriter:
+def row_writer(
+    path: Path, rows_per_batch: int = 4096, fields: list[tuple[str, pa.Field]] = ()
+) -> RowWriter:
     """The prediction rows' streaming writer: a temporary .csv / .parquet that becomes ``path``
-    only when the block exits without an error (never a partial file that looks complete)."""
+    only when the block exits without an error (never a partial file that looks complete).
+    ``fields``: the face steps' columns after :data:`ROWS` (:func:`predict_fields`)."""
     if Path(path).suffix.lower() not in (".csv", ".parquet"):
         raise InputError(f"{path}: output must end in .csv or .parquet")
-    return RowWriter(path, ROWS, rows_per_batch)
+    return RowWriter(path, pa.schema([*ROWS, *(f for _, f in fields)]), rows_per_batch)
 
 
 # -- one video --------------------------------------------------------------------------------
@@ -286,8 +290,9 @@ def predict_video(
     declared = info.n_frames if info.n_frames >= 0 else info.declared_frames
     result.fps = fps
     predictor = Predictor(tm, batch_size)
+    fields = predict_fields()
     with ExitStack() as stack:
-        rows = stack.enter_context(row_writer(Path(out)))
+        rows = stack.enter_context(row_writer(Path(out), fields=fields))
         ov = None
         if overlay is not None:
             ov = stack.enter_context(OverlayWriter(Path(overlay), fps).open())
@@ -313,6 +318,7 @@ def predict_video(
                     valence=p.valence,
                     arousal=p.arousal,
                     face=ff.face,
+                    **ff.columns(fields),
                 )
                 result.frames += 1
                 result.faces += ff.face
@@ -320,15 +326,12 @@ def predict_video(
                     ov.add(next(lagging, None), p)
                 bar.update(1)
 
-        face_pass = stack.enter_context(FacePass(tm.face, fps, subject))
+        tracker = stack.enter_context(FaceTracker(tm.face, fps, subject))
         times: dict[int, float] = {}
-        for i, rgb in enumerate(_frames(source, result, fps, times)):
-            for ff in face_pass.push(i, rgb):
-                emit(predictor.push(ff))
-        for ff in face_pass.finish():
+        for ff in tracker.track(_frames(source, result, fps, times)):
             emit(predictor.push(ff))
         emit(predictor.finish())
-        result.face_pass_held_max = face_pass.held_max
+        result.face_pass_held_max = tracker.held_max
     result.out = Path(out)
     result.overlay = Path(overlay) if overlay is not None else None
     result.seconds = time.perf_counter() - t0

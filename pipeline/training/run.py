@@ -16,7 +16,7 @@ from typing import Any
 
 import keras
 
-from pipeline.artifacts import MODEL_FILE, ModelMeta, RecordsSummary
+from pipeline.artifacts import MODEL_FILE, FaceParams, ModelMeta, RecordsSummary
 from pipeline.config import Params, TrainConfig
 from pipeline.errors import InputError
 from pipeline.io import atomic_dir
@@ -428,7 +428,7 @@ def _meta(run: TrainingRun, normalization: str, history, transfer_report: dict,
         train_label_mean=label_mean,
         model=params.model.model_dump(mode="json"),
         train=run.cfg.model_dump(mode="json"),
-        face={"detect": params.detect, "landmarks": params.landmarks, "crop": params.crop},
+        face=FaceParams.of(params),  # every registered face step's section
         replicas=run.strategy.num_replicas_in_sync,
         workers=run.position[0],
         # The data it learnt from; `affwild predict` warns when that was the synthetic demo.

@@ -1,4 +1,5 @@
-"""The stage modules as DVC runs them: params first, paths from the command line, parallel."""
+"""The face steps' stage entry point as DVC runs it (``python -m stages.face NAME``): params
+first, paths from the command line, parallel."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tests.helpers.repo import REPO, tool_env
 
 def stage(name: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", f"stages.{name}", *args],
+        [sys.executable, "-m", "stages.face", name, *args],
         cwd=REPO, env=tool_env(), capture_output=True, text=True,
     )  # fmt: skip
 
@@ -37,10 +38,11 @@ def test_three_stages_from_the_command_line_in_two_processes(tmp_path, clips):
     assert r.returncode == 0, r.stderr
     assert "detect: 3 videos, 72 frames" in r.stdout
     assert "W0000" not in r.stderr and "XNNPACK" not in r.stderr  # native logging silenced
-    r = stage("landmarks", *common, "--boxes", str(d / "boxes"), "--source-landmarks",
-              str(d / "none.parquet"), "--out", str(d / "lm"), "--summary", str(d / "l.json"))  # fmt: skip
+    r = stage("landmarks", *common, "--input", f"boxes={d / 'boxes'}", "--input",
+              f"source_landmarks={d / 'none.parquet'}", "--out", str(d / "lm"),
+              "--summary", str(d / "l.json"))  # fmt: skip
     assert r.returncode == 0, r.stderr
-    r = stage("crop", *common, "--boxes", str(d / "boxes"), "--landmarks", str(d / "lm"),
+    r = stage("crop", *common, "--input", f"boxes={d / 'boxes'}", "--input", f"landmarks={d / 'lm'}",
               "--out", str(d / "crops"), "--summary", str(d / "c.json"))  # fmt: skip
     assert r.returncode == 0, r.stderr
     s = FaceStageSummary.read_file(d / "c.json")
@@ -66,3 +68,17 @@ def test_bad_params_fail_before_any_output(tmp_path, clips):
     assert r.returncode == 1
     assert "crop.size" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "boxes").exists()
+
+
+def test_a_step_name_or_input_that_is_not_known_is_one_clear_error(tmp_path, clips):
+    manifest = write_manifest(tmp_path / "m.parquet", [clips["gap"]])
+    common = ["--manifest", str(manifest), "--out", str(tmp_path / "o"),
+              "--summary", str(tmp_path / "s.json")]  # fmt: skip
+    r = stage("detcet", *common)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "unknown face stage 'detcet' (allowed: crop, detect, landmarks)" in r.stderr
+    r = stage("crop", *common, "--input", f"boxes={tmp_path}")
+    assert r.returncode == 1 and "crop: needs the 'landmarks' tables" in r.stderr
+    r = stage("detect", *common, "--input", f"boxes={tmp_path}")
+    assert r.returncode == 1 and "detect: unknown input ['boxes'] (it reads: none)" in r.stderr
+    assert not (tmp_path / "o").exists()

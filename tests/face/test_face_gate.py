@@ -17,7 +17,7 @@ import pytest
 from pipeline.config import Params
 from pipeline.face.fit_map import annotated_photos, dev_folder
 from pipeline.face.plausible import texture_share
-from pipeline.inference.faces import face_frames
+from pipeline.face.tracker import face_frames
 from tests.helpers.faces import canvas, paste
 from tests.helpers.titles import render, titles
 
@@ -66,23 +66,23 @@ def test_without_the_texture_check_the_mesh_takes_letters_for_faces(title_clips)
 
 
 def test_stage_tables_have_no_face_on_a_title(tmp_path, title_clips):
-    from pipeline.face.crop import crop_video
-    from pipeline.face.detect import detect_video
+    from pipeline.face.crop import CROP
+    from pipeline.face.detect import DETECT
     from pipeline.face.jobs import VideoJob
-    from pipeline.face.landmarks import landmarks_video
+    from pipeline.face.landmarks import LANDMARKS
     from tests.helpers.faces import write_video
 
     frames = title_clips[titles()[HARD[0]].name]
     video = write_video(tmp_path / "title.mp4", frames, fps=25.0)
     job = {k: VideoJob(video_id="title", source=str(video), n_frames=len(frames), fps=25.0,
                        subject="", out=str(tmp_path / k / "title.parquet"),
-                       boxes=str(tmp_path / "boxes" / "title.parquet"),
-                       landmarks=str(tmp_path / "landmarks" / "title.parquet"))
+                       inputs={"boxes": str(tmp_path / "boxes" / "title.parquet"),
+                               "landmarks": str(tmp_path / "landmarks" / "title.parquet")})
            for k in ("boxes", "landmarks", "crops")}  # fmt: skip
     p = Params()
-    assert detect_video(job["boxes"], p.detect).faces > 0  # the detector boxes the letters
-    assert landmarks_video(job["landmarks"], p.landmarks).faces == 0
-    assert crop_video(job["crops"], p.crop).faces == 0
+    assert DETECT.run(job["boxes"], p.detect).faces > 0  # the detector boxes the letters
+    assert LANDMARKS.run(job["landmarks"], p.landmarks).faces == 0
+    assert CROP.run(job["crops"], p.crop).faces == 0
 
 
 def test_real_faces_have_texture_and_are_found(faces):

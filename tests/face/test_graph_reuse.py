@@ -3,25 +3,27 @@ outputs as fresh graphs, on real videos of real faces."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from mediapipe.framework.formats import landmark_pb2
 
 from pipeline.config import DetectConfig, LandmarksConfig
 from pipeline.face import mediapipe_models as mm
 from pipeline.face import tables
-from pipeline.face.detect import SubjectDetector, detect_video
+from pipeline.face.detect import DETECT, SubjectDetector
 from pipeline.face.jobs import VideoJob
-from pipeline.face.landmarks import LandmarkFollower, landmarks_video
+from pipeline.face.landmarks import LANDMARKS, LandmarkFollower
 
 
 def _two_stages(clip, d, tag: str) -> dict:
     """detect + landmarks of ``clip`` into ``d``; both tables, every column."""
     job = VideoJob(video_id=clip.video_id, source=str(clip.source), n_frames=clip.n_frames,
                    fps=25.0, subject=clip.subject, out=str(d / f"{tag}_boxes.parquet"))  # fmt: skip
-    detect_video(job, DetectConfig())
+    DETECT.run(job, DetectConfig())
     boxes = job.out
-    job = VideoJob(**{**job.__dict__, "out": str(d / f"{tag}_lm.parquet"), "boxes": boxes})
-    landmarks_video(job, LandmarksConfig())
+    job = dataclasses.replace(job, out=str(d / f"{tag}_lm.parquet"), inputs={"boxes": boxes})
+    LANDMARKS.run(job, LandmarksConfig())
     return {
         "boxes": tables.read_table(boxes, tables.BOXES),
         "landmarks": tables.read_table(job.out, tables.LANDMARKS),

@@ -43,7 +43,7 @@ def _three_stages(manifest_path: Path, out: Path, **engine) -> dict:
     }
     summaries = {}
     for stage, kind in (("detect", "boxes"), ("landmarks", "landmarks"), ("crop", "crops")):
-        jobs = make_jobs(manifest, o[kind], **inputs[stage])
+        jobs = make_jobs(manifest, o[kind], inputs[stage])
         summaries[stage] = run_stage(stage, jobs, CFG[stage], o[kind], **engine)
     return summaries
 
@@ -186,7 +186,7 @@ def test_detect_stage_joins_a_running_ray_cluster(clips, tmp_path):
         (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
         manifest = write_manifest(tmp_path / "m.parquet", [clips["gap"], clips["noface"]])
         r = subprocess.run(
-            [sys.executable, "-m", "stages.detect", "--params", str(tmp_path / "params.yaml"),
+            [sys.executable, "-m", "stages.face", "detect", "--params", str(tmp_path / "params.yaml"),
              "--manifest", str(manifest), "--out", str(tmp_path / "boxes"),
              "--summary", str(tmp_path / "s.json")],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=300,

@@ -14,7 +14,7 @@ import pytest
 from pipeline.config import Params
 from pipeline.face.detect import SubjectDetector
 from pipeline.face.temporal import Persistence
-from pipeline.inference.faces import face_frames
+from pipeline.face.tracker import face_frames
 from tests.helpers.faces import canvas, paste
 
 
@@ -126,9 +126,9 @@ def test_persistence_unit():
 def test_stage_tables_reject_boxes_the_mesh_never_confirms(tmp_path):
     """The same through the detect -> landmarks -> crop stages' own functions and tables."""
     from pipeline.face import tables
-    from pipeline.face.crop import crop_video
+    from pipeline.face.crop import CROP
     from pipeline.face.jobs import VideoJob
-    from pipeline.face.landmarks import landmarks_video
+    from pipeline.face.landmarks import LANDMARKS
     from tests.helpers.faces import write_video
 
     frames = title_clip()
@@ -136,14 +136,14 @@ def test_stage_tables_reject_boxes_the_mesh_never_confirms(tmp_path):
     p = params(min_confidence=0.3)
     job = {k: VideoJob(video_id="title", source=str(video), n_frames=len(frames), fps=25.0,
                        subject="", out=str(tmp_path / k / "title.parquet"),
-                       boxes=str(tmp_path / "boxes" / "title.parquet"),
-                       landmarks=str(tmp_path / "landmarks" / "title.parquet"))
+                       inputs={"boxes": str(tmp_path / "boxes" / "title.parquet"),
+                               "landmarks": str(tmp_path / "landmarks" / "title.parquet")})
            for k in ("boxes", "landmarks", "crops")}  # fmt: skip
-    from pipeline.face.detect import detect_video
+    from pipeline.face.detect import DETECT
 
-    assert detect_video(job["boxes"], p.detect).faces > 0  # boxes on the lettering...
-    lm = landmarks_video(job["landmarks"], p.landmarks)
+    assert DETECT.run(job["boxes"], p.detect).faces > 0  # boxes on the lettering...
+    lm = LANDMARKS.run(job["landmarks"], p.landmarks)
     assert lm.faces == 0 and lm.statuses["rejected"] > 0  # ...never a face to the mesh
-    assert crop_video(job["crops"], p.crop).faces == 0  # ...so no crops
+    assert CROP.run(job["crops"], p.crop).faces == 0  # ...so no crops
     c = tables.read_table(job["crops"].out, tables.CROPS)
     assert not c["valid"].any()

@@ -33,7 +33,7 @@ def folder_clip(tmp_path_factory, clips) -> tuple[Clip, list]:
 
 def run_landmarks(d, manifest, src, **cfg):
     out = d / f"lm_{len(list(d.iterdir()))}"
-    jobs = make_jobs(manifest, out, boxes=str(d / "boxes"), source_landmarks=str(src))
+    jobs = make_jobs(manifest, out, {"boxes": str(d / "boxes")}, {"source_landmarks": str(src)})
     summary = run_stage("landmarks", jobs, LandmarksConfig(**cfg), out)
     return tables.read_table(out / "clip1.parquet", tables.LANDMARKS), summary
 

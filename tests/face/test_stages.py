@@ -33,12 +33,12 @@ def run(tmp_path_factory, clips):
         "detect", make_jobs(manifest, out["boxes"]), DetectConfig(), out["boxes"], n_jobs=1
     )
     summaries["landmarks"] = run_stage(
-        "landmarks", make_jobs(manifest, out["landmarks"], boxes=str(out["boxes"])),
+        "landmarks", make_jobs(manifest, out["landmarks"], {"boxes": str(out["boxes"])}),
         LandmarksConfig(max_gap=3), out["landmarks"], n_jobs=1,
     )  # fmt: skip
     summaries["crop"] = run_stage(
         "crop",
-        make_jobs(manifest, out["crops"], boxes=str(out["boxes"]), landmarks=str(out["landmarks"])),
+        make_jobs(manifest, out["crops"], {"boxes": str(out["boxes"]), "landmarks": str(out["landmarks"])}),
         CropConfig(size=64, margin=0.2), out["crops"], n_jobs=1,
     )  # fmt: skip
     return {"dir": d, "out": out, "summaries": summaries, "clips": all_clips}

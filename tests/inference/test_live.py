@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import ModelConfig
-from pipeline.inference.faces import FacePass
+from pipeline.face.tracker import FaceTracker
 from pipeline.inference.live import LiveError, StepModel, open_source, run_live
 from pipeline.inference.model import load_model
 from pipeline.inference.predict import InputMaker
@@ -72,7 +72,7 @@ def _reference(tm, gap_video, frames, reset_after):
     face = tm.face.model_copy(
         update={"landmarks": tm.face.landmarks.model_copy(update={"max_gap": 0})}
     )
-    with FacePass(face, FPS) as fp:
+    with FaceTracker(face, FPS) as fp:
         ffs = [ff for i in frames for ff in fp.push(i, rgbs[i])] + fp.finish()
     make = InputMaker(tm)
     cfg = ModelConfig.model_validate(tm.meta.model)

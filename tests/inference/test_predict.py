@@ -20,7 +20,7 @@ from pipeline.cli import main
 from pipeline.contracts import windows
 from pipeline.face import tables
 from pipeline.face.jobs import VideoJob
-from pipeline.inference.faces import FacePass
+from pipeline.face.tracker import FaceTracker
 from pipeline.inference.model import load_model
 from pipeline.inference.predict import Predictor, predict_video
 from pipeline.video.reader import iter_frames
@@ -63,21 +63,22 @@ def no_leftovers(folder) -> bool:
 def test_streaming_pass_gives_exactly_what_the_three_stages_write(tmp_path, gap_video, cnn_dir):
     """Same boxes, landmarks and crop bytes as detect -> landmarks -> crop with the model's
     face params: the pass reuses the stages' per-frame code, it does not copy it."""
-    from pipeline.face.crop import crop_video
-    from pipeline.face.detect import detect_video
-    from pipeline.face.landmarks import landmarks_video
+    from pipeline.face.crop import CROP
+    from pipeline.face.detect import DETECT
+    from pipeline.face.landmarks import LANDMARKS
 
     face = load_model(cnn_dir).face
     common = dict(video_id="gap", source=str(gap_video), n_frames=N_FRAMES, fps=30.0, subject="")
     b, lm, c = tmp_path / "b.parquet", tmp_path / "l.parquet", tmp_path / "c.parquet"
-    detect_video(VideoJob(**common, out=str(b)), face.detect)
-    landmarks_video(VideoJob(**common, out=str(lm), boxes=str(b)), face.landmarks)
-    crop_video(VideoJob(**common, out=str(c), boxes=str(b), landmarks=str(lm)), face.crop)
+    DETECT.run(VideoJob(**common, out=str(b)), face.detect)
+    LANDMARKS.run(VideoJob(**common, out=str(lm), inputs={"boxes": str(b)}), face.landmarks)
+    inputs = {"boxes": str(b), "landmarks": str(lm)}
+    CROP.run(VideoJob(**common, out=str(c), inputs=inputs), face.crop)
     boxes = tables.read_table(b, tables.BOXES)
     marks = tables.read_table(lm, tables.LANDMARKS)
     crops = tables.read_table(c, tables.CROPS)
 
-    with FacePass(face, fps=30.0) as fp:
+    with FaceTracker(face, fps=30.0) as fp:
         out = []
         for i, rgb in enumerate(iter_frames(gap_video)):
             out += fp.push(i, rgb)
@@ -154,7 +155,7 @@ def test_cnn_rnn_windows_match_the_keras_model_on_the_same_inputs(gap_video, rnn
     output is reported as NaN."""
     tm = load_model(rnn_dir)
     p = Predictor(tm, batch_size=1)
-    with FacePass(tm.face, fps=30.0) as fp:
+    with FaceTracker(tm.face, fps=30.0) as fp:
         ffs = []
         for i, rgb in enumerate(iter_frames(gap_video)):
             ffs += fp.push(i, rgb)

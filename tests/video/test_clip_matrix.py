@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import Params
-from pipeline.inference.faces import face_frames
+from pipeline.face.tracker import face_frames
 from pipeline.video.reader import VideoError, iter_frames, iter_timed_frames, probe
 from tests.helpers.repo import REPO, tool_env
 
