@@ -1,0 +1,118 @@
+"""The golden clip, model folders and `affwild predict` outputs under ``tests/data/golden/``.
+
+A short real clip (the astronaut photograph pasted on a plain background, leaving for ten
+frames) and two tiny randomly initialised model folders (a CNN and a CNN-RNN, built as
+:func:`tests.helpers.inference.save_model_folder` builds them), with the CSVs today's
+``affwild predict`` writes for them. ``tests/inference/test_golden.py`` runs the command again
+and compares, so a change of the inference code that moves a number is seen.
+
+Rebuild (only when a change of the numbers is intended; say why in the commit)::
+
+    python -m tests.helpers.golden          # clip, models, CSVs
+    python -m tests.helpers.golden --csv    # the CSVs only, from the committed clip and models
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+
+from tests.helpers.faces import canvas, load_faces, paste, write_video
+from tests.helpers.repo import REPO, tool_env
+
+GOLDEN = REPO / "tests" / "data" / "golden"
+CLIP = GOLDEN / "clip.mp4"
+N_FRAMES = 60  # 2 s at 30 fps: the face at 0-24 and 35-59, nobody at 25-34
+MODELS = ("cnn", "cnn_rnn")
+FPS = 30.0
+RESET_AFTER_S = 0.2  # live: 6 frames without a face reset the CNN-RNN (the gap has 10)
+
+
+def face_frame(i: int) -> bool:
+    return not 25 <= i < 35
+
+
+def write_clip(path: Path = CLIP) -> Path:
+    """320x240 'mp4v' frames: the astronaut drifting right and growing slowly, gone at 25-34."""
+    astronaut = load_faces()["astronaut"]
+    frames = []
+    for i in range(N_FRAMES):
+        f = canvas()
+        if face_frame(i):
+            paste(f, astronaut, 70 + i, 40 - i // 6, 150 + i // 3)
+        frames.append(f)
+    return write_video(path, frames)
+
+
+def predict_args(model: str, out: str) -> list[str]:
+    """The `affwild predict` arguments of a golden CSV (paths relative to GOLDEN)."""
+    return ["predict", CLIP.name, "--model", f"models/{model}", "--out", out, "--device", "cpu"]
+
+
+def run_predict(args: list[str], cwd: Path = GOLDEN) -> subprocess.CompletedProcess:
+    """`affwild predict` as a user runs it (the console script's module), in ``cwd``."""
+    cmd = [sys.executable, "-m", "pipeline.cli", *args]
+    return subprocess.run(cmd, cwd=cwd, env=tool_env(), capture_output=True, text=True)
+
+
+def run_live_rule(model: Path, out: Path) -> int:
+    """The rows `affwild predict --live clip.mp4 --reset-after 0.2` computes, with every frame
+    processed; returns how many. The command's own parts in its order (the face pass with
+    causal landmarks, :class:`pipeline.inference.live.FramePredictor` warmed up, one row per
+    settled frame) without its reader thread: that one holds two frames and drops the oldest
+    when processing falls behind, which a loaded machine does at start-up, so which frames the
+    command drops is not reproducible. ``latency_ms`` (a timing, not a result) is left out."""
+    from pipeline.inference.faces import FacePass
+    from pipeline.inference.live import ROWS, FramePredictor
+    from pipeline.inference.model import load_model
+    from pipeline.io import RowWriter
+    from pipeline.video.reader import iter_timed_frames
+
+    live_rows = pa.schema([f for f in ROWS if f.name != "latency_ms"])
+    tm = load_model(model)
+    face = tm.face.model_copy(update={"landmarks": tm.face.landmarks.model_copy(update={"max_gap": 0})})  # fmt: skip
+    predictor = FramePredictor(tm, round(RESET_AFTER_S * FPS))
+    predictor.warm_up()
+    times: dict[int, float] = {}
+    with RowWriter(out, live_rows) as rows, FacePass(face, FPS) as face_pass:
+
+        def emit(ffs) -> None:
+            for ff in ffs:
+                v, a = predictor(ff)
+                rows.add(frame=ff.frame, time_s=round(times.pop(ff.frame), 6), valence=v,
+                         arousal=a, face=ff.face)  # fmt: skip
+
+        for i, (t, rgb) in enumerate(iter_timed_frames(CLIP, FPS)):
+            times[i] = t
+            emit(face_pass.push(i, rgb))
+        emit(face_pass.finish())
+    return rows.n_rows
+
+
+def golden_csv(model: str, *, live: bool = False) -> Path:
+    return GOLDEN / f"{model}{'.live' if live else ''}.csv"
+
+
+def build(models: bool = True) -> None:
+    from tests.helpers.inference import save_model_folder
+
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    if models:
+        write_clip()
+        for kind in MODELS:
+            save_model_folder(GOLDEN / "models" / kind, kind)
+    for kind in MODELS:
+        out = golden_csv(kind)
+        r = run_predict(predict_args(kind, out.name))
+        if r.returncode != 0:
+            raise SystemExit(f"{' '.join(predict_args(kind, out.name))}:\n{r.stdout}\n{r.stderr}")
+        print(out.relative_to(REPO), r.stdout.strip().splitlines()[-1])
+        n = run_live_rule(GOLDEN / "models" / kind, golden_csv(kind, live=True))
+        print(golden_csv(kind, live=True).relative_to(REPO), f"{n} rows (the --live rule)")
+
+
+if __name__ == "__main__":
+    build(models="--csv" not in sys.argv[1:])
