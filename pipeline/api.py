@@ -220,7 +220,7 @@ class Predictor:
         progress: bool | None = None,
     ) -> VideoResult:
         """``affwild predict`` on one video: its rows to ``out`` (.csv / .parquet, written
-        atomically), the overlay video to ``overlay``; counts and warnings returned."""  # fmt: skip
+        atomically), the overlay video to ``overlay``; counts and warnings returned."""
         from pipeline.inference.predict import predict_video
 
         return predict_video(path, self.model, out, overlay, self.batch_size, self.subject,
@@ -238,7 +238,7 @@ class Predictor:
     ) -> LiveResult:
         """``affwild predict --live``: a camera index, stream URL or video file (or a
         :class:`~pipeline.inference.live.Source` opened) to the tail-able CSV ``out``.
-        :class:`~pipeline.inference.live.LiveError` when the source or ``out`` cannot work."""  # fmt: skip
+        :class:`~pipeline.inference.live.LiveError` when the source or ``out`` cannot work."""
         from pipeline.inference.live import run_live
 
         return run_live(source, self.model, out, show=show, reset_after_s=reset_after_s,
