@@ -224,3 +224,26 @@ def test_the_package_exports_the_api_without_loading_tensorflow():
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "False"]
     assert (REPO / "pipeline" / "py.typed").is_file()
+
+
+def test_face_params_from_a_params_file_a_model_folder_or_the_defaults(predictors):
+    from pipeline.artifacts import FaceParams
+    from pipeline.config import ParamsError, load_params
+
+    params = load_params(REPO / "params.yaml")
+    assert FaceTracker(REPO / "params.yaml").params == FaceParams.of(params)
+    assert FaceTracker(golden.GOLDEN / "models" / "cnn").params == predictors["cnn"].model.face
+    live = FaceTracker(live=True).params
+    assert live.landmarks.max_gap == 0 and FaceTracker().params.landmarks.max_gap > 0
+    with pytest.raises(ParamsError, match="nothing.yaml"):
+        FaceTracker(REPO / "nothing.yaml")
+
+
+def test_a_dataframe_without_pandas_is_one_clear_error(monkeypatch):
+    import pyarrow as pa
+
+    from pipeline import api
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # `import pandas` fails
+    with pytest.raises(ImportError, match="pip install pandas"):
+        api._frame([], pa.schema([("frame", pa.int32())]))
