@@ -16,6 +16,7 @@ The package is organised by what it computes. Subpackages:
 
 Modules:
 
+- ``pipeline.api``         the Python API: ``Predictor`` (a trained model -> DataFrames) and ``FaceTracker`` (the face steps alone); ``from pipeline import Predictor`` loads it on first use
 - ``pipeline.config``      typed, validated parameters (``params.yaml``)
 - ``pipeline.profiles``    whole configurations (``profiles/*.yaml``: paper, demo) composed onto params.yaml, run as DVC experiments
 - ``pipeline.artifacts``   typed readers and writers of every file that crosses a stage boundary
@@ -30,3 +31,20 @@ Modules:
 """
 
 __version__ = "0.1.0"
+
+# The Python API, importable from the package; loaded on first use (``import pipeline`` stays
+# cheap: no TensorFlow, no MediaPipe).
+_API = ("ArrayError", "FaceTracker", "Predictor")
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from pipeline import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

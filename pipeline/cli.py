@@ -205,14 +205,6 @@ def predict(videos, model_dir, out, overlay, device, batch_size, subject, live_s
     import logging
 
     from pipeline.errors import InputError
-    from pipeline.inference.inputs import (
-        OVERLAY_SUFFIXES,
-        TABLE_SUFFIXES,
-        expand_videos,
-        output_paths,
-    )
-    from pipeline.inference.model import load_model, setup_device
-    from pipeline.inference.predict import predict_video
 
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     if live_source is not None or show:
@@ -221,23 +213,12 @@ def predict(videos, model_dir, out, overlay, device, batch_size, subject, live_s
         return
     if not videos:
         raise InputError("predict: give VIDEOS (files, folders, globs) or --live SOURCE")
-    files = expand_videos(videos)
-    outs = output_paths(files, out, TABLE_SUFFIXES, "--out")
-    overlays = output_paths(files, overlay, OVERLAY_SUFFIXES, "--overlay") if overlay else None
-    used = setup_device(device)
-    tm = load_model(model_dir)
-    click.echo(f"model {model_dir} ({tm.kind}, {tm.image_size} px, {used})", err=True)
-    if tm.meta.trained_on_demo:
-        click.echo(
-            f"warning: {model_dir} was trained on the synthetic demo data (2 identities): its "
-            "valence/arousal on real faces mean little; train on Aff-Wild / Aff-Wild2 / AFEW-VA",
-            err=True,
-        )
+    jobs = _predict_jobs(videos, out, overlay)
+    predictor = _predictor(model_dir, device, batch_size, subject)
     status = 0
-    for k, (video, dst) in enumerate(zip(files, outs, strict=True)):
-        ov = overlays[k] if overlays else None
+    for video, dst, ov in jobs:
         try:
-            r = predict_video(video, tm, dst, ov, batch_size=batch_size, subject=subject)
+            r = predictor.write_video(video, dst, overlay=ov)
         except InputError as exc:
             report(exc)  # the others still run; the status says 1 at the end
             status = 1
@@ -251,16 +232,48 @@ def predict(videos, model_dir, out, overlay, device, batch_size, subject, live_s
             click.echo(f"warning: {w}", err=True)
         if r.no_face and status == 0:
             status = 2
-    if len(files) > 1 and status:
+    if len(jobs) > 1 and status:
         click.echo("some videos failed or had no face (see above)", err=True)
     sys.exit(status)
+
+
+def _predict_jobs(videos, out, overlay) -> list[tuple]:
+    """(video, rows file, overlay file or None) of each video, every name checked first."""
+    from pipeline.inference.inputs import (
+        OVERLAY_SUFFIXES,
+        TABLE_SUFFIXES,
+        expand_videos,
+        output_paths,
+    )
+
+    files = expand_videos(videos)
+    outs = output_paths(files, out, TABLE_SUFFIXES, "--out")
+    overlays = output_paths(files, overlay, OVERLAY_SUFFIXES, "--overlay") if overlay else None
+    ovs = overlays or [None] * len(files)
+    return list(zip(files, outs, ovs, strict=True))
+
+
+def _predictor(model_dir, device, batch_size, subject, extra: str = ""):
+    """The model loaded (:class:`pipeline.api.Predictor`), said on stderr."""
+    from pipeline.api import Predictor
+
+    predictor = Predictor(model_dir, device=device, batch_size=batch_size, subject=subject)
+    tm = predictor.model
+    click.echo(f"model {model_dir} ({tm.kind}, {tm.image_size} px, {predictor.device}){extra}",
+               err=True)  # fmt: skip
+    if tm.meta.trained_on_demo:
+        click.echo(
+            f"warning: {model_dir} was trained on the synthetic demo data (2 identities): its "
+            "valence/arousal on real faces mean little; train on Aff-Wild / Aff-Wild2 / AFEW-VA",
+            err=True,
+        )
+    return predictor
 
 
 def _predict_live(videos, model_dir, out, overlay, device, subject, source, show, reset_after,
                   open_timeout):  # fmt: skip
     from pipeline.errors import InputError
-    from pipeline.inference.live import open_source, run_live
-    from pipeline.inference.model import load_model, setup_device
+    from pipeline.inference.live import open_source
 
     if source is None:
         raise InputError("--show is for live mode: add --live SOURCE (or use --overlay)")
@@ -272,14 +285,12 @@ def _predict_live(videos, model_dir, out, overlay, device, subject, source, show
         raise InputError(f"{out}: --live writes a .csv (a file another program can tail)")
     src = open_source(source, open_timeout)  # before the (slow) model load: fail fast
     try:
-        used = setup_device(device)
-        tm = load_model(model_dir)
+        extra = f"; live {source} ({src.kind}, {src.fps:g} fps)"
+        predictor = _predictor(model_dir, device, 64, subject, extra)
     except BaseException:
         src.capture.release()
         raise
-    click.echo(f"model {model_dir} ({tm.kind}, {tm.image_size} px, {used}); live {source} "
-               f"({src.kind}, {src.fps:g} fps)", err=True)  # fmt: skip
-    r = run_live(src, tm, out, show=show, reset_after_s=reset_after, subject=subject)
+    r = predictor.run_live(src, out, show=show, reset_after_s=reset_after)
     click.echo(r.line())
     if r.error:
         click.echo(f"warning: {r.error}", err=True)

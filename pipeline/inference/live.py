@@ -47,6 +47,7 @@ import sys
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -267,8 +268,9 @@ class StepModel:
 
 
 class FramePredictor:
-    """One :class:`~pipeline.face.tracker.FaceFrame` in, ``(valence, arousal)`` out (NaN
-    without a face); a CNN-RNN carries and resets its state (see the module docstring)."""
+    """One :class:`~pipeline.face.tracker.FaceFrame` in, its
+    :class:`~pipeline.inference.predict.Prediction` out (NaN without a face); a CNN-RNN
+    carries and resets its state (see the module docstring)."""
 
     def __init__(self, tm, reset_after_frames: int):
         import tensorflow as tf
@@ -280,6 +282,7 @@ class FramePredictor:
         self.reset_after = max(1, int(reset_after_frames))
         self.no_face_run = 0
         self.resets = 0
+        self.state_from = -1  # the frame the carried state started at (-1: zero state)
         self.stepper = StepModel(tm.keras_model) if tm.kind == "cnn_rnn" else None
         if self.stepper is None:
             self._cnn = tf.function(lambda x: tm.keras_model(x, training=False),
@@ -293,28 +296,72 @@ class FramePredictor:
         ok, jpeg = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
         crops = {"image": jpeg.tobytes(), "landmarks": np.full(N_VALUES, np.nan, np.float32)}
         self(FaceFrame(0, True, {"crops": crops}))
+        self._reset()
+
+    def _reset(self) -> None:
         if self.stepper is not None:
             self.stepper.reset()
+        self.state_from = -1
 
-    def __call__(self, ff) -> tuple[float, float]:
+    def __call__(self, ff):
+        from pipeline.inference.predict import Prediction
+
+        none = Prediction(ff, math.nan, math.nan, -1)
         image = self.make.images([ff.crop if ff.face else None])
         lms = self.make.landmarks([ff])
         if self.stepper is None:
             if not ff.face:
-                return math.nan, math.nan
+                return none
             out = self._cnn(self.make.inputs(image, lms)).numpy()
-            return float(out[0, 0]), float(out[0, 1])
+            return Prediction(ff, float(out[0, 0]), float(out[0, 1]), ff.frame)
         if ff.face:
             self.no_face_run = 0
         else:
             self.no_face_run += 1
             if self.no_face_run == self.reset_after:
-                self.stepper.reset()
+                self._reset()
                 self.resets += 1
             if self.no_face_run >= self.reset_after:
-                return math.nan, math.nan
+                return none
         out = self.stepper.step(image, lms)
-        return (float(out[0, 0]), float(out[0, 1])) if ff.face else (math.nan, math.nan)
+        self.state_from = ff.frame if self.state_from < 0 else self.state_from
+        if not ff.face:
+            return none
+        return Prediction(ff, float(out[0, 0]), float(out[0, 1]), self.state_from)
+
+
+def live_face_params(tm):
+    """The model's face params with causal landmarks (``landmarks.max_gap = 0``)."""
+    lm = tm.face.landmarks.model_copy(update={"max_gap": 0})
+    return tm.face.model_copy(update={"landmarks": lm})
+
+
+class LivePass:
+    """The live rule on frames in order: the face steps with causal landmarks, then
+    :class:`FramePredictor` (warmed up) on each frame as soon as its face is settled.
+    :meth:`push` / :meth:`finish` return predictions in frame order; a context manager."""
+
+    def __init__(self, tm, fps: float, reset_after_s: float = 1.0, subject: str = ""):
+        from pipeline.face.tracker import FaceTracker
+
+        self.predictor = FramePredictor(tm, round(reset_after_s * fps))
+        self.predictor.warm_up()
+        self.faces = FaceTracker(live_face_params(tm), fps, subject)
+
+    def push(self, frame: int, rgb: np.ndarray | None) -> list:
+        return [self.predictor(ff) for ff in self.faces.push(frame, rgb)]
+
+    def finish(self) -> list:
+        return [self.predictor(ff) for ff in self.faces.finish()]
+
+    def close(self) -> None:
+        self.faces.close()
+
+    def __enter__(self) -> LivePass:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -396,42 +443,38 @@ def _stop_on_signals(result: LiveResult, stop: threading.Event) -> dict:
 
 
 class _Emitter:
-    """Frames whose face the tracker has settled -> a prediction, a row, and (with a
+    """Predictions of frames whose face the tracker has settled -> a row, and (with a
     ``history``, i.e. ``show``) the drawn frame in the window."""
 
-    def __init__(self, predictor, rows, result: LiveResult, history: deque | None, stop, fields):
-        self.predictor, self.rows, self.result, self.fields = predictor, rows, result, fields
+    def __init__(self, rows, result: LiveResult, history: deque | None, stop, fields):
+        self.rows, self.result, self.fields = rows, result, fields
         self.history, self.stop = history, stop
         self.pending: dict[int, Frame] = {}  # read, waiting for the tracker
 
-    def __call__(self, ffs) -> None:
-        from pipeline.inference.overlay import draw
-        from pipeline.inference.predict import Prediction
+    def __call__(self, preds) -> None:
+        from pipeline.inference.predict import base_row
 
         result = self.result
-        for ff in ffs:
-            fr = self.pending.pop(ff.frame)
-            v, a = self.predictor(ff)
+        for p in preds:
+            fr = self.pending.pop(p.face.frame)
             lat = (time.perf_counter() - fr.read_at) * 1000
-            self.rows.add(
-                frame=fr.index,
-                time_s=round(fr.time_s, 6),
-                valence=v,
-                arousal=a,
-                face=ff.face,
-                latency_ms=round(lat, 1),
-                **ff.columns(self.fields),
-            )
+            row = base_row(p, fr.time_s, self.fields)
+            self.rows.add(**row, latency_ms=round(lat, 1))
             result.rows += 1
-            result.faces += ff.face
+            result.faces += p.face.face
             result.latencies_ms.append(lat)
             if self.history is not None:
-                self.history.append((v, a))
-                bgr = cv2.cvtColor(fr.rgb, cv2.COLOR_RGB2BGR)
-                cv2.imshow(WINDOW, draw(bgr, Prediction(ff, v, a), self.history))
-                if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-                    result.stopped = "window closed"
-                    self.stop.set()
+                self._show(fr, p)
+
+    def _show(self, fr: Frame, p) -> None:
+        from pipeline.inference.overlay import draw
+
+        self.history.append((p.valence, p.arousal))
+        bgr = cv2.cvtColor(fr.rgb, cv2.COLOR_RGB2BGR)
+        cv2.imshow(WINDOW, draw(bgr, p, self.history))
+        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+            self.result.stopped = "window closed"
+            self.stop.set()
 
 
 def _drain(reader: Reader) -> None:
@@ -463,57 +506,75 @@ def run_live(
     until the source ends, ``max_frames`` are read, SIGINT/SIGTERM, or (``show``) ``q``/Esc
     in the window. Raises :class:`LiveError` before writing anything when the source or the
     output cannot be opened."""
-    from pipeline.face.tracker import FaceTracker, predict_fields
-    from pipeline.inference.overlay import TRACE_SECONDS
-
     _check_request(out, queue_size, show)
     source = spec if isinstance(spec, Source) else open_source(spec, open_timeout_s)
     result = LiveResult(source.spec, source.kind, source.fps)
     stop = threading.Event()
     reader = Reader(source, queue_size, stop)
-    face = tm.face.model_copy(update={"landmarks": tm.face.landmarks.model_copy(update={"max_gap": 0})})  # fmt: skip
     try:
-        predictor = FramePredictor(tm, round(reset_after_s * source.fps))
-        predictor.warm_up()
+        live = LivePass(tm, source.fps, reset_after_s, subject)
     except BaseException:
         source.capture.release()
         raise
-    rows = None
     handlers = _stop_on_signals(result, stop)
-    history: deque = deque(maxlen=max(2, round(TRACE_SECONDS * source.fps)))
     t_start = time.perf_counter()
     try:
-        fields = predict_fields()
-        rows = row_file(Path(out), fields).open()
-        with FaceTracker(face, source.fps, subject) as face_pass:
+        with live, _live_rows(out) as (rows, fields):
+            emit = _Emitter(rows, result, _history(source) if show else None, stop, fields)
             reader.start()
-            emit = _Emitter(predictor, rows, result, history if show else None, stop, fields)
-            while not stop.is_set():
-                try:
-                    fr = reader.queue.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if fr is None:
-                    break
-                emit.pending[fr.index] = fr
-                t_busy = time.perf_counter()
-                emit(face_pass.push(fr.index, fr.rgb))
-                result.busy_s += time.perf_counter() - t_busy
-                if max_frames is not None and fr.index + 1 >= max_frames:
-                    break
-            emit(face_pass.finish())  # frames the tracker still held: rows for all of them
+            _loop(reader, live, emit, stop, max_frames)
     finally:
         stop.set()
         _drain(reader)
         source.capture.release()
-        if rows is not None:
-            rows.close()
         for sig, h in handlers.items():
             signal.signal(sig, h)
         if show:
             cv2.destroyAllWindows()
+    return _ended(result, reader, live, t_start, out)
+
+
+@contextmanager
+def _live_rows(out: str | Path):
+    from pipeline.face.tracker import predict_fields
+
+    fields = predict_fields()
+    rows = row_file(Path(out), fields).open()
+    try:
+        yield rows, fields
+    finally:
+        rows.close()
+
+
+def _history(source: Source) -> deque:
+    from pipeline.inference.overlay import TRACE_SECONDS
+
+    return deque(maxlen=max(2, round(TRACE_SECONDS * source.fps)))
+
+
+def _loop(reader: Reader, live: LivePass, emit: _Emitter, stop, max_frames: int | None) -> None:
+    """Frames from the reader's queue through the live pass until the end or a stop; then
+    the frames the face steps still hold (a row for each)."""
+    result = emit.result
+    while not stop.is_set():
+        try:
+            fr = reader.queue.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if fr is None:
+            break
+        emit.pending[fr.index] = fr
+        t_busy = time.perf_counter()
+        emit(live.push(fr.index, fr.rgb))
+        result.busy_s += time.perf_counter() - t_busy
+        if max_frames is not None and fr.index + 1 >= max_frames:
+            break
+    emit(live.finish())
+
+
+def _ended(result: LiveResult, reader: Reader, live: LivePass, t_start: float, out) -> LiveResult:
     result.read, result.dropped = reader.read, reader.dropped
-    result.resets = predictor.resets
+    result.resets = live.predictor.resets
     result.seconds = time.perf_counter() - t_start
     result.error = reader.error
     if reader.error and result.rows == 0:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,14 +80,27 @@ class InputMaker:
 
         self._decode = decode
 
-    def images(self, crops: list[bytes | None]) -> np.ndarray:
+    def images(self, crops: list[bytes | np.ndarray | None]) -> np.ndarray:
         """(n, S, S, 3) float32 crops, 0-255 (the model normalises); black where a crop is
-        None."""
+        None. A crop is a JPEG (the crop step's) or an (H, W, 3) uint8 RGB array (resized as
+        the records reader resizes a decoded JPEG)."""
         out = np.zeros((len(crops), self.size, self.size, 3), np.uint8)
-        idx = [k for k, c in enumerate(crops) if c is not None]
+        idx = [k for k, c in enumerate(crops) if isinstance(c, bytes)]
         if idx:
             out[idx] = self._decode(np.array([crops[k] for k in idx], dtype=object)).numpy()
+        for k, c in enumerate(crops):
+            if isinstance(c, np.ndarray):
+                out[k] = self.resized(c)
         return out.astype(np.float32)
+
+    def resized(self, rgb: np.ndarray) -> np.ndarray:
+        """An (H, W, 3) uint8 crop at the model's size, as the records reader resizes."""
+        if rgb.shape[:2] == (self.size, self.size):
+            return rgb
+        import tensorflow as tf
+
+        img = tf.image.resize(rgb, [self.size, self.size], antialias=True)
+        return tf.cast(tf.round(tf.clip_by_value(img, 0, 255)), tf.uint8).numpy()
 
     @staticmethod
     def landmarks(frames: list[FaceFrame | None]) -> np.ndarray:
@@ -109,6 +122,10 @@ class Prediction:
     face: FaceFrame
     valence: float
     arousal: float
+    # the first frame whose input this prediction depends on (CNN: the frame itself; CNN-RNN:
+    # its window's first frame in a file, the frame the carried state started at live); -1
+    # where there is no prediction (no face)
+    window_start: int = -1
 
 
 class Predictor:
@@ -170,7 +187,10 @@ class Predictor:
                     self.make.inputs(self.make.images(crops), self.make.landmarks(chosen))
                 )
                 va[faces] = out[: len(faces), :2]
-        return [Prediction(ff, float(v), float(a)) for ff, (v, a) in zip(pending, va, strict=True)]
+        return [
+            Prediction(ff, float(v), float(a), ff.frame if ff.face else -1)
+            for ff, (v, a) in zip(pending, va, strict=True)
+        ]
 
     def _flush_windows(self, final: bool) -> list[Prediction]:
         """Overlapping windows over (history + pending), tails kept. Before the end of the
@@ -184,6 +204,7 @@ class Predictor:
             plan = [w for w in plan if w.start + t <= len(frames)]
         done = plan[-1].keep_to if plan else head
         out = np.full((done, 2), np.nan, np.float32)
+        starts = np.full(done, -1, np.int64)
         if any(ff.face for ff in frames[head:done]):
             for k in range(0, len(plan), self.windows_per_call):
                 group = plan[k : k + self.windows_per_call]
@@ -199,13 +220,17 @@ class Predictor:
                     out[w.keep_from : w.keep_to] = r[
                         w.keep_from - w.start : w.keep_to - w.start, :2
                     ]
+                    starts[w.keep_from : w.keep_to] = frames[w.start].frame
         emitted = frames[head:done]
         self._pending = frames[done:]
         self._n_faces = sum(ff.face for ff in self._pending)
         self._history = frames[max(0, done - self.context) : done] if self.context else []
         va = out[head:done]
         va[~np.array([ff.face for ff in emitted], bool)] = np.nan
-        return [Prediction(ff, float(v), float(a)) for ff, (v, a) in zip(emitted, va, strict=True)]
+        return [
+            Prediction(ff, float(v), float(a), int(s) if ff.face else -1)
+            for ff, (v, a), s in zip(emitted, va, starts[head:done], strict=True)
+        ]
 
 
 # -- the output table -----------------------------------------------------------------------
@@ -241,6 +266,8 @@ class VideoResult:
     face_pass_held_max: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    declared: int = -1  # the container's frame count (-1: none declared)
+    expected: int = -1  # the frame count known before decoding (-1: unknown)
 
     @property
     def no_face(self) -> bool:
@@ -266,6 +293,100 @@ def _frames(
         raise VideoError(f"{source}: holds no decodable frame (not a video?)")
 
 
+def start_video(source: str | Path) -> VideoResult:
+    """A video's result before its first frame: the rate from the container (the frame count
+    too, without decoding it all). :class:`VideoError` (an :class:`InputError`) for a file
+    that is not a video."""
+    source = Path(source)
+    info = probe(source, count=False)
+    result = VideoResult(video=source, fps=info.fps)
+    result.declared = info.declared_frames
+    result.expected = info.n_frames if info.n_frames >= 0 else info.declared_frames
+    return result
+
+
+def progress_bar(result: VideoResult, progress: bool | None):
+    """tqdm over a video's frames (``progress`` None: only on a terminal)."""
+    from tqdm import tqdm
+
+    total = result.expected if result.expected > 0 else None
+    disable = None if progress is None else not progress
+    return tqdm(total=total, unit="frame", desc=result.video.name, leave=False, disable=disable)
+
+
+class FilePass:
+    """The file rule on frames in order: every face step (:class:`FaceTracker`), then the
+    model's batches or windows (:class:`Predictor`); predictions in frame order."""
+
+    def __init__(self, tm: TrainedModel, fps: float, subject: str = "", batch_size: int = 64):
+        self.tm, self.fps, self.subject = tm, fps, subject
+        self.model = Predictor(tm, batch_size)
+        self.held_max = 0
+
+    def run(self, frames: Iterable[np.ndarray | None]) -> Iterator[Prediction]:
+        with FaceTracker(self.tm.face, self.fps, self.subject) as tracker:
+            try:
+                for ff in tracker.track(frames):
+                    yield from self.model.push(ff)
+                yield from self.model.finish()
+            finally:
+                self.held_max = tracker.held_max
+
+
+def video_predictions(
+    result: VideoResult,
+    tm: TrainedModel,
+    *,
+    batch_size: int = 64,
+    subject: str = "",
+    progress: bool | None = False,
+) -> Iterator[tuple[Prediction, float]]:
+    """Every decoded frame of ``result.video`` as (prediction, time in seconds), in order,
+    streaming; the counts, the model's time and the warnings go to ``result``."""
+    t0 = time.perf_counter()
+    fpass = FilePass(tm, result.fps, subject, batch_size)
+    times: dict[int, float] = {}
+    with progress_bar(result, progress) as bar:
+        for p in fpass.run(_frames(result.video, result, result.fps, times)):
+            result.frames += 1
+            result.faces += p.face.face
+            bar.update(1)
+            yield p, times.pop(p.face.frame, p.face.frame / result.fps)
+    result.face_pass_held_max = fpass.held_max
+    result.model_seconds = fpass.model.model_seconds
+    result.seconds = time.perf_counter() - t0
+    _final_warnings(result)
+
+
+def _final_warnings(result: VideoResult) -> None:
+    source = result.video
+    if result.declared > 0 and result.frames < result.declared:
+        result.warnings.append(  # as ingest reports it: a cut-off download, a damaged file
+            f"{source}: container declares {result.declared} frames, "
+            f"{result.frames} decode (the file may be truncated)"
+        )
+    if result.no_face:
+        where = f"; {result.out} holds {result.frames} rows of NaN" if result.out else ""
+        result.warnings.append(
+            f"{source}: no face found in any of its {result.frames} frames{where}"
+        )
+    for w in result.warnings:
+        log.warning(w)
+
+
+def base_row(p: Prediction, time_s: float, fields: list[tuple[str, pa.Field]]) -> dict:
+    """The columns of ``affwild predict``'s rows (:data:`ROWS`, then ``fields``)."""
+    ff = p.face
+    return dict(
+        frame=ff.frame,
+        time_s=round(time_s, 6),  # microseconds: what a container's stamp resolves
+        valence=p.valence,
+        arousal=p.arousal,
+        face=ff.face,
+        **ff.columns(fields),
+    )
+
+
 def predict_video(
     source: str | Path,
     tm: TrainedModel,
@@ -278,74 +399,29 @@ def predict_video(
     """Predict every frame of ``source`` with ``tm``; write the rows to ``out`` (and the overlay
     video to ``overlay``). Raises :class:`InputError` (nothing written) for a file that is not
     a video; a video with no face at all gets its all-NaN rows (``result.no_face``)."""
-    from tqdm import tqdm
-
-    from pipeline.inference.overlay import OverlayWriter
-
-    source = Path(source)
-    t0 = time.perf_counter()
-    result = VideoResult(video=source)
-    info = probe(source, count=False)  # the rate and the frame count without decoding it all
-    fps = info.fps
-    declared = info.n_frames if info.n_frames >= 0 else info.declared_frames
-    result.fps = fps
-    predictor = Predictor(tm, batch_size)
+    result = start_video(source)
+    result.out = Path(out)
+    result.overlay = Path(overlay) if overlay is not None else None
     fields = predict_fields()
     with ExitStack() as stack:
         rows = stack.enter_context(row_writer(Path(out), fields=fields))
-        ov = None
-        if overlay is not None:
-            ov = stack.enter_context(OverlayWriter(Path(overlay), fps).open())
-            lagging = iter_frames(source)  # the overlay's own reader, one frame per row
-            stack.callback(lagging.close)
-        bar = stack.enter_context(
-            tqdm(
-                total=declared if declared > 0 else None,
-                unit="frame",
-                desc=source.name,
-                leave=False,
-                disable=None if progress is None else not progress,
-            )  # fmt: skip
+        draw = _overlay(stack, result) if overlay is not None else None
+        preds = video_predictions(
+            result, tm, batch_size=batch_size, subject=subject, progress=progress
         )
-
-        def emit(preds: list[Prediction]) -> None:
-            for p in preds:
-                ff = p.face
-                t = times.pop(ff.frame, ff.frame / fps)
-                rows.add(
-                    frame=ff.frame,
-                    time_s=round(t, 6),  # microseconds: what a container's stamp resolves
-                    valence=p.valence,
-                    arousal=p.arousal,
-                    face=ff.face,
-                    **ff.columns(fields),
-                )
-                result.frames += 1
-                result.faces += ff.face
-                if ov is not None:
-                    ov.add(next(lagging, None), p)
-                bar.update(1)
-
-        tracker = stack.enter_context(FaceTracker(tm.face, fps, subject))
-        times: dict[int, float] = {}
-        for ff in tracker.track(_frames(source, result, fps, times)):
-            emit(predictor.push(ff))
-        emit(predictor.finish())
-        result.face_pass_held_max = tracker.held_max
-    result.out = Path(out)
-    result.overlay = Path(overlay) if overlay is not None else None
-    result.seconds = time.perf_counter() - t0
-    result.model_seconds = predictor.model_seconds
-    if info.declared_frames > 0 and result.frames < info.declared_frames:
-        result.warnings.append(  # as ingest reports it: a cut-off download, a damaged file
-            f"{source}: container declares {info.declared_frames} frames, "
-            f"{result.frames} decode (the file may be truncated)"
-        )
-    if result.no_face:
-        result.warnings.append(
-            f"{source}: no face found in any of its {result.frames} frames; "
-            f"{result.out} holds {result.frames} rows of NaN"
-        )
-    for w in result.warnings:
-        log.warning(w)
+        for p, t in preds:
+            rows.add(**base_row(p, t, fields))
+            if draw is not None:
+                draw(p)
     return result
+
+
+def _overlay(stack: ExitStack, result: VideoResult):
+    """The overlay video's writer, fed one prediction at a time; it reads the input a second
+    time, one frame per row, so no frame is held for it."""
+    from pipeline.inference.overlay import OverlayWriter
+
+    ov = stack.enter_context(OverlayWriter(result.overlay, result.fps).open())
+    lagging = iter_frames(result.video)
+    stack.callback(lagging.close)
+    return lambda p: ov.add(next(lagging, None), p)

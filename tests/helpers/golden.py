@@ -62,35 +62,31 @@ def run_predict(args: list[str], cwd: Path = GOLDEN) -> subprocess.CompletedProc
 
 def run_live_rule(model: Path, out: Path) -> int:
     """The rows `affwild predict --live clip.mp4 --reset-after 0.2` computes, with every frame
-    processed; returns how many. The command's own parts in its order (the face pass with
-    causal landmarks, :class:`pipeline.inference.live.FramePredictor` warmed up, one row per
-    settled frame) without its reader thread: that one holds two frames and drops the oldest
-    when processing falls behind, which a loaded machine does at start-up, so which frames the
-    command drops is not reproducible. ``latency_ms`` (a timing, not a result) is left out."""
-    from pipeline.inference.faces import FacePass
-    from pipeline.inference.live import ROWS, FramePredictor
+    processed; returns how many. The command's own pass
+    (:class:`pipeline.inference.live.LivePass`: the face steps with causal landmarks, the
+    model warmed up, one row per settled frame) without its reader thread: that one holds two
+    frames and drops the oldest when processing falls behind, which a loaded machine does at
+    start-up, so which frames the command drops is not reproducible. ``latency_ms`` (a timing,
+    not a result) is left out."""
+    from pipeline.inference.live import ROWS, LivePass
     from pipeline.inference.model import load_model
     from pipeline.io import RowWriter
     from pipeline.video.reader import iter_timed_frames
 
     live_rows = pa.schema([f for f in ROWS if f.name != "latency_ms"])
     tm = load_model(model)
-    face = tm.face.model_copy(update={"landmarks": tm.face.landmarks.model_copy(update={"max_gap": 0})})  # fmt: skip
-    predictor = FramePredictor(tm, round(RESET_AFTER_S * FPS))
-    predictor.warm_up()
     times: dict[int, float] = {}
-    with RowWriter(out, live_rows) as rows, FacePass(face, FPS) as face_pass:
+    with RowWriter(out, live_rows) as rows, LivePass(tm, FPS, RESET_AFTER_S) as live:
 
-        def emit(ffs) -> None:
-            for ff in ffs:
-                v, a = predictor(ff)
-                rows.add(frame=ff.frame, time_s=round(times.pop(ff.frame), 6), valence=v,
-                         arousal=a, face=ff.face)  # fmt: skip
+        def emit(preds) -> None:
+            for p in preds:
+                rows.add(frame=p.face.frame, time_s=round(times.pop(p.face.frame), 6),
+                         valence=p.valence, arousal=p.arousal, face=p.face.face)  # fmt: skip
 
         for i, (t, rgb) in enumerate(iter_timed_frames(CLIP, FPS)):
             times[i] = t
-            emit(face_pass.push(i, rgb))
-        emit(face_pass.finish())
+            emit(live.push(i, rgb))
+        emit(live.finish())
     return rows.n_rows
 
 
