@@ -97,11 +97,13 @@ def _predict(records, labels, split, networks: dict, svr, cfg):
     from pipeline.records.reader import load_summary
 
     summary = load_summary(records)
+    # every model loaded (and a bad folder refused) before any prediction is made
+    svr_model = load_svr(svr) if svr else None
+    loaded = {name: load_model(folder) for name, folder in networks.items()}
     grid = ev.frame_grid(records, split, labels, with_inputs=True)
     raw, metas = {}, {}
     for name, folder in networks.items():
-        tm = load_model(folder)
-        model, meta = tm.keras_model, tm.meta
+        model, meta = loaded[name].keras_model, loaded[name].meta
         ev.check_compatible(meta, summary, folder)
         if meta.train_label_mean is None:
             raise InputError(
@@ -112,8 +114,8 @@ def _predict(records, labels, split, networks: dict, svr, cfg):
         raw[name] = ev.predict_model(
             model, meta, records, split, grid, cfg.batch_size, context=cfg.rnn_context
         )
-    if svr:
-        raw["svr"] = ev.predict_svr(load_svr(svr), records, split, grid)
+    if svr_model is not None:
+        raw["svr"] = ev.predict_svr(svr_model, records, split, grid)
     return grid, raw, metas
 
 

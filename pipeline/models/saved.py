@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,7 +117,7 @@ def load_model(folder: str | Path) -> TrainedModel:
             f"{folder}: not a trained model folder (no {MODEL_FILE}; train one with `dvc repro`)"
         )
     meta = ModelMeta.read(folder)
-
+    _check_archive(folder / MODEL_FILE)
     try:
         # safe mode: a Lambda layer's (or any) Python bytecode in the file is refused, not run
         model = keras.saving.load_model(folder / MODEL_FILE, compile=False, safe_mode=True)
@@ -131,6 +132,20 @@ def load_model(folder: str | Path) -> TrainedModel:
             f"preprocess layer applies {layer.normalization!r}"
         )
     return TrainedModel(folder, model, meta)
+
+
+def _check_archive(path: Path) -> None:
+    """A ``.keras`` file is a zip archive: one cut short or damaged (a member whose checksum
+    fails) is named as such, not as Keras' "file not found"."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        raise ModelFolderError(
+            f"{path}: not a complete .keras archive, truncated or damaged ({exc})"
+        ) from None
+    if bad is not None:
+        raise ModelFolderError(f"{path}: damaged .keras archive (member {bad} fails its checksum)")
 
 
 def _load_failure(path: Path, exc: Exception) -> str:
