@@ -93,6 +93,8 @@ def _read_clip(clip: Path, problems: list[Problem]) -> Entry | None:
                 problems.append(Problem(vid, where, f"{dim} {v!r} is not a number"))
             elif not -SCALE <= v <= SCALE:
                 problems.append(Problem(vid, where, f"{dim} {v:g} outside [-10, 10]"))
+            elif v != int(v):
+                problems.append(Problem(vid, where, f"{dim} {v:g} is not an integer in [-10, 10]"))
             else:
                 va[d, i] = v / SCALE
         pts = rec.get("landmarks") if isinstance(rec, dict) else None
