@@ -20,7 +20,7 @@ from pipeline.cli import main
 from pipeline.config import BalanceConfig, ShardConfig
 from pipeline.records.writer import load_videos, write_records
 from tests.helpers.inference import CROP, IMAGE, SEQ
-from tests.helpers.records import make_interim
+from tests.helpers.records import corrupt_record, make_interim
 
 
 class _WritesMarker:
@@ -167,6 +167,20 @@ def test_evaluate_refuses_and_writes_nothing(planted, eval_inputs, tmp_path, pla
     r = _evaluate(eval_inputs, out, cnn, planted["pickle"] if plant == "pickle" else None)
     _refused(r, planted[plant] / file, why)
     assert not planted["marker"].exists()
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_evaluate_names_a_corrupted_record_and_writes_nothing(eval_inputs, tmp_path):
+    """Good models, a test shard with a damaged record (its checksum fails): one line naming
+    the shard and the record, nothing written."""
+    from pipeline.records.reader import shard_files
+
+    records = shutil.copytree(eval_inputs["records"], tmp_path / "records")
+    path = shard_files(records, "test", "sequences")[0]
+    corrupt_record(path, 1)
+    out = tmp_path / "out"
+    r = _evaluate({**eval_inputs, "records": records}, out, eval_inputs["cnn"], None)
+    _refused(r, path, "corrupted record 1")
     assert not out.exists() or not any(out.iterdir())
 
 

@@ -5,7 +5,6 @@ reader, in the ``tf.data`` pipeline, and in the training stage, which writes no 
 from __future__ import annotations
 
 import shutil
-import struct
 
 import pytest
 import yaml
@@ -19,23 +18,10 @@ from pipeline.records.reader import (
     shard_files,
     verify_payloads,
 )
-from tests.helpers.records import tiny_records
+from tests.helpers.records import corrupt_record, tiny_records
 from tests.helpers.training import VIDEOS, tiny_params
 
 SEQ = 8
-
-
-def corrupt_record(path, index: int) -> None:
-    """Flip one byte inside record ``index``'s payload (its framing stays whole, its
-    checksum no longer matches)."""
-    data = bytearray(path.read_bytes())
-    offset = 0
-    for _ in range(index):
-        (length,) = struct.unpack("<Q", data[offset : offset + 8])
-        offset += 12 + length + 4
-    (length,) = struct.unpack("<Q", data[offset : offset + 8])
-    data[offset + 12 + length // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
 
 
 @pytest.fixture(scope="module")
