@@ -54,7 +54,7 @@ with tempfile.TemporaryDirectory() as d:
     d = Path(d)
     train_stage("cnn", p, Path("data/records"), d / "m", d / "c", d / "l")
     import keras
-    m = keras.saving.load_model(d / "m" / "model.keras", compile=False)
+    m = keras.saving.load_model(d / "m" / "model.keras", compile=False, safe_mode=True)
     h = hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in m.get_weights())).hexdigest()
     print("HASH", h[:16])
 """

@@ -7,8 +7,9 @@
   the networks, so that this module imports no Keras and a stage that reads only records
   summaries does not depend on the model code.)
 - :class:`SvrMeta` — the SIFT + SVR baseline's ``meta.json`` (``train_svr``), beside its
-  scikit-learn pipeline (JPEG crops → dense SIFT → … → SVR):
-  :func:`pipeline.baseline.sift_svr.load_svr`.
+  arrays and parameters (JPEG crops → dense SIFT → … → SVR, saved as data:
+  :mod:`pipeline.baseline.saved`): :func:`pipeline.baseline.sift_svr.load_svr`.
+  A model folder's pickles are never loaded (:func:`refuse_pickles`).
 - :class:`RecordsSummary` — the records' ``summary.json`` (``shard``): crop size, window
   length, and per split and record kind the counts, balance and shard files.
 - :class:`FeaturesSummary` — the ``features`` stage's ``summary.json``.
@@ -340,18 +341,36 @@ class ModelMeta(Artifact):
 
 
 class SvrMeta(Artifact):
-    """The SIFT + SVR baseline's ``meta.json`` (beside ``model.joblib``)."""
+    """The SIFT + SVR baseline's ``meta.json`` (beside ``model.json`` + ``model.npz``:
+    :mod:`pipeline.baseline.saved`)."""
 
     FILE: ClassVar[str] = META_FILE
     ERROR: ClassVar[type[ArtifactError]] = ModelFolderError
     HINT: ClassVar[str] = "not an SVR model folder; train one with `dvc repro train_svr`"
-    MODEL_FILE: ClassVar[str] = "model.joblib"
+    MODEL_FILE: ClassVar[str] = "model.npz"  # the arrays
+    SPEC_FILE: ClassVar[str] = "model.json"  # the structure and the scalars
 
     kind: Literal["svr"] = "svr"
     train_frames: int = Field(ge=0)
     feature_dim: int = Field(ge=1)
     svr: dict[str, Any] = {}
     fit_seconds: float | None = Field(None, exclude=True)  # timing: not written
+
+
+# A model folder's files in these formats are never loaded: unpickling runs code.
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+
+
+def refuse_pickles(folder: Path, hint: str) -> None:
+    """Raise :class:`ModelFolderError` naming the first pickle file in ``folder`` (a model
+    saved as a pickle, e.g. ``model.joblib``): loading one runs whatever code it holds, so
+    the project never does. Called where a folder lacks the data files a model is read from."""
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in PICKLE_SUFFIXES and path.is_file():
+            raise ModelFolderError(
+                f"{path}: refused: a pickle, and loading a pickle runs whatever code it "
+                f"holds; models are read only from data files ({hint})"
+            )
 
 
 class FeaturesSummary(Artifact):

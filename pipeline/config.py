@@ -15,7 +15,8 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -25,6 +26,7 @@ from pydantic import (
     Field,
     SerializationInfo,
     ValidationError,
+    ValidationInfo,
     create_model,
     field_validator,
     model_serializer,
@@ -41,6 +43,37 @@ EngineName = Annotated[str, AfterValidator(ENGINES.check)]
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _typed_as_written(cls, value: Any, info: ValidationInfo) -> Any:
+        """YAML values keep their type: a number where a switch belongs, a switch or a quoted
+        string where a number belongs, is refused instead of coerced (``true`` → 1,
+        ``"3"`` → 3, ``1`` → true)."""
+        field = cls.model_fields.get(info.field_name or "")
+        expected = _scalar_types(field.annotation) if field else None
+        if value is None or not expected:
+            return value
+        if expected == {bool}:
+            if not isinstance(value, bool):
+                raise ValueError("Input should be true or false")
+        elif isinstance(value, bool | str) and bool not in expected:
+            what = "an integer" if expected == {int} else "a number"
+            kind = "true/false" if isinstance(value, bool) else "a string"
+            raise ValueError(f"Input should be {what}, not {kind}")
+        return value
+
+
+def _scalar_types(annotation: Any) -> set[type] | None:
+    """The scalar types (bool, int, float) a field takes, ``None`` dropped; None when the
+    field takes anything else (strings, choices, lists, sections)."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    members = (
+        get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    )
+    types = {m for m in members if m is not type(None)}
+    return types if types and types <= {bool, int, float} else None
 
 
 class DataConfig(Section):
@@ -271,6 +304,8 @@ class BackboneConfig(BaseModel):
             return data
         if isinstance(data, str):
             data = {"name": data}
+        if isinstance(data, dict) and "name" in data and not isinstance(data["name"], str):
+            return {"name": data["name"]}  # the `name` field names it: not a string
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
             raise ValueError("a backbone name, or a mapping {name: <backbone>, <option>: ...}")
         values = {k: v for k, v in data.items() if k != "name"}
@@ -525,10 +560,17 @@ def parse_params(raw: dict, source: str = "params.yaml") -> Params:
                 section = _section_model(err["loc"][:-1])
                 allowed = ", ".join(section.model_fields) if section else ""
                 msg = f"unknown key (allowed: {allowed})"
-            elif "input" in err and not isinstance(err["input"], dict):
-                msg = f"{msg} (got {err['input']!r})"
+            elif "input" in err and not (
+                isinstance(err["input"], dict) and _section_model(err["loc"]) is not None
+            ):  # the bad value, unless it is a whole section's mapping
+                msg = f"{msg} (got {_shown(err['input'])})"
             lines.append(f"  {key}: {msg}")
         raise ParamsError(f"{source}: invalid parameters\n" + "\n".join(lines)) from None
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_params(path: str | os.PathLike = "params.yaml") -> Params:

@@ -104,10 +104,13 @@ def _predict(records, labels, split, networks: dict, svr, cfg):
     from pipeline.records.reader import load_summary
 
     summary = load_summary(records)
+    # every model loaded (and a bad folder refused) before any prediction is made
+    svr_model = load_svr(svr) if svr else None
+    loaded = {name: load_model(folder) for name, folder in networks.items()}
     grid = ev.frame_grid(records, split, labels, with_inputs=True)
     raw, metas, models = {}, {}, {}
     for name, folder in networks.items():
-        tm = load_model(folder)
+        tm = loaded[name]
         ev.check_compatible(tm.meta, summary, folder)
         if tm.meta.train_label_mean is None:
             raise InputError(
@@ -120,8 +123,8 @@ def _predict(records, labels, split, networks: dict, svr, cfg):
     for name, model in models.items():
         raw[name] = ev.predict_model(model, metas[name], records, split, grid, cfg.batch_size,
                                      context=cfg.rnn_context, protocol=cfg.protocol)  # fmt: skip
-    if svr:
-        raw["svr"] = ev.predict_svr(load_svr(svr), records, split, grid)
+    if svr_model is not None:
+        raw["svr"] = ev.predict_svr(svr_model, records, split, grid)
     return grid, raw, metas
 
 

@@ -26,10 +26,12 @@ def main(records, cnn, out, params_path):
     load_tensorflow()  # before any TensorFlow import: its import and device probe, silenced
     from pipeline.config import load_params
     from pipeline.io import write_timings
+    from pipeline.records.reader import damage_named
     from pipeline.training.features import compute_features
 
     params = load_params(params_path)
-    s = compute_features(Path(cnn), Path(records), Path(out), params.train_rnn)
+    with damage_named(records):  # a corrupted record: its shard and index named
+        s = compute_features(Path(cnn), Path(records), Path(out), params.train_rnn)
     if s.used:
         write_timings("features", s.timings())
         click.echo(

@@ -34,10 +34,12 @@ single_threaded_ops()  # before TensorFlow is imported: same numbers on any core
 def main(records, out, checkpoints, live, params_path, seed):
     load_tensorflow()  # before any TensorFlow import: its import and device probe, silenced
     from pipeline.config import load_params
+    from pipeline.records.reader import damage_named
     from pipeline.training.run import train_stage, with_train_seed
 
     params = with_train_seed(load_params(params_path), seed)
-    meta = train_stage("cnn", params, Path(records), Path(out), Path(checkpoints), Path(live))
+    with damage_named(records):  # a corrupted record: its shard and index named
+        meta = train_stage("cnn", params, Path(records), Path(out), Path(checkpoints), Path(live))
     click.echo(f"cnn: {meta.run}")
 
 

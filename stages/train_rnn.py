@@ -48,19 +48,21 @@ single_threaded_ops()  # before TensorFlow is imported: same numbers on any core
 def main(records, cnn, features, out, checkpoints, live, params_path, seed):
     load_tensorflow()  # before any TensorFlow import: its import and device probe, silenced
     from pipeline.config import load_params
+    from pipeline.records.reader import damage_named
     from pipeline.training.run import train_stage, with_train_seed
 
     params = with_train_seed(load_params(params_path), seed)
-    meta = train_stage(
-        "cnn_rnn",
-        params,
-        Path(records),
-        Path(out),
-        Path(checkpoints),
-        Path(live),
-        cnn_dir=Path(cnn),
-        features_dir=Path(features) if features else None,
-    )
+    with damage_named(records):  # a corrupted record: its shard and index named
+        meta = train_stage(
+            "cnn_rnn",
+            params,
+            Path(records),
+            Path(out),
+            Path(checkpoints),
+            Path(live),
+            cnn_dir=Path(cnn),
+            features_dir=Path(features) if features else None,
+        )
     how = "on cached features" if meta.features else "on images"
     click.echo(f"cnn_rnn ({how}): {meta.run}; transferred from the CNN: {meta.transfer}")
 

@@ -19,11 +19,10 @@ def main(records, out, params_path):
     load_tensorflow()  # before any TensorFlow import: its import and device probe, silenced
     import time
 
-    import joblib
     import numpy as np
 
     from pipeline.artifacts import SvrMeta
-    from pipeline.baseline.sift_svr import fit_svr
+    from pipeline.baseline.sift_svr import fit_svr, save_svr
     from pipeline.config import load_params
     from pipeline.errors import InputError
     from pipeline.evaluation.evaluate import read_records
@@ -41,7 +40,7 @@ def main(records, out, params_path):
     seconds = time.perf_counter() - t0
     dim = model.named_steps["sift"].n_features_out_
     with atomic_dir(out) as tmp:
-        joblib.dump(model, Path(tmp) / SvrMeta.MODEL_FILE)
+        save_svr(model, Path(tmp))  # arrays + parameters, no pickle
         meta = SvrMeta(
             train_frames=len(pick),
             feature_dim=dim,

@@ -3,8 +3,10 @@
 One scikit-learn :class:`~sklearn.pipeline.Pipeline` from JPEG face crops to (valence,
 arousal): dense SIFT (:class:`DenseSift`: descriptors at a fixed ``grid`` × ``grid`` lattice
 of keypoints over the crop, OpenCV, concatenated), standardised, reduced by PCA, then one RBF
-(or linear) SVR per dimension. The pipeline is the saved model (``model.joblib``): it takes
-the crops' JPEG bytes as they are in the records, so using it needs no setting beside it.
+(or linear) SVR per dimension. It is saved as data — its arrays in ``model.npz``, its
+structure and scalars in ``model.json`` (:mod:`pipeline.baseline.saved`), never a pickle —
+and loaded as a predictor that takes the crops' JPEG bytes as they are in the records, so
+using it needs no setting beside it.
 SVR training is quadratic in the number of samples, so at most ``max_train`` training frames
 are used, drawn with a seed.
 """
@@ -23,7 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
-from pipeline.artifacts import ModelFolderError, SvrMeta
+from pipeline.artifacts import ModelFolderError, SvrMeta, refuse_pickles
 
 
 def sift_features(jpegs: Iterable[bytes], grid: int) -> np.ndarray:
@@ -86,30 +88,26 @@ def fit_svr(jpegs, targets: np.ndarray, cfg) -> Pipeline:
     return model.fit(jpegs, targets)
 
 
+def save_svr(model: Pipeline, folder: str | Path) -> None:
+    """The fitted pipeline's arrays and parameters into ``folder`` (``model.json`` +
+    ``model.npz``, :mod:`pipeline.baseline.saved`): data, no pickle."""
+    from pipeline.baseline import saved
+
+    saved.save(saved.from_pipeline(model), folder)
+
+
 def load_svr(folder: str | Path):
-    """The SIFT + SVR baseline's folder → its fitted scikit-learn pipeline, which takes the
-    crops' JPEG bytes (dense SIFT is its first step, so no setting is needed beside it).
-    A folder saved before SIFT moved into the pipeline is a :class:`ModelFolderError`."""
+    """The SIFT + SVR baseline's folder → its predictor
+    (:class:`~pipeline.baseline.saved.SavedSvr`: ``predict(jpegs)`` → (n, 2) valence,
+    arousal), which takes the crops' JPEG bytes. Read from data files only: a folder whose
+    model is a pickle (``model.joblib``, ``*.pkl``) is refused, since unpickling runs code.
+    Every problem is a :class:`ModelFolderError` naming the file."""
+    from pipeline.baseline import saved
+
     folder = Path(folder)
     if not folder.is_dir():
         raise ModelFolderError(f"{folder}: no such model folder")
+    if not (folder / SvrMeta.MODEL_FILE).is_file():
+        refuse_pickles(folder, "re-train it with `dvc repro train_svr`")
     SvrMeta.read(folder)
-    path = folder / SvrMeta.MODEL_FILE
-    if not path.is_file():
-        raise ModelFolderError(f"{path}: no such file ({SvrMeta.HINT})")
-    import joblib
-
-    try:
-        model = joblib.load(path)
-    except Exception as exc:  # noqa: BLE001 - unpickling raises many types
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise ModelFolderError(
-            f"{path}: cannot be loaded ({type(exc).__name__}: {first})"
-        ) from None
-    steps = getattr(model, "steps", None)
-    if not steps or not isinstance(steps[0][1], DenseSift):
-        raise ModelFolderError(
-            f"{path}: not a pipeline that starts with dense SIFT (saved before SIFT moved "
-            "into the model?); re-train it with `dvc repro train_svr`"
-        )
-    return model
+    return saved.load(folder)

@@ -134,6 +134,8 @@ def _label_value(vid: str, where: str, dim: str, v, problems: list[Problem]) -> 
         problems.append(Problem(vid, where, f"{dim} {v!r} is not a number"))
     elif not -SCALE <= v <= SCALE:
         problems.append(Problem(vid, where, f"{dim} {v:g} outside [-10, 10]"))
+    elif v != int(v):
+        problems.append(Problem(vid, where, f"{dim} {v:g} is not an integer in [-10, 10]"))
     else:
         return v / SCALE
     return np.nan

@@ -56,7 +56,13 @@ from pipeline.evaluation.metrics import (
     interval_keys,
     primary_keys,
 )
-from pipeline.records.reader import decode_images, load_summary, make_dataset, shard_files
+from pipeline.records.reader import (
+    damage_named,
+    decode_images,
+    load_summary,
+    make_dataset,
+    shard_files,
+)
 from pipeline.records.schema import parse
 from pipeline.registry import METRICS
 
@@ -70,9 +76,10 @@ def read_records(records_dir, split: str, kind: str, seq_len: int | None = None)
     """All records of a split as numpy arrays (raw: JPEG bytes, no decoding)."""
     files = [str(f) for f in shard_files(records_dir, split, kind)]
     out: dict[str, list] = {}
-    for batch in tf.data.TFRecordDataset(files).batch(4096):
-        for k, v in parse(batch, kind, seq_len).items():
-            out.setdefault(k, []).append(v.numpy())
+    with damage_named(files):  # a corrupted record: its shard and index named
+        for batch in tf.data.TFRecordDataset(files).batch(4096):
+            for k, v in parse(batch, kind, seq_len).items():
+                out.setdefault(k, []).append(v.numpy())
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
@@ -165,20 +172,18 @@ def predict_model(
         if context is None:
             context = win.default_context(meta.seq_len)
         return predict_sequences(model, meta, grid, batch_size, context)
+    files = shard_files(records_dir, split, "frames")
     ds = make_dataset(
-        shard_files(records_dir, split, "frames"),
-        "frames",
-        batch_size=batch_size,
-        training=False,
-        with_meta=True,
+        files, "frames", batch_size=batch_size, training=False, with_meta=True,
         image_size=meta.image_size,
-    )
+    )  # fmt: skip
     vids, frames, preds = [], [], []
-    for x, _, _, m in ds:
-        p = np.asarray(model.predict_on_batch(x), np.float32)
-        vids += [s.decode() for s in m["video_id"].numpy()]
-        frames.append(m["frame"].numpy())
-        preds.append(p)
+    with damage_named(files):
+        for x, _, _, m in ds:
+            p = np.asarray(model.predict_on_batch(x), np.float32)
+            vids += [s.decode() for s in m["video_id"].numpy()]
+            frames.append(m["frame"].numpy())
+            preds.append(p)
     if not preds:
         return np.full((len(grid["frame"]), 2), np.nan, np.float32)
     return _place(grid, vids, np.concatenate(frames), np.concatenate(preds))

@@ -9,13 +9,21 @@ from __future__ import annotations
 import json
 import logging
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 from pydantic import ValidationError
 
-from pipeline.artifacts import META_FILE, MODEL_FILE, FaceParams, ModelFolderError, ModelMeta
+from pipeline.artifacts import (
+    META_FILE,
+    MODEL_FILE,
+    FaceParams,
+    ModelFolderError,
+    ModelMeta,
+    refuse_pickles,
+)
 from pipeline.config import ModelConfig
 from pipeline.models.factory import build_model
 from pipeline.models.layers import preprocess_layer
@@ -104,18 +112,17 @@ def load_model(folder: str | Path) -> TrainedModel:
     if not folder.is_dir():
         raise ModelFolderError(f"{folder}: no such model folder")
     if not (folder / MODEL_FILE).is_file():
+        refuse_pickles(folder, f"a trained model folder holds {MODEL_FILE} + {META_FILE}")
         raise ModelFolderError(
             f"{folder}: not a trained model folder (no {MODEL_FILE}; train one with `dvc repro`)"
         )
     meta = ModelMeta.read(folder)
-
+    _check_archive(folder / MODEL_FILE)
     try:
-        model = keras.saving.load_model(folder / MODEL_FILE, compile=False)
+        # safe mode: a Lambda layer's (or any) Python bytecode in the file is refused, not run
+        model = keras.saving.load_model(folder / MODEL_FILE, compile=False, safe_mode=True)
     except Exception as exc:  # noqa: BLE001 - Keras raises many types here
-        raise ModelFolderError(
-            f"{folder}/{MODEL_FILE}: cannot be loaded as a Keras model "
-            f"({type(exc).__name__}: {_first_line(exc)})"
-        ) from None
+        raise ModelFolderError(_load_failure(folder / MODEL_FILE, exc)) from None
     layer = preprocess_layer(model)
     if layer is None:
         model = _with_preprocess(folder, model, meta)
@@ -125,6 +132,31 @@ def load_model(folder: str | Path) -> TrainedModel:
             f"preprocess layer applies {layer.normalization!r}"
         )
     return TrainedModel(folder, model, meta)
+
+
+def _check_archive(path: Path) -> None:
+    """A ``.keras`` file is a zip archive: one cut short or damaged (a member whose checksum
+    fails) is named as such, not as Keras' "file not found"."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        raise ModelFolderError(
+            f"{path}: not a complete .keras archive, truncated or damaged ({exc})"
+        ) from None
+    if bad is not None:
+        raise ModelFolderError(f"{path}: damaged .keras archive (member {bad} fails its checksum)")
+
+
+def _load_failure(path: Path, exc: Exception) -> str:
+    """The one line that says why ``path`` was not loaded."""
+    text = str(exc)
+    if "safe_mode" in text and ("lambda" in text.lower() or "arbitrary code" in text):
+        return (
+            f"{path}: refused: it holds Python code (a Lambda layer or function), which "
+            "loading would run; the project's models need none"
+        )
+    return f"{path}: cannot be loaded as a Keras model ({type(exc).__name__}: {_first_line(exc)})"
 
 
 def _first_line(exc: Exception) -> str:

@@ -16,6 +16,7 @@ With ``with_meta=True`` a fourth element carries ``video_id`` and ``frame`` (eva
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from pathlib import Path
 
@@ -101,6 +102,47 @@ def verify_payloads(path: str | Path) -> int:
     except tf.errors.DataLossError as exc:
         raise ShardError(f"{path}: corrupted record {n}: {exc.message}") from None
     return n
+
+
+def find_damage(files) -> ShardError | None:
+    """The first of ``files`` that is truncated or holds a record whose checksum fails, as a
+    :class:`ShardError` naming the shard and the record's index; None if all read whole."""
+    for path in files:
+        try:
+            count_records(path)
+            verify_payloads(path)
+        except ShardError as exc:
+            return exc
+    return None
+
+
+def listed_shards(records_dir: str | Path) -> list[Path]:
+    """Every shard file the records' summary lists (all splits and kinds)."""
+    records_dir = Path(records_dir)
+    summary = load_summary(records_dir)
+    return [
+        records_dir / sh.file
+        for kinds in summary.splits.values()
+        for entry in kinds.values()
+        for sh in entry.shards
+    ]
+
+
+@contextlib.contextmanager
+def damage_named(records: str | Path | list):
+    """Run the body; TensorFlow's ``DataLossError`` (a truncated or corrupted record met while
+    reading — its message names neither the file nor the record) becomes a
+    :class:`ShardError` that names both: ``records`` (the shard files read, or a records
+    folder: every shard its summary lists) are checked, framing then checksums, to find it."""
+    try:
+        yield
+    except tf.errors.DataLossError as exc:
+        files = listed_shards(records) if isinstance(records, str | Path) else records
+        found = find_damage([Path(f) for f in files])
+        tf_says = (exc.message or "").strip().split("}}")[-1].strip()
+        if found is None:
+            found = ShardError(f"{records}: a damaged record was read ({tf_says})")
+        raise found from None
 
 
 def decode_images(parsed: dict, kind: str, image_size: int | None) -> dict:

@@ -300,7 +300,7 @@ def fit(
     kept = kept_metrics(keep.state)
     (Path(live_dir) / "metrics.json").write_text(json.dumps(kept, indent=2) + "\n")
     best = (
-        keras.saving.load_model(keep.model_path, compile=False)
+        keras.saving.load_model(keep.model_path, compile=False, safe_mode=True)
         if keep.model_path.exists()
         else model
     )

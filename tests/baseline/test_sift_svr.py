@@ -1,9 +1,10 @@
 """The SIFT + SVR baseline is one scikit-learn pipeline from JPEG crops to (valence,
-arousal): dense SIFT is its first step, so a saved model needs no grid setting beside it."""
+arousal): dense SIFT is its first step, so a saved model needs no grid setting beside it. It is
+saved as data (arrays + parameters, no pickle) and its predictor repeats the pipeline's."""
 
 from __future__ import annotations
 
-import pickle
+import json
 
 import cv2
 import joblib
@@ -12,7 +13,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from pipeline.artifacts import ModelFolderError, SvrMeta
-from pipeline.baseline.sift_svr import DenseSift, fit_svr, load_svr, sift_features
+from pipeline.baseline.sift_svr import DenseSift, fit_svr, load_svr, save_svr, sift_features
 from pipeline.config import SvrConfig
 
 SIZE = 48
@@ -58,32 +59,99 @@ def test_pipeline_starts_with_dense_sift_and_equals_the_steps_by_hand(fitted):
     assert np.std(model.predict(jpegs), axis=0).min() > 1e-3
 
 
-def test_saved_folder_round_trip(fitted, tmp_path):
-    """What train_svr writes (joblib + meta.json) loads back as the same predictor, and so
-    does a plain pickle; the predictor takes JPEG bytes as the records hold them."""
-    model, cfg = fitted
-    jpegs, _ = face_jpegs(9, seed=2)
-    want = model.predict(jpegs)
-    joblib.dump(model, tmp_path / SvrMeta.MODEL_FILE)
-    SvrMeta(train_frames=40, feature_dim=1152, svr=cfg.model_dump(mode="json")).write(tmp_path)
-    # The same model: under scikit-learn 1.9.1 the copy predicts up to ~5e-7 from the original
-    # (float rounding inside its SVR/PCA steps), so equal to float32 precision, not bit for bit.
-    np.testing.assert_allclose(load_svr(tmp_path).predict(jpegs), want, rtol=0, atol=1e-5)
-    np.testing.assert_allclose(
-        pickle.loads(pickle.dumps(model)).predict(list(jpegs)), want, rtol=0, atol=1e-5
-    )
+def _save(model, cfg, folder):
+    """What train_svr writes: the model's arrays and parameters + meta.json."""
+    save_svr(model, folder)
+    SvrMeta(train_frames=40, feature_dim=1152, svr=cfg.model_dump(mode="json")).write(folder)
+    return folder
 
 
-def test_old_svr_folder_is_a_clear_error(fitted, tmp_path):
-    """A folder saved before SIFT moved into the pipeline (the pipeline took descriptors)."""
+@pytest.mark.parametrize(
+    "cfg", [SvrConfig(grid=3, pca=16), SvrConfig(grid=2, pca=0, kernel="linear", C=3.0)]
+)
+def test_saved_folder_predicts_what_the_fitted_pipeline_predicts(cfg, tmp_path):
+    """The folder holds data only (model.json + model.npz, readable without pickle) and its
+    predictor gives the scikit-learn pipeline's predictions on new crops: within 1e-9 (the
+    same float32 steps, then the kernel sums in float64 in another order), so equal after
+    the float32 cast evaluate applies."""
+    jpegs, y = face_jpegs(40)
+    model = fit_svr(jpegs, y, cfg)
+    folder = _save(model, cfg, tmp_path / "svr")
+    assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "model.json", "model.npz"]
+    with np.load(folder / SvrMeta.MODEL_FILE, allow_pickle=False) as z:
+        assert all(z[name].dtype.kind == "f" for name in z.files)
+    spec = json.loads((folder / SvrMeta.SPEC_FILE).read_text())
+    assert spec["grid"] == cfg.grid and [o["kernel"] for o in spec["outputs"]] == [cfg.kernel] * 2
+    new, _ = face_jpegs(25, seed=2)
+    want, got = model.predict(new), load_svr(folder).predict(new)
+    assert got.shape == (25, 2) and np.std(want, axis=0).min() > 1e-3
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(got.astype(np.float32), want.astype(np.float32))
+    # the same model gives the same bytes (DVC sees a re-trained, unchanged model as unchanged)
+    again = _save(model, cfg, tmp_path / "again")
+    for name in (SvrMeta.MODEL_FILE, SvrMeta.SPEC_FILE):
+        assert (again / name).read_bytes() == (folder / name).read_bytes()
+
+
+def test_a_pickled_model_is_refused_unread(fitted, tmp_path):
+    """A folder whose model is a pickle (as this project once saved it, or planted) is
+    refused with one line naming the file; it is never unpickled."""
     model, _ = fitted
-    old = Pipeline(model.steps[1:])  # scale -> pca -> svr, as train_svr saved it before
-    joblib.dump(old, tmp_path / SvrMeta.MODEL_FILE)
+    joblib.dump(model, tmp_path / "model.joblib")
     SvrMeta(train_frames=40, feature_dim=1152).write(tmp_path)
-    with pytest.raises(ModelFolderError, match=r"model.joblib: .*dvc repro train_svr"):
+    with pytest.raises(ModelFolderError) as info:
         load_svr(tmp_path)
-    (tmp_path / SvrMeta.MODEL_FILE).write_bytes(b"not a pickle")
-    with pytest.raises(ModelFolderError, match=r"model.joblib: cannot be loaded"):
+    msg = str(info.value)
+    assert msg.startswith(f"{tmp_path / 'model.joblib'}: refused: a pickle") and "\n" not in msg
+    assert "runs whatever code" in msg
+    (tmp_path / "model.joblib").rename(tmp_path / "svr.pkl")
+    with pytest.raises(ModelFolderError, match=r"svr.pkl: refused: a pickle"):
         load_svr(tmp_path)
+
+
+def _damage(folder, how: str) -> str:
+    """Damage a saved folder; the text its error must hold."""
+    npz, spec = folder / SvrMeta.MODEL_FILE, folder / SvrMeta.SPEC_FILE
+    if how == "truncated":
+        npz.write_bytes(npz.read_bytes()[:300])
+        return "model.npz: cannot be read as arrays"
+    if how == "pickled arrays":
+        np.savez(npz, svr0_dual_coef=np.array([object()], dtype=object))
+        return "model.npz: refused: it holds pickled Python objects"
+    if how == "missing array":
+        with np.load(npz) as z:
+            np.savez(npz, **{k: z[k] for k in z.files if k != "svr1_dual_coef"})
+        return "model.npz: no array 'svr1_dual_coef'"
+    if how == "wrong shape":
+        with np.load(npz) as z:
+            arrays = {k: z[k] for k in z.files}
+        np.savez(npz, **{**arrays, "scale_mean": arrays["scale_mean"][:-1]})
+        return "model.npz: array 'scale_mean' is float64 (1151,); expected finite floats of shape (1152)"
+    if how == "no spec":
+        spec.unlink()
+        return "model.json: no such file"
+    if how == "bad spec":
+        spec.write_text(json.dumps({**json.loads(spec.read_text()), "grid": "four"}))
+        return "model.json: not a SIFT + SVR model description (grid: "
+    (folder / "meta.json").unlink()
+    return "meta.json"
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["truncated", "pickled arrays", "missing array", "wrong shape", "no spec", "bad spec",
+     "no meta"],
+)  # fmt: skip
+def test_damaged_folder_is_named(fitted, tmp_path, how):
+    model, cfg = fitted
+    folder = _save(model, cfg, tmp_path / "svr")
+    expected = _damage(folder, how)
+    with pytest.raises(ModelFolderError) as info:
+        load_svr(folder)
+    assert expected in str(info.value) and str(folder) in str(info.value)
+    assert len(str(info.value).splitlines()) == 1
+
+
+def test_missing_folder(tmp_path):
     with pytest.raises(ModelFolderError, match="no such model folder"):
         load_svr(tmp_path / "nope")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import cv2
@@ -86,3 +87,16 @@ def tiny_records(root: Path, videos: dict[str, tuple[str, int]], seq_len: int,
     cfg = ShardConfig(seq_len=seq_len, train_stride=train_stride, shard_mb=1)
     write_records(load_videos(manifest, labels, crops), out, cfg, BalanceConfig()).write(out)
     return out
+
+
+def corrupt_record(path, index: int) -> None:
+    """Flip one byte inside record ``index``'s payload (its framing stays whole, its
+    checksum no longer matches)."""
+    data = bytearray(path.read_bytes())
+    offset = 0
+    for _ in range(index):
+        (length,) = struct.unpack("<Q", data[offset : offset + 8])
+        offset += 12 + length + 4
+    (length,) = struct.unpack("<Q", data[offset : offset + 8])
+    data[offset + 12 + length // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
