@@ -105,68 +105,96 @@ class LandmarkFollower:
     def push(
         self, i: int, rgb: np.ndarray | None, box: np.ndarray, keypoints: np.ndarray
     ) -> list[LandmarkRow]:
-        from pipeline.face.mediapipe_models import roi_from_detection, roi_from_mesh
-
-        cfg, source_pts, smoother = self.cfg, self.source_pts, self.smoother
         points, score, status = None, math.nan, "missing"
-        if rgb is not None and self.use_source and i in source_pts:
-            points, score, status = source_pts[i], 1.0, "detected"
+        if rgb is not None and self.use_source and i in self.source_pts:
+            points, score, status = self.source_pts[i], 1.0, "detected"
             self.prev_mesh = None
         elif rgb is not None:
-            roi_det = None
-            if np.isfinite(box).all():
-                roi_det = roi_from_detection(box, keypoints)
-            tries = [] if roi_det is None else [(roi_det, "detected")]
-            if self.prev_mesh is not None:
-                # Track while the previous mesh's ROI agrees with the subject's box; where it
-                # agrees less than track_min_iou (drift), re-detect first and track only if
-                # that fails; below MIN_TRACK_IOU it is another place (face): never track.
-                roi_trk = roi_from_mesh(self.prev_mesh)
-                iou = 1.0 if roi_det is None else _roi_overlap(roi_trk, roi_det)
-                if iou >= cfg.track_min_iou:
-                    tries.insert(0, (roi_trk, "tracked"))
-                elif iou >= MIN_TRACK_IOU:
-                    tries.append((roi_trk, "tracked"))
-            self.prev_mesh = None
-            for roi, how in tries:
-                m, s = self.mesh(rgb, roi)
-                ok = m is not None and s >= cfg.min_presence
-                if ok and how == "detected" and cfg.second_pass:
-                    # The detector's ROI is coarse: run the mesh again on the ROI of its own
-                    # points (what tracking would use on the next frame), once per detection.
-                    m2, s2 = self.mesh(rgb, roi_from_mesh(m))
-                    if m2 is not None and s2 >= cfg.min_presence:
-                        m, s = m2, s2
-                if ok and roi_det is None and cfg.refine:  # no box vouches for the face
-                    s = min(s, self._plain_presence(rgb, roi))
-                    ok = s >= cfg.min_presence
-                if ok:
-                    pts = mesh_to_68(m, cfg.mapping, cfg.jaw)
-                    # a face must look like one: lettering the mesh fits has no fine detail
-                    if cfg.min_texture and texture_share(rgb, pts) < cfg.min_texture:
-                        continue
-                    self.prev_mesh = m
-                    points, score, status = pts, s, how
-                    break
-            if points is not None and i in source_pts:
-                e = nme(points, source_pts[i])
-                for k in self.agree:
-                    self.agree[k] += e[k]
-                self.n_agree += 1
+            roi_det, tries = self._rois(box, keypoints)
+            points, score, status = self._fit(rgb, tries, roi_det, (points, score, status))
+            if points is not None and i in self.source_pts:
+                self._note_agreement(points, self.source_pts[i])
+        status = self._episode(rgb, box, points, status)
+        return self.filler.push(LandmarkRow(i, self._smooth(points), score, status))
+
+    def _rois(self, box: np.ndarray, keypoints: np.ndarray):
+        """The detector's ROI (None without a box) and the ROIs to try in order, each with
+        the status a fit there gets."""
+        from pipeline.face.mediapipe_models import roi_from_detection, roi_from_mesh
+
+        roi_det = None
+        if np.isfinite(box).all():
+            roi_det = roi_from_detection(box, keypoints)
+        tries = [] if roi_det is None else [(roi_det, "detected")]
+        if self.prev_mesh is not None:
+            # Track while the previous mesh's ROI agrees with the subject's box; where it
+            # agrees less than track_min_iou (drift), re-detect first and track only if
+            # that fails; below MIN_TRACK_IOU it is another place (face): never track.
+            roi_trk = roi_from_mesh(self.prev_mesh)
+            iou = 1.0 if roi_det is None else _roi_overlap(roi_trk, roi_det)
+            if iou >= self.cfg.track_min_iou:
+                tries.insert(0, (roi_trk, "tracked"))
+            elif iou >= MIN_TRACK_IOU:
+                tries.append((roi_trk, "tracked"))
+        return roi_det, tries
+
+    def _fit(self, rgb: np.ndarray, tries, roi_det, missing):
+        """(68 points, presence score, status) of the first ROI where the mesh finds a face
+        that passes the checks; ``missing`` where none does."""
+        from pipeline.face.mediapipe_models import roi_from_mesh
+
+        cfg = self.cfg
+        self.prev_mesh = None
+        for roi, how in tries:
+            m, s = self.mesh(rgb, roi)
+            ok = m is not None and s >= cfg.min_presence
+            if ok and how == "detected" and cfg.second_pass:
+                # The detector's ROI is coarse: run the mesh again on the ROI of its own
+                # points (what tracking would use on the next frame), once per detection.
+                m2, s2 = self.mesh(rgb, roi_from_mesh(m))
+                if m2 is not None and s2 >= cfg.min_presence:
+                    m, s = m2, s2
+            if ok and roi_det is None and cfg.refine:  # no box vouches for the face
+                s = min(s, self._plain_presence(rgb, roi))
+                ok = s >= cfg.min_presence
+            if ok:
+                pts = mesh_to_68(m, cfg.mapping, cfg.jaw)
+                # a face must look like one: lettering the mesh fits has no fine detail
+                if cfg.min_texture and texture_share(rgb, pts) < cfg.min_texture:
+                    continue
+                self.prev_mesh = m
+                return pts, s, how
+        return missing
+
+    def _note_agreement(self, points: np.ndarray, source: np.ndarray) -> None:
+        """Adds one frame's NME against the data set's own landmarks."""
+        e = nme(points, source)
+        for k in self.agree:
+            self.agree[k] += e[k]
+        self.n_agree += 1
+
+    def _episode(self, rgb, box: np.ndarray, points, status: str) -> str:
+        """Follows the box episode (a run of frames with a subject box, gaps up to max_gap);
+        a box the mesh has never seen as a face in its episode is ``rejected``."""
         has_box = rgb is not None and bool(np.isfinite(box).all())
         self._no_box = 0 if has_box else self._no_box + 1
-        if self._no_box > cfg.max_gap:
+        if self._no_box > self.cfg.max_gap:
             self.confirmed = False  # the episode is over
         if points is not None:
             self.confirmed = True
         elif has_box and not self.confirmed:
             status = "rejected"  # a box the mesh has never seen as a face (texture, lettering)
+        return status
+
+    def _smooth(self, points):
+        """The points through the causal smoother (reset where there are none), if any."""
+        smoother = self.smoother
         if points is not None and smoother is not None:
             scale = float(np.linalg.norm(points[45] - points[36])) or 1.0
-            points = smoother(points, scale)
-        elif smoother is not None:
+            return smoother(points, scale)
+        if smoother is not None:
             smoother.reset()
-        return self.filler.push(LandmarkRow(i, points, score, status))
+        return points
 
     def _plain_presence(self, rgb: np.ndarray, roi) -> float:
         """The plain mesh model's face-presence score on ``roi``. The attention model's face

@@ -237,9 +237,21 @@ class SubjectTracker:
     # -- choosing whom to follow ------------------------------------------------------------
     def _choose(self) -> list[tuple[int, int | None]]:
         """Link the window's faces into tracklets; pick the subject's; emit the window."""
-        tracklets: list[tuple[_Track, dict[int, int]]] = []
         window = dict(self._window)
-        for frame, faces in self._window:
+        tracklets = self._link(self._window)
+        chosen = self._pick(tracklets, window) if tracklets else None
+        members = tracklets[chosen][1] if chosen is not None else {}
+        out = [(frame, members.get(frame)) for frame, _ in self._window]
+        if chosen is not None:
+            self._follow(members, window)
+        self._window.clear()
+        self._window_faces = 0
+        return out
+
+    def _link(self, frames) -> list[tuple[_Track, dict[int, int]]]:
+        """The window's faces linked frame to frame into tracklets (track, frame -> face)."""
+        tracklets: list[tuple[_Track, dict[int, int]]] = []
+        for frame, faces in frames:
             taken: set[int] = set()
             for tr, members in tracklets:
                 cand = [i for i in range(len(faces)) if i not in taken]
@@ -252,52 +264,52 @@ class SubjectTracker:
             for i, f in enumerate(faces):
                 if i not in taken:
                     tracklets.append((_Track.start(f, frame), {frame: i}))
-        chosen = None
-        if tracklets:
-            counts = np.array([len(m) for _, m in tracklets])
-            persistent = [k for k in range(len(tracklets)) if counts[k] >= 0.5 * counts.max()]
+        return tracklets
 
-            def mean_x(k):
-                return np.mean([window[fr][i].centre[0] for fr, i in tracklets[k][1].items()])
+    def _pick(self, tracklets, window: dict[int, list[Face]]) -> int:
+        """The subject's tracklet among the persistent ones: the leftmost / rightmost for a
+        side, else the biggest of the most seen; a look-alike of the lost subject first."""
+        counts = np.array([len(m) for _, m in tracklets])
+        persistent = [k for k in range(len(tracklets)) if counts[k] >= 0.5 * counts.max()]
 
-            def mean_size(k):
-                return np.mean([window[fr][i].size for fr, i in tracklets[k][1].items()])
+        def mean_x(k):
+            return np.mean([window[fr][i].centre[0] for fr, i in tracklets[k][1].items()])
 
-            if self._old_anchor is not None:  # re-initialising: prefer a look-alike
-                alike = [
-                    k for k in range(len(tracklets)) if self._resembles_old(tracklets[k][1], window)
-                ]
-                if alike:
-                    persistent = [k for k in persistent if k in alike] or alike
-            if self.subject == "left":
-                chosen = min(persistent, key=mean_x)
-            elif self.subject == "right":
-                chosen = max(persistent, key=mean_x)
-            else:
-                top = max(counts[k] for k in persistent)
-                best = [k for k in persistent if counts[k] >= 0.8 * top]
-                chosen = max(best, key=mean_size)
-        members = tracklets[chosen][1] if chosen is not None else {}
-        out = [(frame, members.get(frame)) for frame, _ in self._window]
-        if chosen is not None:
-            frames = sorted(members)
-            first = window[frames[0]][members[frames[0]]]
-            tr = _Track.start(first, frames[0])
-            for fr in frames[1:]:
-                tr.update(window[fr][members[fr]], fr, learn=0.3, anchor_ok=False)
-            tr.anchor = Signature.of(first)
-            for fr in frames[1:]:
-                tr.anchor.learn(window[fr][members[fr]], 1.0 / (1 + frames.index(fr)))
-            if (
-                self._old_anchor is not None
-                and self._old_anchor.similarity(first) >= self.min_similarity
-            ):
-                tr.anchor = self._old_anchor
-            self.track = tr
-            self._old_anchor = None
-        self._window.clear()
-        self._window_faces = 0
-        return out
+        def mean_size(k):
+            return np.mean([window[fr][i].size for fr, i in tracklets[k][1].items()])
+
+        if self._old_anchor is not None:  # re-initialising: prefer a look-alike
+            alike = [
+                k for k in range(len(tracklets)) if self._resembles_old(tracklets[k][1], window)
+            ]
+            if alike:
+                persistent = [k for k in persistent if k in alike] or alike
+        if self.subject == "left":
+            return min(persistent, key=mean_x)
+        if self.subject == "right":
+            return max(persistent, key=mean_x)
+        top = max(counts[k] for k in persistent)
+        best = [k for k in persistent if counts[k] >= 0.8 * top]
+        return max(best, key=mean_size)
+
+    def _follow(self, members: dict[int, int], window: dict[int, list[Face]]) -> None:
+        """Start following the chosen tracklet: its track replayed, its appearance learnt
+        (the lost subject's kept where the first face resembles it)."""
+        frames = sorted(members)
+        first = window[frames[0]][members[frames[0]]]
+        tr = _Track.start(first, frames[0])
+        for fr in frames[1:]:
+            tr.update(window[fr][members[fr]], fr, learn=0.3, anchor_ok=False)
+        tr.anchor = Signature.of(first)
+        for fr in frames[1:]:
+            tr.anchor.learn(window[fr][members[fr]], 1.0 / (1 + frames.index(fr)))
+        if (
+            self._old_anchor is not None
+            and self._old_anchor.similarity(first) >= self.min_similarity
+        ):
+            tr.anchor = self._old_anchor
+        self.track = tr
+        self._old_anchor = None
 
     def _resembles_old(self, members: dict[int, int], window: dict[int, list[Face]]) -> bool:
         sims = [self._old_anchor.similarity(window[fr][i]) for fr, i in members.items()]

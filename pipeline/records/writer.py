@@ -272,18 +272,28 @@ def write_records(
 ) -> RecordsSummary:
     """Write all shards under ``out_dir/<split>/`` and return the summary (the caller
     writes it: ``summary.write(out_dir)``)."""
-    import tensorflow as tf
-
     plans = [plan(videos, s, k, shard_cfg, bal) for s in SPLITS for k in KINDS]
+    buckets_dir = out_dir / ".buckets"
+    _serialise(videos, plans, buckets_dir, shard_cfg.seq_len)
+    for s in SPLITS:
+        (out_dir / s).mkdir(parents=True, exist_ok=True)
+    tasks = [(p, k) for p in plans for k in range(p.n_shards)]
+    shards = map_ordered(
+        lambda t: _finish_shard(*t, buckets_dir, out_dir), tasks, n_jobs, threads=True
+    )
+    buckets_dir.rmdir()
+    return _summary(videos, plans, tasks, shards, shard_cfg, bal)
+
+
+def _serialise(videos: list[Video], plans: list[Plan], buckets_dir: Path, seq_len: int) -> None:
+    """Every video's records, serialised once, appended to the bucket of their shard."""
     units_by_video: dict[int, list] = {}
     for p in plans:
         for i, start, positions in zip(p.videos, p.starts, p.positions, strict=True):
             units_by_video.setdefault(i, []).append((p.split, p.kind, start, positions, p.n_shards))
-
-    buckets_dir = out_dir / ".buckets"
     buckets_dir.mkdir(parents=True)
     handles: dict = {}
-    jobs = [(videos[i], units, shard_cfg.seq_len) for i, units in sorted(units_by_video.items())]
+    jobs = [(videos[i], units, seq_len) for i, units in sorted(units_by_video.items())]
     bar = dict(total=len(jobs), desc="shard: serialise", unit="video", disable=None)
     # Serialising is cheap (≈150 MB/s on one core here); worker processes cost more in
     # start-up and in shipping records back than they save (measured: benchmarks/README.md).
@@ -294,27 +304,26 @@ def write_records(
         for h in handles.values():
             h.close()
 
-    def finish(p: Plan, shard: int) -> dict:
-        bucket = buckets_dir / f"{p.split}-{p.kind}-{shard}"
-        records = _read_bucket(bucket) if bucket.exists() else []
-        records.sort(key=lambda r: r[0])
-        path = out_dir / p.split / shard_name(p.kind, shard, p.n_shards)
-        with tf.io.TFRecordWriter(str(path)) as w:
-            for _, rec in records:
-                w.write(rec)
-        bucket.unlink(missing_ok=True)
-        return {
-            "file": f"{p.split}/{path.name}",
-            "records": len(records),
-            "bytes": path.stat().st_size,
-        }
 
-    for s in SPLITS:
-        (out_dir / s).mkdir(parents=True, exist_ok=True)
-    tasks = [(p, k) for p in plans for k in range(p.n_shards)]
-    shards = map_ordered(lambda t: finish(*t), tasks, n_jobs, threads=True)
-    buckets_dir.rmdir()
+def _finish_shard(p: Plan, shard: int, buckets_dir: Path, out_dir: Path) -> dict:
+    """One shard written from its bucket, records in their planned order."""
+    import tensorflow as tf
 
+    bucket = buckets_dir / f"{p.split}-{p.kind}-{shard}"
+    records = _read_bucket(bucket) if bucket.exists() else []
+    records.sort(key=lambda r: r[0])
+    path = out_dir / p.split / shard_name(p.kind, shard, p.n_shards)
+    with tf.io.TFRecordWriter(str(path)) as w:
+        for _, rec in records:
+            w.write(rec)
+    bucket.unlink(missing_ok=True)
+    return {"file": f"{p.split}/{path.name}", "records": len(records), "bytes": path.stat().st_size}
+
+
+def _summary(
+    videos, plans: list[Plan], tasks, shards, shard_cfg: ShardConfig, bal
+) -> RecordsSummary:
+    """Counts per split and kind, quadrant shares before and after balancing, the shards."""
     summary = {
         "crop_size": _crop_size(videos),
         "seq_len": shard_cfg.seq_len,
