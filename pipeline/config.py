@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from pipeline.contracts.options import BackboneOptions
 from pipeline.errors import InputError
 from pipeline.registry import BACKBONES, DATA_FORMATS, ENGINES
 
@@ -229,15 +230,6 @@ class AugmentConfig(Section):
     shift: float = Field(0.05, ge=0, lt=0.5)  # max translation, fraction of the crop size
 
 
-class BackboneOptions(Section):
-    """The knobs of one backbone (``model.backbone: {name: small, width: 16}``). A backbone
-    declares its own subclass (``BackboneSpec.options``); this base has none."""
-
-    def kwargs(self) -> dict[str, Any]:
-        """The options as keyword arguments of the backbone's build function."""
-        return {k: getattr(self, k) for k in type(self).model_fields}
-
-
 class OptionsError(ValueError):
     """Bad ``model.backbone`` options; ``errors`` are ``(option, message)`` pairs, which
     :func:`parse_params` reports as ``model.backbone.<option>: <message>``."""
@@ -306,7 +298,7 @@ class ModelConfig(Section):
 
     # A name of pipeline.registry.BACKBONES: vgg_face | vgg16 (Table 2) | resnet50 (Table 1)
     # | small (CPU-sized, for the demo); with options: {name: small, width: 16}.
-    # (built unvalidated: the registry may be importing this module while it loads)
+    # (built without the registry: importing this module loads no plug-in)
     backbone: BackboneConfig = BackboneConfig.model_construct(
         name="vgg_face", options=BackboneOptions()
     )

@@ -88,8 +88,7 @@ def fit_svr(jpegs, targets: np.ndarray, cfg) -> Pipeline:
 
 def load_svr(folder: str | Path):
     """The SIFT + SVR baseline's folder → its fitted scikit-learn pipeline, which takes the
-    crops' JPEG bytes (dense SIFT is its first step, so no setting is needed beside it).
-    A folder saved before SIFT moved into the pipeline is a :class:`ModelFolderError`."""
+    crops' JPEG bytes (dense SIFT is its first step, so no setting is needed beside it)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ModelFolderError(f"{folder}: no such model folder")
@@ -106,10 +105,4 @@ def load_svr(folder: str | Path):
         raise ModelFolderError(
             f"{path}: cannot be loaded ({type(exc).__name__}: {first})"
         ) from None
-    steps = getattr(model, "steps", None)
-    if not steps or not isinstance(steps[0][1], DenseSift):
-        raise ModelFolderError(
-            f"{path}: not a pipeline that starts with dense SIFT (saved before SIFT moved "
-            "into the model?); re-train it with `dvc repro train_svr`"
-        )
     return model

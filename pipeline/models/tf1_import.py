@@ -389,6 +389,7 @@ def load_network(checkpoint: str | Path, arch_name: str):
     record = {
         "format": "tensorflow-1 checkpoint",
         "arch": arch_name,
+        "backbone": arch.backbone,
         "about": arch.about,
         "checkpoint": str(prefix_path.resolve()),
         "sha256": checkpoint_files(prefix_path),
@@ -417,7 +418,7 @@ def import_checkpoint(checkpoint: str | Path, arch_name: str, out: str | Path) -
         seq_len=SEQ_LEN if arch.kind == "cnn_rnn" else None,
         # Not published: the neutral point stands in where evaluate needs a training mean.
         train_label_mean=(0.0, 0.0),
-        model={"arch": arch_name, "backbone": arch.backbone},
+        model=None,  # not one of params.yaml's networks: `imported` says which it is
         face=FaceParams(crop=CropConfig(size=IMAGE_SIZE)),
         data=TrainingData(format="affwild", demo=False),
         imported=record,
