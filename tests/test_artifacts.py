@@ -123,8 +123,8 @@ def test_model_and_train_sections_match_the_kind():
         ("{not json", "not valid JSON"),
         ("[1, 2]", "expected a JSON object"),
         ('{"kind": "svr"}', "kind"),
-        ('{"kind": "cnn_rnn", "image_size": 8, "normalization": "unit", "landmarks": false}',
-         "needs seq_len"),
+        ('{"kind": "cnn_rnn", "image_size": 8, "normalization": "unit", "landmarks": false, '
+         '"model": {"backbone": "small"}, "face": {}}', "needs seq_len"),
         ('{"kind": "cnn", "image_size": 8, "normalization": "imagenet", "landmarks": false}',
          "normalization"),
     ],
