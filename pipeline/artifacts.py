@@ -25,9 +25,10 @@
   per seed; :class:`SeedScores`).
 
 Every reader turns a missing file, bad JSON or a value that does not fit into one
-:class:`~pipeline.errors.InputError` line naming the file. The JSON keys are those the
-stages always wrote, so folders written before this module load unchanged; keys this
-version does not know are kept (and written back) as they are.
+:class:`~pipeline.errors.InputError` line naming the file. Keys a reader does not know
+are kept (and written back) as they are, except in a model's ``meta.json``: every key of
+it is typed, and a folder another version wrote is one error naming the key and the
+command that writes the folder anew.
 """
 
 from __future__ import annotations
