@@ -83,7 +83,7 @@ def _imported_names(path: Path, module: str) -> set[str]:
     return found
 
 
-def _lazy_exports(path: Path, package: str, root: Path) -> dict[str, str]:
+def lazy_exports(path: Path, package: str, root: Path) -> dict[str, str]:
     """A package ``__init__``'s table of lazily exported names -> their submodules."""
     out: dict[str, str] = {}
     for node in ast.parse(path.read_text()).body:
@@ -130,7 +130,7 @@ class _Walk:
         package, _, attr = name.rpartition(".")
         init = module_file(self.root, package) if package else None
         if init is not None and init.name == "__init__.py" and name not in mods:
-            lazy = _lazy_exports(init, package, self.root).get(attr)
+            lazy = lazy_exports(init, package, self.root).get(attr)
             mods += _with_parents(lazy) if lazy else []
         if package == REGISTRY_MODULE:
             for m in self.registries.get(attr, ()):

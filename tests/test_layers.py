@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.stage_deps import lazy_exports
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "pipeline"
 
@@ -162,8 +164,8 @@ def module_graph(
     root: Path = PACKAGE, registries: dict[str, tuple[str, ...]] | None = None
 ) -> dict[str, dict[str, list[str]]]:
     """module -> {module it runs: [why]}: its imports anywhere in its body (not the packages
-    above it, which run first), and for each registry it imports (and is not a built-in module
-    of), the registry's built-in modules."""
+    above it, which run first; a package's lazily exported name: its submodule), and for each
+    registry it imports (and is not a built-in module of), the registry's built-in modules."""
     registries = registry_modules() if registries is None else registries
     modules = _module_files(root)
     graph: dict[str, dict[str, list[str]]] = {}
@@ -173,6 +175,11 @@ def module_graph(
             dst = _own(name, modules)
             if dst and dst != module and not module.startswith(dst + "."):
                 edges.setdefault(dst, []).append("import")
+            package, _, attr = name.rpartition(".")
+            if dst == package and modules[dst].name == "__init__.py":  # a lazily exported name
+                lazy = lazy_exports(modules[dst], package, root.parent).get(attr)
+                if lazy and lazy != module:
+                    edges.setdefault(lazy, []).append(f"lazy {attr}")
             reg = name.removeprefix("pipeline.registry.")
             if name.startswith("pipeline.registry.") and module not in registries.get(
                 reg, (module,)
@@ -206,3 +213,18 @@ def test_a_loop_through_a_registry_is_found(tmp_path):
     cycle = find_cycle(module_graph(_write(tmp_path, files), registries))
     assert cycle in (["pipeline.config", "pipeline.things.one", "pipeline.config"],
                      ["pipeline.things.one", "pipeline.config", "pipeline.things.one"])  # fmt: skip
+
+
+def test_a_loop_through_a_lazily_exported_name_is_found(tmp_path):
+    files = {
+        "pipeline/__init__.py": "",
+        "pipeline/registry.py": "",
+        "pipeline/config.py": "def f():\n    from pipeline.models import build\n",
+        "pipeline/models/__init__.py": '_SOURCES = {"build": "factory"}\n',
+        "pipeline/models/factory.py": "import json\n",
+    }
+    assert find_cycle(module_graph(_write(tmp_path, files), {})) is None
+    files["pipeline/models/factory.py"] = "from pipeline.config import X\n"
+    cycle = find_cycle(module_graph(_write(tmp_path, files), {}))
+    assert cycle in (["pipeline.config", "pipeline.models.factory", "pipeline.config"],
+                     ["pipeline.models.factory", "pipeline.config", "pipeline.models.factory"])  # fmt: skip
