@@ -23,8 +23,9 @@ with their own names, so weights files load by layer name (:mod:`pipeline.models
 A new backbone is a build function and one :func:`register` call (in any module). Its knobs
 are a :class:`~pipeline.contracts.options.BackboneOptions` subclass (``BackboneSpec.options``):
 params.yaml sets them as ``model.backbone: {name: small, width: 16}``, they are validated there
-once and reach the build function as that typed object. This module is read when params.yaml is validated, so
-Keras is imported inside the build functions only.
+once and reach the build function as that typed object. This module is read when params.yaml
+is validated, so Keras is imported inside the build functions only (and it imports nothing
+that reads the backbone registry: ``tests/test_layers.py``).
 """
 
 from __future__ import annotations

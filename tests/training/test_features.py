@@ -87,7 +87,7 @@ def test_features_then_rnn_on_them_saves_an_equivalent_full_model(records, cnn_d
         "cnn_rnn", p, records, out, tmp_path / "ck", tmp_path / "live",
         cnn_dir=cnn_dir, features_dir=feats,
     )  # fmt: skip
-    assert meta.features == {"dim": s.dim, "frames": s.frames}
+    assert (meta.features.dim, meta.features.frames) == (s.dim, s.frames)
     assert meta.run.epochs_run == 2
     full, _ = _loaded(out)
     assert full.input["image"].shape[1:] == (SEQ, meta.image_size, meta.image_size, 3)
