@@ -127,7 +127,8 @@ def test_features_of_another_cnn_are_refused(records, cnn_dir, tmp_path):
     other = tmp_path / "other_cnn"
     shutil.copytree(cnn_dir, other)
     meta = json.loads((other / "meta.json").read_text())
-    (other / "meta.json").write_text(json.dumps({**meta, "note": "retrained"}))
+    meta["run"]["epochs_run"] += 1  # another training run
+    (other / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(cache.FeaturesError, match="stale"):
         train_stage(
             "cnn_rnn", p, records, tmp_path / "rnn", tmp_path / "ck", tmp_path / "live",
