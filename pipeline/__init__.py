@@ -27,6 +27,7 @@ Modules:
 - ``pipeline.errors``      the base class of input errors and their one-line report
 - ``pipeline.quiet``       the one place that silences native (MediaPipe / TensorFlow / FFmpeg) logging
 - ``pipeline.repro``       per-file hashes of the data stages and the comparison with the committed run
+- ``pipeline.stage_deps``   each DVC stage's code deps from its import closure (``affwild dag deps --write / --check``)
 - ``pipeline.cli``         the ``affwild`` command
 """
 

@@ -335,7 +335,7 @@ def _face_params(params: Any) -> Any:
     if isinstance(params, str | os.PathLike):
         path = Path(params)
         if path.is_dir():
-            return ModelMeta.read(path).face_params(path)
+            return ModelMeta.read(path).face
         return FaceParams.of(load_params(path))
     return params
 

@@ -8,7 +8,7 @@
   summaries does not depend on the model code.)
 - :class:`SvrMeta` — the SIFT + SVR baseline's ``meta.json`` (``train_svr``), beside its
   arrays and parameters (JPEG crops → dense SIFT → … → SVR, saved as data:
-  :mod:`pipeline.baseline.saved`): :func:`pipeline.baseline.sift_svr.load_svr`.
+  :mod:`pipeline.baseline.saved`): :func:`pipeline.baseline.saved.load_svr`.
   A model folder's pickles are never loaded (:func:`refuse_pickles`).
 - :class:`RecordsSummary` — the records' ``summary.json`` (``shard``): crop size, window
   length, and per split and record kind the counts, balance and shard files.
@@ -26,9 +26,10 @@
   per seed; :class:`SeedScores`).
 
 Every reader turns a missing file, bad JSON or a value that does not fit into one
-:class:`~pipeline.errors.InputError` line naming the file. The JSON keys are those the
-stages always wrote, so folders written before this module load unchanged; keys this
-version does not know are kept (and written back) as they are.
+:class:`~pipeline.errors.InputError` line naming the file. Keys a reader does not know
+are kept (and written back) as they are, except in a model's ``meta.json``: every key of
+it is typed, and a folder another version wrote is one error naming the key and the
+command that writes the folder anew.
 """
 
 from __future__ import annotations
@@ -43,12 +44,14 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_serializer,
     field_validator,
     model_serializer,
     model_validator,
 )
 
-from pipeline.config import CropConfig
+from pipeline.config import ModelConfig, TrainConfig, TrainRnnConfig
+from pipeline.contracts.reports import VideoReport
 from pipeline.errors import InputError
 from pipeline.io import write_json
 from pipeline.registry import FACE_STAGES
@@ -103,12 +106,18 @@ class Artifact(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise cls.ERROR(f"{path}: {_one_line(exc)}") from None
+            hint = cls.regenerate(data)
+            raise cls.ERROR(f"{path}: {_one_line(exc)}{f' ({hint})' if hint else ''}") from None
 
     @classmethod
     def read(cls: type[T], folder: str | Path) -> T:
         """The artifact of the folder ``folder`` (its :attr:`FILE`)."""
         return cls.read_file(Path(folder) / cls.FILE)
+
+    @classmethod
+    def regenerate(cls, data: dict) -> str:
+        """How to write a file that does not validate anew ("" where there is no one way)."""
+        return ""
 
     def to_json(self) -> dict:
         return self.model_dump(mode="json", exclude_none=self.OMIT_NONE)
@@ -170,32 +179,18 @@ class RecordsSummary(Artifact):
 
 
 # -- trained models ------------------------------------------------------------------------
-def _known(model: type[BaseModel], values: Any) -> Any:
-    """``values`` without the keys ``model`` does not have (knobs of other versions)."""
-    if not isinstance(values, dict):
-        return values
-    return {k: v for k, v in values.items() if k in model.model_fields}
-
-
 class FaceParams(BaseModel):
     """The face steps' params a model's crops were made with (``affwild predict`` repeats
     them): one section per registered face step (:data:`~pipeline.registry.FACE_STAGES`), in
     their order, each of the step's own type (``face.detect``, ``face.crop``, ...); a step the
-    file does not name takes its defaults. Keys of other versions (a speed knob since moved)
-    are ignored."""
+    file does not name takes its defaults."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
     @model_validator(mode="before")
     @classmethod
     def _steps(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        names = face_step_names()
-        unknown = sorted(set(data) - set(names))
-        if unknown:
-            raise ValueError(f"unknown face step {unknown} (registered: {', '.join(names)})")
-        return {name: _step_section(name, data.get(name, {})) for name in names}
+        return _step_sections(data) if isinstance(data, dict) else data
 
     @classmethod
     def of(cls, params: Any) -> FaceParams:
@@ -218,13 +213,23 @@ def face_step_names() -> list[str]:
     return done
 
 
+def _step_sections(data: dict[str, Any]) -> dict[str, BaseModel]:
+    """A model's face params, one section per registered step in their order (its defaults
+    where ``data`` has none); an error names an unknown step or a bad key."""
+    names = face_step_names()
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ValueError(f"unknown face step {unknown} (registered: {', '.join(names)})")
+    return {name: _step_section(name, data.get(name, {})) for name in names}
+
+
 def _step_section(name: str, value: Any) -> BaseModel:
     """``value`` as the face step ``name``'s params (its type); an error names bad keys."""
     kind = FACE_STAGES.get(name).params
     if isinstance(value, kind):
         return value
     try:
-        return kind.model_validate(_known(kind, value))
+        return kind.model_validate(value)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -237,15 +242,77 @@ def _step_section(name: str, value: Any) -> BaseModel:
 
 
 class TrainingData(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
     root: str | None = None
     format: str | None = None
     demo: bool = False  # learnt from the synthetic demo data set: `affwild predict` warns
 
 
-class ModelMeta(Artifact):
-    """A trained network's ``meta.json``."""
+class RunSummary(BaseModel):
+    """What one training run did (``meta.json``'s ``run``). Only the keys the run set are
+    written: ``best_val_ccc`` (``best_ccc`` without a validation split), ``kept`` by Keras
+    ``fit``, the ``workers`` ... ``weights_sha256`` by the multi-worker loop."""
 
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="constants")
+    epochs_run: int = Field(ge=0)
+    best_epoch: int
+    best_val_ccc: float | None = None
+    best_ccc: float | None = None
+    kept: dict[str, int | float] | None = None  # the kept epoch's metrics (DVC shows them)
+    resumed: bool = False
+    workers: int | None = None
+    steps_per_epoch: int | None = None
+    steps_per_second: float | None = None
+    weights_sha256: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _set_only(self, handler):
+        return {k: v for k, v in handler(self).items() if k in self.model_fields_set}
+
+
+class TransferReport(BaseModel):
+    """What the CNN-RNN took over from the trained CNN, layer by layer
+    (:func:`pipeline.models.weights.transfer_cnn_weights`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str
+    loaded: list[str] = []
+    skipped: list[tuple[str, str]] = []  # (layer, why)
+    not_in_source: list[str] = []
+    unused: list[str] = []
+    partial: list[tuple[str, str]] = []  # (layer, rule)
+
+
+class CachedFeatures(BaseModel):
+    """The ``features`` stage's cache the CNN-RNN's head trained on."""
+
+    model_config = ConfigDict(extra="forbid")
+    dim: int = Field(ge=1)
+    frames: int = Field(ge=0)
+
+
+class ImportedCheckpoint(BaseModel):
+    """Where an imported network came from (``affwild import-checkpoint``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: str
+    arch: str  # a name of pipeline.models.tf1_import.ARCHS
+    backbone: str
+    about: str = ""
+    checkpoint: str
+    sha256: dict[str, str]
+    scope_prefix: str
+    variables: dict[str, list[int]]  # TF1 variable -> shape
+    ignored: list[str] = []
+    gru: Literal["keras", "tf1"] | None = None  # the recurrent part's GRU (model.gru), if any
+
+
+class ModelMeta(Artifact):
+    """A trained network's ``meta.json``. A folder another version wrote (a key this one
+    does not know or misses) is one error naming the key and the command that writes the
+    folder anew."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
     FILE: ClassVar[str] = META_FILE
     ERROR: ClassVar[type[ArtifactError]] = ModelFolderError
     HINT: ClassVar[str] = "not a trained model folder; train one with `dvc repro train_cnn`"
@@ -253,87 +320,74 @@ class ModelMeta(Artifact):
     kind: Literal["cnn", "cnn_rnn"]
     image_size: int = Field(ge=1)
     records_crop_size: int | None = None
-    # What the model's first layer (`preprocess`) does to the raw 0-255 crops it takes; a
-    # model saved before that layer existed is put behind one when loaded (load_model).
+    # What the model's first layer (`preprocess`) does to the raw 0-255 crops it takes.
     normalization: Literal["unit", "symmetric", "caffe_imagenet", "caffe_vggface"]
     landmarks: bool
     seq_len: int | None = Field(None, ge=1)
     # (valence, arousal) evaluate falls back to on frames without a face
     train_label_mean: tuple[float, float] | None = None
-    model: dict[str, Any] = {}
-    train: dict[str, Any] = {}
+    # The network (params.yaml's `model`); None for an imported network (`imported`).
+    model: ModelConfig | None
+    # params.yaml's train_cnn (a CNN) or train_rnn (a CNN-RNN); None for an imported network.
+    train: TrainConfig | TrainRnnConfig | None = Field(None, union_mode="left_to_right")
     # How the face stages made the crops it learnt from: `affwild predict` repeats them.
-    face: FaceParams | None = None
+    face: FaceParams
     replicas: int | None = None
     workers: int | None = None
     data: TrainingData | None = None
-    run: dict[str, Any] = {}
-    transfer: dict[str, Any] = {}
-    features: dict[str, Any] | None = None
+    run: RunSummary | None = None
+    # A CNN has none (written as {}).
+    transfer: TransferReport | None = None
+    features: CachedFeatures | None = None
+    imported: ImportedCheckpoint | None = None
 
-    @model_validator(mode="before")
     @classmethod
-    def _backbone_options(cls, data: Any) -> Any:
-        # a meta.json written before backbones had options: `model.small_width` beside the
-        # backbone's name becomes the small backbone's `width`
-        model = data.get("model") if isinstance(data, dict) else None
-        if isinstance(model, dict) and "small_width" in model:
-            model = {k: v for k, v in model.items() if k != "small_width"}
-            if model.get("backbone") == "small":
-                model["backbone"] = {"name": "small", "width": data["model"]["small_width"]}
-            data = {**data, "model": model}
-        return data
+    def regenerate(cls, data: dict) -> str:
+        if isinstance(data.get("imported"), dict):
+            arch = data["imported"].get("arch", "ARCH")
+            how = f"affwild import-checkpoint CHECKPOINT --arch {arch} --out FOLDER"
+        else:
+            how = f"dvc repro {'train_rnn' if data.get('kind') == 'cnn_rnn' else 'train_cnn'}"
+        return f"written by another version of affwild; write it anew with `{how}`"
 
-    @model_validator(mode="before")
+    @field_validator("transfer", mode="before")
     @classmethod
-    def _gru_variant(cls, data: Any) -> Any:
-        # a meta.json written before `model.gru` existed holds Keras' GRU: say so
-        model = data.get("model") if isinstance(data, dict) else None
-        if isinstance(model, dict) and "rnn" in model and "gru" not in model:
-            data = {**data, "model": {**model, "gru": "keras"}}
-        return data
+    def _no_transfer(cls, value: Any) -> Any:
+        return None if value == {} else value
 
-    @model_validator(mode="before")
-    @classmethod
-    def _crop_size_default(cls, data: Any) -> Any:
-        # the crop params' size defaults to the crops the model learnt from
-        if isinstance(data, dict) and isinstance(data.get("face"), dict):
-            crop = data["face"].get("crop")
-            if isinstance(crop, dict) and "size" not in crop:
-                size = data.get("records_crop_size") or data.get("image_size")
-                data = {**data, "face": {**data["face"], "crop": {**crop, "size": size}}}
-        return data
+    @field_serializer("transfer")
+    def _transfer_json(self, value: TransferReport | None) -> dict[str, Any]:
+        return {} if value is None else value.model_dump(mode="json")
+
+    @model_serializer(mode="wrap")
+    def _imported_only_if_so(self, handler) -> dict[str, Any]:
+        out = handler(self)
+        if self.imported is None:
+            out.pop("imported", None)
+        return out
 
     @model_validator(mode="after")
-    def _sequence_length(self) -> ModelMeta:
+    def _consistent(self) -> ModelMeta:
         if self.kind == "cnn_rnn" and self.seq_len is None:
             raise ValueError("a cnn_rnn model needs seq_len")
+        if (self.model is None) != (self.imported is not None):
+            raise ValueError("model: the network's params (or `imported` for an imported one)")
+        want = TrainRnnConfig if self.kind == "cnn_rnn" else TrainConfig
+        if self.train is not None and type(self.train) is not want:
+            raise ValueError(f"train: the {self.kind}'s training params ({want.__name__})")
         return self
 
     @property
-    def backbone_name(self) -> str | None:
-        """The name of its backbone (``model.backbone`` is a name or ``{name, <options>}``)."""
-        backbone = self.model.get("backbone")
-        return backbone.get("name") if isinstance(backbone, dict) else backbone
+    def backbone_name(self) -> str:
+        """The name of its backbone."""
+        if self.model is not None:
+            return self.model.backbone.name
+        return self.imported.backbone
 
     @property
     def crop_size(self) -> int:
         """Side of the crops it learnt from (before resizing to ``image_size``)."""
         return int(self.records_crop_size or self.image_size)
-
-    def face_params(self, where: str | Path = "") -> FaceParams:
-        """The face params; the defaults (with this model's crop size) for a model trained
-        before they were recorded."""
-        if self.face is not None:
-            return self.face
-        log.warning(
-            "%s/%s: no `face` params (model trained before they were recorded); "
-            "using the defaults with %d px crops",
-            where,
-            META_FILE,
-            self.crop_size,
-        )
-        return FaceParams(crop=CropConfig(size=self.crop_size))
 
     @property
     def trained_on_demo(self) -> bool:
@@ -396,32 +450,6 @@ class FeaturesSummary(Artifact):
 
 
 # -- face stages ---------------------------------------------------------------------------
-class VideoReport(BaseModel):
-    """What a face stage did with one video (one entry of a summary's ``videos_detail``).
-
-    The stage's ``*_video`` function fills it as it goes; :meth:`timed` sets the seconds
-    (timings are not written into the summary: :meth:`FaceStageSummary.timings`)."""
-
-    model_config = ConfigDict(extra="allow")
-    video_id: str
-    frames: int = Field(ge=0)
-    decoded: int = Field(0, ge=0)
-    faces: int = Field(0, ge=0)  # frames with the subject's face (box / landmarks / valid crop)
-    missing: int = Field(0, ge=0)
-    seconds: float = Field(0.0, exclude=True)
-    statuses: dict[str, int] = {}
-    multi_face_frames: int = 0
-    error: str | None = None  # why the video failed (it then has an all-"no face" table)
-    warnings: list[str] = []
-    extra: dict[str, Any] = {}
-    frames_per_s: float | None = Field(None, exclude=True)
-
-    def timed(self, seconds: float) -> VideoReport:
-        self.seconds = seconds
-        self.frames_per_s = round(self.frames / seconds, 1) if seconds > 0 else None
-        return self
-
-
 class FailedVideo(BaseModel):
     video_id: str
     why: str
@@ -434,7 +462,7 @@ class FaceStageSummary(Artifact):
     # written only when there are any (landmarks) / when the Ray engine ran the stage
     OPTIONAL: ClassVar[tuple[str, ...]] = ("statuses", "ray_cluster")
 
-    stage: str  # a name of pipeline.registry.FACE_STAGES
+    stage: str  # the face stage's name (its runner writes it)
     videos: int = Field(ge=0)
     frames: int = Field(ge=0)
     frames_with_face: int = Field(ge=0)
@@ -452,15 +480,6 @@ class FaceStageSummary(Artifact):
     videos_detail: list[VideoReport] = []
     statuses: dict[str, int] | None = None  # summed over the videos
     ray_cluster: str | None = None  # the GCS address of the Ray cluster that ran it
-
-    @field_validator("stage")
-    @classmethod
-    def _registered(cls, name: str) -> str:
-        if name not in FACE_STAGES:
-            raise ValueError(
-                f"unknown stage {name!r}: should be a face stage ({', '.join(FACE_STAGES.names())})"
-            )
-        return name
 
     @classmethod
     def of(

@@ -577,5 +577,50 @@ def evaluate(model_path, csv_path, protocol, out, batch_size, context):
     )
 
 
+@main.group()
+def dag():
+    """The DVC pipeline's files (dvc.yaml, seeds/dvc.yaml)."""
+
+
+@dag.command("deps")
+@click.option(
+    "--write", "mode", flag_value="write", help="Rewrite each stage's code deps in place."
+)
+@click.option(
+    "--check",
+    "mode",
+    flag_value="check",
+    default=True,
+    help="List each stage's missing and extra code deps; exit status 1 if any (default).",
+)
+def dag_deps(mode):
+    """Each stage's code deps: every file of pipeline/ and stages/ its `python -m` module
+    imports (inside functions and through the registries too) and the data files it reads.
+    Run from the repository root; the other deps are left as they are."""
+    from pathlib import Path
+
+    from pipeline import stage_deps
+    from pipeline.errors import InputError
+
+    root = Path.cwd()
+    if not (root / "dvc.yaml").is_file():
+        raise InputError(f"{root}: no dvc.yaml (run from the repository root)")
+    if mode == "write":
+        changed = stage_deps.write(root)
+        for s in changed:
+            click.echo(f"{s.file}:{s.stage}: +{len(s.missing)} -{len(s.extra)} code deps")
+        click.echo(f"{len(changed)} stage(s) rewritten")
+        return
+    wrong = [s for s in stage_deps.check(root) if s.missing or s.extra]
+    for s in wrong:
+        click.echo(f"{s.file}:{s.stage}:")
+        click.echo("".join(f"  missing: {d}\n" for d in s.missing), nl=False)
+        click.echo("".join(f"  extra:   {d}\n" for d in s.extra), nl=False)
+    if wrong:
+        click.echo(f"{len(wrong)} stage(s) out of date: run `affwild dag deps --write`", err=True)
+        sys.exit(1)
+    click.echo("every stage's code deps are its import closure")
+
+
 if __name__ == "__main__":
     main()

@@ -15,8 +15,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -26,54 +25,21 @@ from pydantic import (
     Field,
     SerializationInfo,
     ValidationError,
-    ValidationInfo,
     create_model,
     field_validator,
     model_serializer,
     model_validator,
 )
 
+from pipeline.contracts.face_params import CropConfig, DetectConfig, LandmarksConfig
+from pipeline.contracts.options import BackboneOptions
+from pipeline.contracts.sections import Section
 from pipeline.errors import InputError
 from pipeline.registry import BACKBONES, DATA_FORMATS, ENGINES, FACE_STAGES
 
 # Names of plug-ins, valid while registered (pipeline.registry: the single source of names).
 DatasetFormat = Annotated[str, AfterValidator(DATA_FORMATS.check)]
 EngineName = Annotated[str, AfterValidator(ENGINES.check)]
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _typed_as_written(cls, value: Any, info: ValidationInfo) -> Any:
-        """YAML values keep their type: a number where a switch belongs, a switch or a quoted
-        string where a number belongs, is refused instead of coerced (``true`` → 1,
-        ``"3"`` → 3, ``1`` → true)."""
-        field = cls.model_fields.get(info.field_name or "")
-        expected = _scalar_types(field.annotation) if field else None
-        if value is None or not expected:
-            return value
-        if expected == {bool}:
-            if not isinstance(value, bool):
-                raise ValueError("Input should be true or false")
-        elif isinstance(value, bool | str) and bool not in expected:
-            what = "an integer" if expected == {int} else "a number"
-            kind = "true/false" if isinstance(value, bool) else "a string"
-            raise ValueError(f"Input should be {what}, not {kind}")
-        return value
-
-
-def _scalar_types(annotation: Any) -> set[type] | None:
-    """The scalar types (bool, int, float) a field takes, ``None`` dropped; None when the
-    field takes anything else (strings, choices, lists, sections)."""
-    while get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    members = (
-        get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
-    )
-    types = {m for m in members if m is not type(None)}
-    return types if types and types <= {bool, int, float} else None
 
 
 class DataConfig(Section):
@@ -188,77 +154,6 @@ class ShardConfig(Section):
     seed: int = 0
 
 
-class DetectConfig(Section):
-    """Face detection and following the labelled subject (``detect`` stage)."""
-
-    # MediaPipe detector: "short" (faces within ~2 m, 128 px input), "full" (up to ~5 m,
-    # 192 px input; finds smaller faces, misses faces that fill the frame, slower) or "auto"
-    # (short, and full on the frames where short finds no face).
-    model: Literal["auto", "short", "full"] = "auto"
-    min_confidence: float = Field(0.5, gt=0, lt=1)
-    # Frames looked at before choosing whom to follow: the most persistent face in them
-    # (for Aff-Wild2's left / right subjects, the persistent face on that side).
-    init_frames: int = Field(15, ge=1)
-    # Largest jump of the face centre from one frame to the next, in face sizes; the
-    # allowance grows with the square root of the frames the subject has been lost.
-    max_shift: float = Field(0.6, gt=0)
-    # Largest change of face size between matches (as a ratio, e.g. 0.5 = x1.5 or /1.5).
-    max_scale_change: float = Field(0.5, gt=0)
-    # Appearance similarity (mean of grey-patch and colour-histogram correlations) from which
-    # a face counts as the subject after the subject was unseen, or as a better match.
-    min_similarity: float = Field(0.5, ge=-1, le=1)
-    # A face must persist to be reported: episodes (gaps of at most max_gap_in_run frames
-    # bridged) with fewer face frames than min_run are dropped — a "face" on a texture or on
-    # lettering for a frame or three. 1 turns this off. A clip shorter than min_run keeps a
-    # face seen in all its frames.
-    min_run: int = Field(5, ge=1)
-    max_gap_in_run: int = Field(5, ge=0)
-
-
-class LandmarksConfig(Section):
-    """68 iBUG 300-W landmarks from MediaPipe's face mesh (``landmarks`` stage)."""
-
-    # Minimum face-presence score of the mesh for a frame to count as a face.
-    min_presence: float = Field(0.5, gt=0, lt=1)
-    # Minimum share of the inner face with fine detail (pipeline.face.plausible): lettering
-    # and flat shapes the mesh takes for a face fall below it. 0 turns the check off.
-    min_texture: float = Field(0.48, ge=0, lt=1)
-    # Missing runs of at most this many frames between two faces are interpolated.
-    max_gap: int = Field(5, ge=0)
-    # Causal One-Euro smoothing of the landmarks over time ("none" to turn off).
-    smoothing: Literal["none", "one_euro"] = "none"
-    # One-Euro cut-off (Hz) at rest and its growth with speed (per face-size per second).
-    smooth_min_cutoff: float = Field(1.0, gt=0)
-    smooth_beta: float = Field(0.5, ge=0)
-    # Mesh -> 68 points: the linear map learnt from annotated photos ("learned") or the
-    # hand-written rules ("rules"; then ``jaw`` chooses the jaw's rule).
-    mapping: Literal["learned", "rules"] = "learned"
-    # rules only: jaw on the visible face outline ("contour") or on fixed mesh vertices ("fixed").
-    jaw: Literal["contour", "fixed"] = "contour"
-    # The attention mesh model (MediaPipe's refine_landmarks): sharper lips and eyes.
-    refine: bool = True
-    # Where the mesh's ROI came from the detector, run the mesh again on its own points' ROI.
-    second_pass: bool = True
-    # Track (ROI from the previous mesh) first while that ROI overlaps the subject box's this
-    # much; below it re-detect first (tracking is the fallback down to an overlap of 0.5).
-    track_min_iou: float = Field(0.7, ge=0.5, le=1)
-    # Use the landmarks a data set ships (AFEW-VA) instead of the mesh where there are any.
-    use_source_landmarks: bool = False
-
-
-class CropConfig(Section):
-    """Square face crops for the networks (``crop`` stage)."""
-
-    size: int = Field(224, ge=16, le=1024)  # 224 as in the paper
-    # Added on each side of the face's extent, as a fraction of it.
-    margin: float = Field(0.25, ge=0, le=2)
-    # Rotate so that the eyes are level (in-plane alignment).
-    align: bool = False
-    jpeg_quality: int = Field(95, ge=1, le=100)
-    # Outside the frame: "constant" (black) or "replicate" (edge pixels).
-    border: Literal["constant", "replicate"] = "constant"
-
-
 class AugmentConfig(Section):
     """Training-time augmentation in the input pipeline (never applied in evaluation)."""
 
@@ -267,15 +162,6 @@ class AugmentConfig(Section):
     contrast: float = Field(0.1, ge=0, lt=1)  # contrast factor drawn from [1 - c, 1 + c]
     saturation: float = Field(0.1, ge=0, lt=1)
     shift: float = Field(0.05, ge=0, lt=0.5)  # max translation, fraction of the crop size
-
-
-class BackboneOptions(Section):
-    """The knobs of one backbone (``model.backbone: {name: small, width: 16}``). A backbone
-    declares its own subclass (``BackboneSpec.options``); this base has none."""
-
-    def kwargs(self) -> dict[str, Any]:
-        """The options as keyword arguments of the backbone's build function."""
-        return {k: getattr(self, k) for k in type(self).model_fields}
 
 
 class OptionsError(ValueError):
@@ -350,7 +236,7 @@ class ModelConfig(Section):
 
     # A name of pipeline.registry.BACKBONES: vgg_face | vgg16 (Table 2) | resnet50 (Table 1)
     # | small (CPU-sized, for the demo); with options: {name: small, width: 16}.
-    # (built unvalidated: the registry may be importing this module while it loads)
+    # (built without the registry: importing this module loads no plug-in)
     backbone: BackboneConfig = BackboneConfig.model_construct(
         name="vgg_face", options=BackboneOptions()
     )

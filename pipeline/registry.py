@@ -97,6 +97,12 @@ class Registry(Generic[T]):
         self._loaded = False
         self._items: dict[str, Registered[T]] = {}
 
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """The modules of the built-in entries, imported the first time the registry is read
+        (a module that reads a registry runs them: ``tests/test_layers.py`` follows them)."""
+        return self._builtins
+
     def register(self, name: str, entry: T, help: str = "", *, replace: bool = False) -> T:
         """Add ``entry`` under ``name``; returns ``entry`` (so it can stay a module constant)."""
         if not name or not isinstance(name, str):

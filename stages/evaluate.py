@@ -97,7 +97,7 @@ def main(
 def _predict(records, labels, split, networks: dict, svr, cfg):
     """The test frames' grid, every model's raw predictions on it (NaN: no face), and the
     networks' metadata."""
-    from pipeline.baseline.sift_svr import load_svr
+    from pipeline.baseline.saved import load_svr
     from pipeline.errors import InputError
     from pipeline.evaluation import evaluate as ev
     from pipeline.models.saved import load_model

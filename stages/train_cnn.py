@@ -40,7 +40,7 @@ def main(records, out, checkpoints, live, params_path, seed):
     params = with_train_seed(load_params(params_path), seed)
     with damage_named(records):  # a corrupted record: its shard and index named
         meta = train_stage("cnn", params, Path(records), Path(out), Path(checkpoints), Path(live))
-    click.echo(f"cnn: {meta.run}")
+    click.echo(f"cnn: {meta.run.model_dump(mode='json')}")
 
 
 if __name__ == "__main__":

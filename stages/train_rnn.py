@@ -64,7 +64,8 @@ def main(records, cnn, features, out, checkpoints, live, params_path, seed):
             features_dir=Path(features) if features else None,
         )
     how = "on cached features" if meta.features else "on images"
-    click.echo(f"cnn_rnn ({how}): {meta.run}; transferred from the CNN: {meta.transfer}")
+    run, transfer = meta.run.model_dump(mode="json"), meta.to_json()["transfer"]
+    click.echo(f"cnn_rnn ({how}): {run}; transferred from the CNN: {transfer}")
 
 
 if __name__ == "__main__":

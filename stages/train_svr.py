@@ -22,7 +22,8 @@ def main(records, out, params_path):
     import numpy as np
 
     from pipeline.artifacts import SvrMeta
-    from pipeline.baseline.sift_svr import fit_svr, save_svr
+    from pipeline.baseline.saved import save_svr
+    from pipeline.baseline.sift_svr import fit_svr
     from pipeline.config import load_params
     from pipeline.errors import InputError
     from pipeline.evaluation.evaluate import read_records

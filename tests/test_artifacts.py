@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,18 @@ from pipeline.artifacts import (
     ModelFolderError,
     ModelMeta,
     RecordsSummary,
+    RunSummary,
     SvrMeta,
     VideoReport,
 )
-from pipeline.config import CropConfig, DetectConfig, LandmarksConfig
+from pipeline.config import (
+    CropConfig,
+    DetectConfig,
+    LandmarksConfig,
+    ModelConfig,
+    TrainConfig,
+    TrainRnnConfig,
+)
 from pipeline.errors import InputError
 from pipeline.io import write_timings
 from pipeline.models.saved import load_model
@@ -44,6 +51,7 @@ def _meta(**kw) -> ModelMeta:
     base = dict(
         kind="cnn_rnn", image_size=32, records_crop_size=40, normalization="symmetric",
         landmarks=True, seq_len=6, train_label_mean=[0.25, -0.5], model={"backbone": "small"},
+        train=TrainRnnConfig(), run={"epochs_run": 2, "best_epoch": 1, "best_val_ccc": 0.5},
         face={"detect": DetectConfig(), "landmarks": LandmarksConfig(max_gap=3),
               "crop": CropConfig(size=40)},
         data={"root": "data/raw/demo", "format": "affwild", "demo": True},
@@ -51,59 +59,69 @@ def _meta(**kw) -> ModelMeta:
     return ModelMeta(**{**base, **kw})
 
 
-def test_model_meta_round_trip_keeps_every_key(tmp_path):
+def test_model_meta_round_trip_is_typed_and_byte_identical(tmp_path):
     meta = _meta()
     meta.write(tmp_path)
     raw = json.loads((tmp_path / "meta.json").read_text())
     assert list(raw)[:6] == ["kind", "image_size", "records_crop_size", "normalization",
                              "landmarks", "seq_len"]  # fmt: skip
     assert raw["face"]["landmarks"]["max_gap"] == 3 and raw["train_label_mean"] == [0.25, -0.5]
+    assert raw["model"]["backbone"] == {"name": "small", "width": 16} and "imported" not in raw
     back = ModelMeta.read(tmp_path)
-    assert back == meta and back.trained_on_demo
-    assert back.face_params().crop.size == 40
-    # keys of another version survive a read-write cycle
-    (tmp_path / "meta.json").write_text(json.dumps({**raw, "note": "x"}))
-    ModelMeta.read(tmp_path).write(tmp_path / "again")
-    assert json.loads((tmp_path / "again" / "meta.json").read_text())["note"] == "x"
+    assert back == meta and back.trained_on_demo and back.face.crop.size == 40
+    assert isinstance(back.model, ModelConfig) and isinstance(back.train, TrainRnnConfig)
+    assert back.backbone_name == "small" and back.model.backbone.options.width == 16
+    assert isinstance(back.run, RunSummary) and back.run.best_val_ccc == 0.5
+    back.write(tmp_path / "again")
+    assert (tmp_path / "again" / "meta.json").read_bytes() == (tmp_path / "meta.json").read_bytes()
 
 
-def test_old_face_params_load(tmp_path, caplog):
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m["model"].update(small_width=8), r"model\.small_width: Extra inputs"),
+        (lambda m: m.pop("face"), "face: Field required"),
+        (lambda m: m["face"]["crop"].pop("size") and m["face"]["detect"].update(n_jobs=2),
+         r"face: .*detect\.n_jobs: unknown key"),
+        (lambda m: m.update(note="x"), "note: Extra inputs"),
+        (lambda m: m["run"].update(lr=1), r"run\.lr: Extra inputs"),
+    ],
+)  # fmt: skip
+def test_a_folder_of_another_version_is_one_error_naming_key_and_command(tmp_path, change, message):
     raw = _meta().to_json()
-    raw["face"]["detect"]["n_jobs"] = 2  # a speed knob since moved to `parallel`
-    del raw["face"]["crop"]["size"]
+    change(raw)
     (tmp_path / "meta.json").write_text(json.dumps(raw))
-    meta = ModelMeta.read(tmp_path)
-    assert meta.face.crop.size == 40  # the crops it learnt from
-    del raw["face"]
+    with pytest.raises(ModelFolderError, match=message) as exc:
+        ModelMeta.read(tmp_path)
+    text = str(exc.value)
+    assert text.startswith(f"{tmp_path}/meta.json: ") and "\n" not in text
+    assert text.endswith("write it anew with `dvc repro train_rnn`)")
+
+
+def test_an_imported_model_of_another_version_names_import_checkpoint(tmp_path):
+    raw = _meta().to_json()
+    raw["model"] = {"arch": "vggface-4096x2000x2", "backbone": "vggface"}  # as it was written
+    raw["imported"] = {"arch": "vggface-4096x2000x2", "format": "tensorflow-1 checkpoint"}
     (tmp_path / "meta.json").write_text(json.dumps(raw))
-    assert ModelMeta.read(tmp_path).face_params(tmp_path) == ModelMeta.read(tmp_path).face_params()
-    assert "no `face` params" in caplog.text
+    with pytest.raises(ModelFolderError, match=r"model\.backbone: .*unknown backbone .vggface.*"
+                       r"`affwild import-checkpoint CHECKPOINT --arch vggface-4096x2000x2"):  # fmt: skip
+        ModelMeta.read(tmp_path)
 
 
-def test_old_model_section_gets_the_backbone_options(tmp_path):
-    from pipeline.config import ModelConfig
-
-    raw = _meta(model={"backbone": "small", "small_width": 8, "heads": "joint"}).to_json()
-    (tmp_path / "meta.json").write_text(json.dumps(raw))
-    meta = ModelMeta.read(tmp_path)
-    assert meta.model == {"backbone": {"name": "small", "width": 8}, "heads": "joint"}
-    assert meta.backbone_name == "small"
-    assert ModelConfig.model_validate(meta.model).backbone.options.kwargs() == {"width": 8}
-    old_vgg = _meta(model={"backbone": "vgg_face", "small_width": 16}).to_json()
-    assert ModelMeta.model_validate(old_vgg).model == {"backbone": "vgg_face"}
-    assert _meta(model={"backbone": {"name": "small", "width": 4}}).backbone_name == "small"
+def test_model_and_train_sections_match_the_kind():
+    with pytest.raises(ValueError, match="train: the cnn_rnn's training params"):
+        _meta(train=TrainConfig())
+    with pytest.raises(ValueError, match="network's params"):
+        _meta(model=None)
+    assert isinstance(_meta(kind="cnn", train=TrainConfig().model_dump()).train, TrainConfig)
 
 
-def test_the_gru_variant_is_recorded_and_an_older_folder_reads_as_keras():
+def test_the_gru_variant_is_recorded():
     from pipeline.config import ModelConfig
 
     written = ModelConfig(rnn="gru", gru="tf1").model_dump(mode="json")
     assert _meta(model=written).to_json()["model"]["gru"] == "tf1"
-    old = {k: v for k, v in ModelConfig().model_dump(mode="json").items() if k != "gru"}
-    meta = _meta(model=old)  # written before model.gru existed: Keras' GRU
-    assert meta.model["gru"] == "keras"
-    assert ModelConfig.model_validate(meta.model).gru == "keras"
-    assert "gru" not in _meta(model={"backbone": "small"}).model  # not a training record
+    assert _meta(model=ModelConfig().model_dump(mode="json")).model.gru == "keras"
 
 
 @pytest.mark.parametrize(
@@ -113,8 +131,8 @@ def test_the_gru_variant_is_recorded_and_an_older_folder_reads_as_keras():
         ("{not json", "not valid JSON"),
         ("[1, 2]", "expected a JSON object"),
         ('{"kind": "svr"}', "kind"),
-        ('{"kind": "cnn_rnn", "image_size": 8, "normalization": "unit", "landmarks": false}',
-         "needs seq_len"),
+        ('{"kind": "cnn_rnn", "image_size": 8, "normalization": "unit", "landmarks": false, '
+         '"model": {"backbone": "small"}, "face": {}}', "needs seq_len"),
         ('{"kind": "cnn", "image_size": 8, "normalization": "imagenet", "landmarks": false}',
          "normalization"),
     ],
@@ -193,28 +211,21 @@ def test_load_model_errors(tmp_path):
 
 @pytest.mark.parametrize("name", ["cnn", "cnn_rnn", "svr"])
 def test_committed_models_load(name, tmp_path):
-    """The models `dvc checkout` gives (trained before this module) still load."""
+    """The models `dvc checkout` gives load, and their meta.json is written back byte for byte."""
     folder = ROOT / "models" / name
     if not (folder / "meta.json").is_file():
         pytest.skip(f"{folder}: not checked out (dvc checkout)")
     if name == "svr":
-        assert SvrMeta.read(folder).feature_dim > 0
+        meta = SvrMeta.read(folder)
+        assert meta.feature_dim > 0
+        meta.write(tmp_path)
+        assert (tmp_path / "meta.json").read_bytes() == (folder / "meta.json").read_bytes()
         return
     tm = load_model(folder)
     assert tm.kind == name and tm.meta.train_label_mean is not None
     assert tm.face.crop.size == tm.meta.records_crop_size
-    shutil.copytree(folder, tmp_path / name)
-    tm.meta.write(tmp_path / name)  # what a re-write keeps: the same JSON
-    before = json.loads((folder / "meta.json").read_text())
-    after = json.loads((tmp_path / name / "meta.json").read_text())
-    for section in ("detect", "landmarks", "crop"):  # knobs since moved go, new ones come
-        old, new = before["face"].pop(section), after["face"].pop(section)
-        assert {k: v for k, v in old.items() if k in new} == {k: new[k] for k in old if k in new}
-    if "small_width" in before["model"]:  # written before backbones had options
-        width = before["model"].pop("small_width")
-        assert after["model"]["backbone"] == {"name": before["model"]["backbone"], "width": width}
-        before["model"]["backbone"] = after["model"]["backbone"]
-    assert {k: after[k] for k in before} == before
+    tm.meta.write(tmp_path / name)  # the typed meta writes the same bytes back
+    assert (tmp_path / name / "meta.json").read_bytes() == (folder / "meta.json").read_bytes()
 
 
 @pytest.mark.parametrize(
@@ -223,7 +234,6 @@ def test_committed_models_load(name, tmp_path):
         (FaceStageSummary, None, "no such file"),
         (FaceStageSummary, "{", "not valid JSON"),
         (FaceStageSummary, '{"stage": "detect"}', "videos: Field required"),
-        (FaceStageSummary, json.dumps({**SUMMARY, "stage": "track"}), "stage: .*should be a face stage"),
         (FaceStageSummary, json.dumps({**SUMMARY, "videos_detail": [{"video_id": "a"}]}),
          r"videos_detail\.0\.frames: Field required"),
         (IngestReport, '{"format": "affwild", "root": "x", "splits": {"train": {}}}',

@@ -1,172 +1,155 @@
-"""The DAG's cache is exact: every file a stage runs is one of its deps in dvc.yaml.
+"""The DAG's cache is exact: each stage's code deps in dvc.yaml are the files it runs.
 
-For each stage, the Python files it imports (statically, following ``pipeline.*`` and
-``stages.*`` imports wherever they sit in a module, including inside functions, plus the
-packages' ``__init__`` files that Python runs on the way) must be covered by a ``deps`` entry
-of that stage: the file itself or a folder above it. A file missing there means that a change to
-it leaves the stage's outputs stale while ``dvc repro`` calls them up to date.
+``affwild dag deps`` (:mod:`pipeline.stage_deps`) computes them from each stage's command: the
+files its module imports (inside functions, through lazy package exports and the registries
+too) and the data files they read. ``--check`` passing means a change to any file a stage runs
+re-runs it, and no other change does.
 """
 
 from __future__ import annotations
 
-import ast
-import re
+import os
 from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.stage_deps import check, closure, stage_module, write
 
 ROOT = Path(__file__).resolve().parents[1]
-OWN_PACKAGES = ("pipeline", "stages")
 
 
-def _module_file(module: str) -> Path | None:
-    """The file of an own module (``pipeline.face.detect`` → ``pipeline/face/detect.py``)."""
-    base = ROOT.joinpath(*module.split("."))
-    if base.with_suffix(".py").is_file():
-        return base.with_suffix(".py")
-    if (base / "__init__.py").is_file():
-        return base / "__init__.py"
-    return None
+def _dag_deps(cwd: Path, *args: str):
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(main, ["dag", "deps", *args])
+    finally:
+        os.chdir(old)
 
 
-def _with_parents(module: str) -> list[str]:
-    parts = module.split(".")
-    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
-
-
-def _imported_modules(path: Path) -> set[str]:
-    """Own modules that ``path`` imports anywhere in its body (also inside functions)."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            # `from pipeline.face import detect` imports pipeline.face and, if it is a module,
-            # pipeline.face.detect.
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        else:
-            continue
-        for name in names:
-            if name.split(".")[0] in OWN_PACKAGES:
-                found.update(m for m in _with_parents(name) if _module_file(m) is not None)
-    return found
-
-
-def import_closure(module: str) -> set[Path]:
-    """Every own file that running ``python -m module`` imports (transitively)."""
-    todo = _with_parents(module)
-    seen: set[str] = set()
-    while todo:
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        file = _module_file(current)
-        if file is not None:
-            todo.extend(_imported_modules(file) - seen)
-    return {_module_file(m).relative_to(ROOT) for m in seen if _module_file(m) is not None}
-
-
-# The main DAG and the seed runs' (its stages run with ``wdir: ..``: paths from the root too).
-DVC_FILES = ("dvc.yaml", "seeds/dvc.yaml")
-
-
-def _stages() -> dict[str, dict]:
-    """Every stage of both files, the seed runs' as ``seeds/dvc.yaml:<name>``."""
-    out = {}
-    for file in DVC_FILES:
-        prefix = "" if file == "dvc.yaml" else f"{file}:"
-        for name, stage in yaml.safe_load((ROOT / file).read_text())["stages"].items():
-            out[prefix + name] = stage
-    return out
-
-
-def _stage_module(stage: dict) -> str | None:
-    match = re.search(r"python -m ((?:stages|pipeline)\.[\w.]+)", stage["cmd"])
-    return match.group(1) if match else None
-
-
-def _stage_closure(stage: dict) -> set[Path]:
-    """The files the stage runs: its module's import closure, and for the face steps' generic
-    entry point (``python -m stages.face NAME``) also that of the module defining the step
-    (the registry imports it by name, which the static walk does not see)."""
-    module = _stage_module(stage)
-    closure = import_closure(module)
-    if module == "stages.face":
-        from pipeline.registry import FACE_STAGES
-
-        name = re.search(r"python -m stages\.face (\w+)", stage["cmd"]).group(1)
-        closure |= import_closure(FACE_STAGES.get(name).start.__module__)
-    return _with_data(closure)
-
-
-def _stage_items():
-    """(name, body) for every stage, ``foreach``/``matrix`` stages by their ``do`` body."""
-    for name, stage in _stages().items():
-        yield name, stage.get("do", stage)
-
-
-def _covered(file: Path, deps: list[str]) -> bool:
-    for dep in deps:
-        dep_path = Path(str(dep).rstrip("/"))
-        if file == dep_path or dep_path in file.parents:
-            return True
-    return False
-
-
-STAGES = [name for name, body in _stage_items() if _stage_module(body)]
-
-# Data files that a module reads at run time (package data): a stage running the module
-# depends on them as on code.
-DATA_FILES = {Path("pipeline/face/ibug68.py"): [Path("pipeline/face/data/ibug68_map.npz")]}
-
-
-def _with_data(closure: set[Path]) -> set[Path]:
-    return closure | {d for f in closure for d in DATA_FILES.get(f, [])}
+def test_every_stage_s_code_deps_are_its_closure():
+    res = _dag_deps(ROOT, "--check")
+    assert res.exit_code == 0, res.output
 
 
 def test_every_python_stage_is_checked():
-    # The regex finding the stage module must not silently skip stages.
-    assert set(STAGES) == {name for name, _ in _stage_items()}
-
-
-@pytest.mark.parametrize("name", STAGES)
-def test_stage_deps_cover_its_import_closure(name):
-    body = dict(_stage_items())[name]
-    closure = _stage_closure(body)
-    deps = [d if isinstance(d, str) else next(iter(d)) for d in body.get("deps", [])]
-    missing = sorted(str(f) for f in closure if not _covered(f, deps))
-    assert not missing, f"stage {name!r} runs these files but does not depend on them: {missing}"
-
-
-@pytest.mark.parametrize("name", STAGES)
-def test_stage_code_deps_are_used(name):
-    """No code dep that the stage never imports (it would re-run the stage for nothing)."""
-    body = dict(_stage_items())[name]
-    closure = _stage_closure(body)
-    deps = [d if isinstance(d, str) else next(iter(d)) for d in body.get("deps", [])]
-    code_deps = [d for d in deps if d.split("/")[0] in OWN_PACKAGES]
-    unused = [d for d in code_deps if not any(_covered(f, [d]) for f in closure)]
-    assert not unused, f"stage {name!r} depends on code it never imports: {unused}"
-
-
-def test_closure_follows_imports_inside_functions():
-    # stages.evaluate imports the evaluation code inside its click command, not at the top.
-    closure = import_closure("stages.evaluate")
-    assert Path("pipeline/evaluation/evaluate.py") in closure
-    assert Path("pipeline/__init__.py") in closure
-    assert Path("pipeline/config.py") in closure
+    checked = {(s.file, s.stage) for s in check(ROOT)}
+    for file in ("dvc.yaml", "seeds/dvc.yaml"):
+        stages = yaml.safe_load((ROOT / file).read_text())["stages"]
+        assert {(file, name) for name in stages} <= checked
 
 
 @pytest.mark.parametrize("name", ["train_cnn", "features", "train_rnn"])
 def test_seed_runs_train_like_the_main_run(name):
     """A seed run differs from the main run by its seed only: same code deps and params."""
-    stages = dict(_stage_items())
-    main, seed = stages[name], stages[f"seeds/dvc.yaml:{name}"]
-    assert seed.get("params") == main.get("params")
+    main_ = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][name]
+    seed = yaml.safe_load((ROOT / "seeds/dvc.yaml").read_text())["stages"][name]["do"]
+    assert seed.get("params") == main_.get("params")
 
     def code(body: dict) -> list[str]:
-        return [d for d in body["deps"] if isinstance(d, str) and d.split("/")[0] in OWN_PACKAGES]
+        return [d for d in body["deps"] if isinstance(d, str) and d.split("/")[0] in ("pipeline", "stages")]  # fmt: skip
 
-    assert code(seed) == code(main)
+    assert code(seed) == code(main_)
+
+
+def test_stage_module_of_a_command_with_arguments():
+    assert stage_module("python -m stages.face detect --manifest m.parquet") == "stages.face"
+    assert stage_module("python -m stages.train_cnn\n--records data/records") == "stages.train_cnn"
+    assert stage_module("echo hi") is None
+
+
+# -- a tiny repository ---------------------------------------------------------------------
+FILES = {
+    "pipeline/__init__.py": "",
+    "pipeline/registry.py": (
+        "class Registry:\n    def __init__(self, kind, *modules): ...\n\n"
+        'THINGS: Registry = Registry("thing", "pipeline.things.one")\n'
+    ),
+    "pipeline/config.py": "from pipeline.registry import THINGS\n",
+    "pipeline/things/__init__.py": "",
+    "pipeline/things/one.py": (
+        "from pathlib import Path\nfrom typing import TYPE_CHECKING\n\n"
+        "from .helpers import h\n\nif TYPE_CHECKING:\n    from pipeline.unused import X\n\n"
+        'TABLE = Path(__file__).parent / "data" / "table.npz"\n'
+    ),
+    "pipeline/things/helpers.py": "h = 1\n",
+    "pipeline/things/data/table.npz": "x",
+    "pipeline/things/data/other.npz": "y",
+    "pipeline/unused.py": "X = 1\n",
+    "pipeline/lazy/__init__.py": (
+        'import importlib\n\n_SOURCES = {"build": "builder"}\n\n'
+        "def __getattr__(name):\n"
+        '    return getattr(importlib.import_module(f"pipeline.lazy.{_SOURCES[name]}"), name)\n'
+    ),
+    "pipeline/lazy/builder.py": "def build(): ...\n",
+    "pipeline/lazy/other.py": "\n",
+    "stages/__init__.py": "",
+    "stages/work.py": (
+        "from pipeline.config import load\n\ndef main():\n    from pipeline.lazy import build\n"
+    ),
+}
+
+DVC_YAML = """\
+# the DAG
+stages:
+  work:
+    cmd: >-
+      python -m stages.work NAME
+      --out out
+    deps:
+      - data/in   # the input
+      - stages/work.py
+      - pipeline/lazy
+      - pipeline/unused.py
+      - ${data.root}
+    outs:
+      - out
+  other:
+    cmd: python -m stages.work
+    deps:
+      - stages/work.py
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path) -> Path:
+    for name, text in FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / "dvc.yaml").write_text(DVC_YAML)
+    return tmp_path
+
+
+WANT = [
+    "stages/__init__.py", "stages/work.py", "pipeline/__init__.py", "pipeline/config.py",
+    "pipeline/lazy/__init__.py", "pipeline/lazy/builder.py", "pipeline/registry.py",
+    "pipeline/things/__init__.py", "pipeline/things/data/table.npz", "pipeline/things/helpers.py",
+    "pipeline/things/one.py",
+]  # fmt: skip
+
+
+def test_closure_follows_functions_lazy_exports_registries_and_data_files(tiny):
+    # not: pipeline/unused.py (TYPE_CHECKING only), pipeline/lazy/other.py, other.npz
+    assert closure(tiny, "stages.work") == WANT
+
+
+def test_check_lists_missing_and_extra_then_write_fixes_only_code_deps(tiny):
+    res = _dag_deps(tiny, "--check")
+    assert res.exit_code == 1
+    assert "dvc.yaml:work:\n" in res.output and "  extra:   pipeline/lazy\n" in res.output
+    assert "  extra:   pipeline/unused.py\n" in res.output
+    assert "  missing: pipeline/lazy/builder.py\n" in res.output
+    assert "run `affwild dag deps --write`" in res.output
+
+    assert _dag_deps(tiny, "--write").exit_code == 0
+    assert _dag_deps(tiny, "--check").exit_code == 0
+    text = (tiny / "dvc.yaml").read_text()
+    assert text.startswith("# the DAG\n") and "      - data/in   # the input\n" in text
+    stages = yaml.safe_load(text)["stages"]
+    assert stages["work"]["deps"] == ["data/in", *WANT, "${data.root}"]
+    assert stages["work"]["cmd"] == "python -m stages.work NAME --out out"
+    assert stages["work"]["outs"] == ["out"] and stages["other"]["deps"] == WANT
+    assert write(tiny) == []  # nothing left to do

@@ -50,12 +50,12 @@ def _plugins(kind: str) -> str:
 # -- a backbone ------------------------------------------------------------------------
 
 
-def _toy_backbone(image_size: int, weights: str | None = None, filters: int = 16, kernel: int = 3):
+def _toy_backbone(image_size: int, weights: str | None, options):
     import keras
     from keras import layers
 
     image = keras.Input((image_size, image_size, 3), name="image")
-    x = layers.Conv2D(filters, kernel, name="toy_conv")(image)
+    x = layers.Conv2D(options.filters, options.kernel, name="toy_conv")(image)
     x = layers.GlobalAveragePooling2D(name="toy_pool")(x)
     return keras.Model(image, x, name="backbone")
 
@@ -63,7 +63,7 @@ def _toy_backbone(image_size: int, weights: str | None = None, filters: int = 16
 def test_a_toy_backbone(register):
     from pydantic import Field
 
-    from pipeline.config import BackboneOptions
+    from pipeline.contracts.options import BackboneOptions
     from pipeline.models.backbones import BackboneSpec
 
     class ToyOptions(BackboneOptions):
@@ -82,7 +82,7 @@ def test_a_toy_backbone(register):
     toy = {"name": "toy", "filters": 4}
     cfg = parse_params({"model": {"backbone": toy, "heads": "joint"}}).model
     assert cfg.backbone.name == "toy"
-    assert cfg.backbone.options.kwargs() == {"filters": 4, "kernel": 3}
+    assert cfg.backbone.options.model_dump() == {"filters": 4, "kernel": 3}
     with pytest.raises(ParamsError, match="model.backbone.filters: Input should be greater"):
         parse_params({"model": {"backbone": {"name": "toy", "filters": 0}}})
     with pytest.raises(ParamsError, match=r"backbone.width: unknown option \(toy takes: filters"):
@@ -282,7 +282,7 @@ def test_a_toy_engine_and_face_stage(register, tmp_path):
 PLUGIN_MODULE = """
 from pydantic import Field
 
-from pipeline.config import BackboneOptions
+from pipeline.contracts.options import BackboneOptions
 from pipeline.evaluation.metrics import Metric
 from pipeline.models.backbones import BackboneSpec, register
 from pipeline.registry import METRICS
@@ -292,7 +292,7 @@ class Options(BackboneOptions):
     filters: int = Field(8, ge=1)
 
 
-def build(image_size, weights=None, filters=8):
+def build(image_size, weights, options):
     raise NotImplementedError
 
 

@@ -39,7 +39,7 @@ def test_the_demo_profile_sets_every_key_the_paper_profile_sets():
 
 def test_the_paper_profile_is_the_papers_configuration():
     p = profiles.validate("paper")
-    assert p.model.backbone.name == "vgg_face" and p.model.backbone.options.kwargs() == {}
+    assert p.model.backbone.name == "vgg_face" and p.model.backbone.options.model_dump() == {}
     assert profiles.composed("paper")["model"]["backbone"] == {"name": "vgg_face"}  # no width
     assert p.model.init.endswith("vgg_face.h5")  # a placeholder: validates without the file
     assert (p.model.landmarks, p.model.heads, p.model.dropout) == (True, "separate", 0.5)

@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.artifacts import ModelFolderError, SvrMeta
+from pipeline.artifacts import ModelFolderError, SvrMeta, refuse_pickles
 
 FORMAT = "sift_svr"
 VERSION = 1
@@ -265,3 +265,24 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
             f"{path}: cannot be read as arrays ({type(exc).__name__}: {exc}); "
             "truncated or not a model file"
         ) from None
+
+
+def save_svr(model, folder: str | Path) -> None:
+    """The fitted pipeline's arrays and parameters into ``folder`` (``model.json`` +
+    ``model.npz``, :func:`save`): data, no pickle."""
+    save(from_pipeline(model), folder)
+
+
+def load_svr(folder: str | Path):
+    """The SIFT + SVR baseline's folder → its predictor
+    (:class:`SavedSvr`: ``predict(jpegs)`` → (n, 2) valence,
+    arousal), which takes the crops' JPEG bytes. Read from data files only: a folder whose
+    model is a pickle (``model.joblib``, ``*.pkl``) is refused, since unpickling runs code.
+    Every problem is a :class:`ModelFolderError` naming the file."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelFolderError(f"{folder}: no such model folder")
+    if not (folder / SvrMeta.MODEL_FILE).is_file():
+        refuse_pickles(folder, "re-train it with `dvc repro train_svr`")
+    SvrMeta.read(folder)
+    return load(folder)

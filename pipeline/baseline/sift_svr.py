@@ -14,7 +14,6 @@ are used, drawn with a seed.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -24,8 +23,6 @@ from sklearn.multioutput import MultiOutputRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
-
-from pipeline.artifacts import ModelFolderError, SvrMeta, refuse_pickles
 
 
 def sift_features(jpegs: Iterable[bytes], grid: int) -> np.ndarray:
@@ -86,28 +83,3 @@ def fit_svr(jpegs, targets: np.ndarray, cfg) -> Pipeline:
     n, dim = len(jpegs), cfg.grid * cfg.grid * 128
     model = make_regressor(cfg.kernel, cfg.C, cfg.epsilon, min(cfg.pca, n, dim), cfg.seed, cfg.grid)
     return model.fit(jpegs, targets)
-
-
-def save_svr(model: Pipeline, folder: str | Path) -> None:
-    """The fitted pipeline's arrays and parameters into ``folder`` (``model.json`` +
-    ``model.npz``, :mod:`pipeline.baseline.saved`): data, no pickle."""
-    from pipeline.baseline import saved
-
-    saved.save(saved.from_pipeline(model), folder)
-
-
-def load_svr(folder: str | Path):
-    """The SIFT + SVR baseline's folder → its predictor
-    (:class:`~pipeline.baseline.saved.SavedSvr`: ``predict(jpegs)`` → (n, 2) valence,
-    arousal), which takes the crops' JPEG bytes. Read from data files only: a folder whose
-    model is a pickle (``model.joblib``, ``*.pkl``) is refused, since unpickling runs code.
-    Every problem is a :class:`ModelFolderError` naming the file."""
-    from pipeline.baseline import saved
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ModelFolderError(f"{folder}: no such model folder")
-    if not (folder / SvrMeta.MODEL_FILE).is_file():
-        refuse_pickles(folder, "re-train it with `dvc repro train_svr`")
-    SvrMeta.read(folder)
-    return saved.load(folder)

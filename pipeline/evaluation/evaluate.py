@@ -315,7 +315,7 @@ def jump_ratio(grid: dict, pred: np.ndarray, starts: np.ndarray) -> float:
 
 
 def predict_svr(model, records_dir, split: str, grid: dict):
-    """The SIFT + SVR pipeline (:func:`pipeline.baseline.sift_svr.load_svr`) on the split's frame
+    """The SIFT + SVR pipeline (:func:`pipeline.baseline.saved.load_svr`) on the split's frame
     records' JPEG crops, placed on the grid's rows."""
     r = read_records(records_dir, split, "frames")
     if not len(r.get("frame", [])):

@@ -161,27 +161,40 @@ def claims(summary: SeedsReport) -> list[str]:
     return lines
 
 
+def _columns(summary: SeedsReport) -> list[tuple[str, str]]:
+    """(key, head) of the table's columns: each flat metric of the registry per dimension (in
+    registration order, those the report holds), then the primary metric's mean."""
+    keys = [
+        (f"{name}_{dim}", f"{METRICS.get(name).label} {dim}")
+        for name in METRICS.names()
+        if METRICS.get(name).flat
+        for dim in DIMENSIONS
+    ]
+    keys.append((f"{PRIMARY}_mean", f"{METRICS.get(PRIMARY).label} mean"))
+    return [(k, h) for k, h in keys if all(k in row.metrics for row in summary.models.values())]
+
+
 def markdown(summary: SeedsReport) -> str:
     n = len(summary.seeds)
+    columns = _columns(summary)
+    primary = f"{METRICS.get(PRIMARY).label} mean"
     lines = [
         f"Test split: {summary.frames:,} labelled frames of {summary.videos} videos. "
         f"Mean ± sd over {n} training seeds ({', '.join(map(str, summary.seeds))}); "
         "95 % interval: bootstrap over test videos of the seed mean "
         f"({summary.bootstrap.resamples} resamples).",
         "",
-        "| model | CCC valence | CCC arousal | MSE valence | MSE arousal | CCC mean | 95 % interval of CCC mean |",
-        "|---|---|---|---|---|---|---|",
+        "| model | " + " | ".join(h for _, h in columns) + f" | 95 % interval of {primary} |",
+        "|---|" + "---|" * (len(columns) + 1),
     ]
     for m, row in summary.models.items():
         f = row.metrics
         label = MODEL_LABELS.get(m, m)
         if len(row.seeds) == 1:
             label += " (one run)"
-        lines.append(
-            f"| {label} | {_pm(row, 'ccc_valence')} | {_pm(row, 'ccc_arousal')} | "
-            f"{_pm(row, 'mse_valence')} | {_pm(row, 'mse_arousal')} | {_pm(row, 'ccc_mean')} | "
-            f"[{f['ccc_mean_lo']:.3f}, {f['ccc_mean_hi']:.3f}] |"
-        )
+        cells = [_pm(row, key) for key, _ in columns]
+        cells.append(f"[{f[f'{PRIMARY}_mean_lo']:.3f}, {f[f'{PRIMARY}_mean_hi']:.3f}]")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "Paired bootstrap over the same resampled videos (95 % interval of the difference):",

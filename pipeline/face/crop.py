@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline.artifacts import VideoReport
-from pipeline.config import CropConfig
 from pipeline.contracts import points68
+from pipeline.contracts.face_params import CropConfig
+from pipeline.contracts.reports import VideoReport
 from pipeline.face import tables
 from pipeline.face.jobs import FaceStep, Row, Video
 from pipeline.registry import FACE_STAGES

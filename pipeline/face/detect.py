@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline.artifacts import VideoReport
-from pipeline.config import DetectConfig
+from pipeline.contracts.face_params import DetectConfig
+from pipeline.contracts.reports import VideoReport
 from pipeline.face import tables
 from pipeline.face.jobs import FaceStep, Row, Video
 from pipeline.face.subject import Face, SubjectTracker, appearance, colour_histogram

@@ -33,9 +33,8 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
-from pipeline.artifacts import VideoReport, face_step_names
+from pipeline.contracts.reports import VideoReport
 from pipeline.face import tables
-from pipeline.registry import FACE_STAGES
 from pipeline.video.reader import VideoError, iter_frames
 
 log = logging.getLogger(__name__)
@@ -61,6 +60,10 @@ class VideoJob:
     # input name -> path: the video's table of each table the step reads (``FaceStep.reads``)
     # and each whole-data-set file it may read (``FaceStep.files``; may hold other videos)
     inputs: Mapping[str, str] = field(default_factory=dict)
+    # input table name -> the schema its writer declares (the driver fills it from the
+    # registry: :func:`pipeline.face.steps.table_schemas`); a table not named here is read
+    # with the schema it was written with
+    schemas: Mapping[str, pa.Schema] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ class FaceStep:
         path = job.inputs.get(name)
         if not path:
             raise tables.TableError(f"face step {self.name!r}: no {name!r} table given")
-        schema = table_schema(name)
+        schema = job.schemas.get(name) or tables.written_schema(path)
         tables.check_table(path, schema, job.n_frames)
         return tables.iter_rows(path, schema)
 
@@ -244,19 +247,3 @@ class FaceStep:
             video_id=job.video_id, frames=job.n_frames, missing=job.n_frames,
             error=f"{job.video_id} ({job.source}): {why}",
         )  # fmt: skip
-
-
-def face_steps() -> list[FaceStep]:
-    """Every registered face step, in the order they run
-    (:func:`pipeline.artifacts.face_step_names`)."""
-    return [FACE_STAGES.get(name) for name in face_step_names()]
-
-
-def table_schema(name: str) -> pa.Schema:
-    """The schema of the table ``name``: that of the registered step writing it."""
-    steps = face_steps()
-    for step in steps:
-        if step.writes == name:
-            return step.schema
-    known = ", ".join(s.writes for s in steps)
-    raise tables.TableError(f"no face step writes a table {name!r} (tables: {known})")

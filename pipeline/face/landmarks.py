@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from pipeline.artifacts import VideoReport
-from pipeline.config import LandmarksConfig
+from pipeline.contracts.face_params import LandmarksConfig
 from pipeline.contracts.points68 import GROUPS, N_POINTS, N_VALUES
+from pipeline.contracts.reports import VideoReport
 from pipeline.face import tables
 from pipeline.face.ibug68 import mesh_to_68
 from pipeline.face.jobs import FaceStep, Row, Video

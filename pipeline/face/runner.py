@@ -32,6 +32,7 @@ from pipeline.artifacts import FaceStageSummary
 from pipeline.contracts.schema import MANIFEST
 from pipeline.errors import InputError
 from pipeline.face.jobs import FaceStep, VideoJob
+from pipeline.face.steps import table_schemas
 from pipeline.io import atomic_dir, write_timings
 from pipeline.registry import ENGINES, FACE_STAGES
 
@@ -68,6 +69,8 @@ def make_jobs(
     ``tables`` (name -> folder) gives the input ``<folder>/<video_id>.parquet``, each of
     ``files`` (name -> path) the same path to every video."""
     jobs = []
+    written = table_schemas()
+    schemas = {name: written[name] for name in (tables or {}) if name in written}
     for row in manifest:
         vid = row["video_id"]
         inputs = {
@@ -82,6 +85,7 @@ def make_jobs(
                 subject=row["subject"] or "",
                 out=str(Path(out_dir) / f"{vid}.parquet"),
                 inputs=inputs | dict(files or {}),
+                schemas=schemas,
             )
         )
     return jobs

@@ -100,6 +100,18 @@ def table_writer(
     return RowWriter(path, schema, rows_per_batch=rows_per_group, sweep=False)
 
 
+def written_schema(path: str | os.PathLike) -> pa.Schema:
+    """The schema a table was written with (:class:`TableError` where it is not a table)."""
+    try:
+        return pq.read_schema(path)
+    except FileNotFoundError:
+        raise TableError(
+            f"{path}: no such table (did the previous stage run on this video?)"
+        ) from None
+    except Exception as exc:
+        raise TableError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
 def check_table(path: str | os.PathLike, schema: pa.Schema, n_frames: int | None = None) -> None:
     """Raise :class:`TableError` unless ``path`` has ``schema``'s columns and ``n_frames`` rows."""
     path = Path(path)

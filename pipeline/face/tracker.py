@@ -2,7 +2,7 @@
 
 :class:`FaceTracker` chains the steps of :data:`pipeline.registry.FACE_STAGES` in the order
 they run (``detect`` → ``landmarks`` → ``crop`` → any plug-in step; each after the steps
-whose tables it reads, :func:`pipeline.face.jobs.face_steps`): each frame goes
+whose tables it reads, :func:`pipeline.face.steps.face_steps`): each frame goes
 into the first step; each row a step decides goes, with that frame, into the next step that
 reads it, as the table driver (:meth:`pipeline.face.jobs.FaceStep.run`) feeds it from the
 files. Every row passes through its table's Arrow types on the way
@@ -32,7 +32,8 @@ import pyarrow as pa
 from pipeline.contracts.points68 import N_POINTS
 from pipeline.errors import InputError
 from pipeline.face import tables
-from pipeline.face.jobs import FaceStep, FrameStep, Row, Video, face_steps
+from pipeline.face.jobs import FaceStep, FrameStep, Row, Video
+from pipeline.face.steps import face_steps
 from pipeline.registry import FACE_STAGES
 
 

@@ -21,21 +21,22 @@ VGG-Face weights in Keras form, and ``vgg16`` / ``resnet50`` are Keras applicati
 with their own names, so weights files load by layer name (:mod:`pipeline.models.weights`).
 
 A new backbone is a build function and one :func:`register` call (in any module). Its knobs
-are a :class:`~pipeline.config.BackboneOptions` subclass (``BackboneSpec.options``): params.yaml
-sets them as ``model.backbone: {name: small, width: 16}``, they are validated there and reach
-the build function as keyword arguments. This module is read when params.yaml is validated, so
-Keras is imported inside the build functions only.
+are a :class:`~pipeline.contracts.options.BackboneOptions` subclass (``BackboneSpec.options``):
+params.yaml sets them as ``model.backbone: {name: small, width: 16}``, they are validated there
+once and reach the build function as that typed object. This module is read when params.yaml
+is validated, so Keras is imported inside the build functions only (and it imports nothing
+that reads the backbone registry: ``tests/test_layers.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from pipeline.config import BackboneOptions, backbone_options
+from pipeline.contracts.options import BackboneOptions
 from pipeline.registry import BACKBONES
 
 if TYPE_CHECKING:
@@ -49,8 +50,8 @@ class BackboneSpec:
     """What the factory needs to know about one backbone."""
 
     name: str
-    # build(image_size, weights, **options) -> functional model named "backbone"
-    build: Callable[..., keras.Model]
+    # build(image_size, weights, options) -> functional model named "backbone"
+    build: Callable[[int, str | None, BackboneOptions], keras.Model]
     # Input normalisation: one of pipeline.models.layers.NORMALIZATIONS.
     normalization: str
     # Hidden FC sizes of the head in scenario 2 (landmarks); scenario 1 drops the last one.
@@ -64,7 +65,7 @@ class BackboneSpec:
     description: str
     # Smallest square input (px) the conv part accepts.
     min_image_size: int = 32
-    # Its knobs in params.yaml (model.backbone: {name: ..., <option>: ...}), passed to build.
+    # Its knobs in params.yaml (model.backbone: {name: ..., <option>: ...}); build gets them.
     options: type[BackboneOptions] = BackboneOptions
 
 
@@ -88,12 +89,20 @@ def normalization_for(backbone: str) -> str:
 
 
 def build_backbone(
-    name: str, image_size: int, *, weights: str | None = None, **options: Any
-) -> keras.Model:
-    """The convolutional part of backbone ``name`` for square ``image_size`` crops; ``options``
-    are checked against the backbone's own (the defaults fill in the ones not given)."""
-    kwargs = backbone_options(name, options).kwargs()
-    return get_backbone(name).build(image_size=image_size, weights=weights, **kwargs)
+    name: str, image_size: int, *, weights: str | None = None,
+    options: BackboneOptions | None = None,
+) -> keras.Model:  # fmt: skip
+    """The convolutional part of backbone ``name`` for square ``image_size`` crops.
+    ``options``: the backbone's own, as validated with params.yaml
+    (:class:`pipeline.config.BackboneConfig`); None: their defaults."""
+    spec = get_backbone(name)
+    if options is None:
+        options = spec.options()
+    elif not isinstance(options, spec.options):
+        raise TypeError(
+            f"backbone {name!r} takes {spec.options.__name__}, not {type(options).__name__}"
+        )
+    return spec.build(image_size, weights, options)
 
 
 # --------------------------------------------------------------------------------------
@@ -102,7 +111,7 @@ def build_backbone(
 VGG_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 
 
-def _vgg_face(image_size: int, weights: str | None = None) -> keras.Model:
+def _vgg_face(image_size: int, weights: str | None, options: BackboneOptions) -> keras.Model:
     import keras
     from keras import layers
 
@@ -118,7 +127,7 @@ def _vgg_face(image_size: int, weights: str | None = None) -> keras.Model:
     return keras.Model(image, x, name=BACKBONE_NAME)
 
 
-def _vgg16(image_size: int, weights: str | None = None) -> keras.Model:
+def _vgg16(image_size: int, weights: str | None, options: BackboneOptions) -> keras.Model:
     import keras
     from keras import layers
 
@@ -135,7 +144,7 @@ def _vgg16(image_size: int, weights: str | None = None) -> keras.Model:
 # ResNet-50 (Table 1)
 
 
-def _resnet50(image_size: int, weights: str | None = None) -> keras.Model:
+def _resnet50(image_size: int, weights: str | None, options: BackboneOptions) -> keras.Model:
     import keras
 
     app = keras.applications.ResNet50(
@@ -160,7 +169,7 @@ class SmallOptions(BackboneOptions):
     width: int = Field(16, ge=4)
 
 
-def _small(image_size: int, weights: str | None = None, width: int = 16) -> keras.Model:
+def _small(image_size: int, weights: str | None, options: SmallOptions) -> keras.Model:
     """5 blocks of conv 3x3 (no bias) + BN + ReLU + 2x2 max-pool, widths w, 2w, 4w, 8w, 8w,
     then global average pooling (about 0.25 M parameters at w = 16). At 64 px the last
     block sees 4 x 4, at 96 px 6 x 6."""
@@ -169,6 +178,7 @@ def _small(image_size: int, weights: str | None = None, width: int = 16) -> kera
 
     if weights not in (None, "random"):
         raise ValueError("small: no built-in pre-trained weights (use a weights file)")
+    width = options.width
     image = keras.Input((image_size, image_size, 3), name="image")
     x = image
     for b, mult in enumerate(SMALL_MULTIPLIERS, start=1):

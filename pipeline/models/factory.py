@@ -88,8 +88,9 @@ def _backbone(cfg: ModelConfig, image_size: int) -> keras.Model:
             f"init: backbone {cfg.backbone.name!r} has no ImageNet weights (use random, or a "
             "weights file)"
         )
-    options = cfg.backbone.options.kwargs()
-    return build_backbone(cfg.backbone.name, image_size, weights=weights, **options)
+    return build_backbone(
+        cfg.backbone.name, image_size, weights=weights, options=cfg.backbone.options
+    )
 
 
 def _preprocess(cfg: ModelConfig, images):

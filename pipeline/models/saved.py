@@ -7,14 +7,12 @@ like ``from_pretrained``, gives a :class:`TrainedModel` — the Keras model, whi
 from __future__ import annotations
 
 import json
-import logging
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-from pydantic import ValidationError
 
 from pipeline.artifacts import (
     META_FILE,
@@ -24,11 +22,7 @@ from pipeline.artifacts import (
     ModelMeta,
     refuse_pickles,
 )
-from pipeline.config import ModelConfig
-from pipeline.models.factory import build_model
 from pipeline.models.layers import preprocess_layer
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,7 +51,7 @@ class TrainedModel:
 
     @property
     def face(self) -> FaceParams:
-        return self.meta.face_params(self.folder)
+        return self.meta.face
 
 
 def _renumber_shared_objects(node, ids: dict) -> None:
@@ -125,8 +119,11 @@ def load_model(folder: str | Path) -> TrainedModel:
         raise ModelFolderError(_load_failure(folder / MODEL_FILE, exc)) from None
     layer = preprocess_layer(model)
     if layer is None:
-        model = _with_preprocess(folder, model, meta)
-    elif layer.normalization != meta.normalization:
+        raise ModelFolderError(
+            f"{folder}/{MODEL_FILE}: no preprocess layer (the model's first layer, which "
+            f"normalises the raw crops); {ModelMeta.regenerate(meta.model_dump())}"
+        )
+    if layer.normalization != meta.normalization:
         raise ModelFolderError(
             f"{folder}/{META_FILE}: normalization {meta.normalization!r}, but the model's "
             f"preprocess layer applies {layer.normalization!r}"
@@ -161,23 +158,3 @@ def _load_failure(path: Path, exc: Exception) -> str:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-
-
-def _with_preprocess(folder: Path, saved, meta: ModelMeta):
-    """The network of a model saved without its ``preprocess`` layer, built anew with it
-    (:func:`pipeline.models.build_model`, from the meta's ``model`` section) and given the
-    saved weights (the layer has none, so the weight lists line up)."""
-    image = saved.input["image"] if isinstance(saved.input, dict) else saved.inputs[0]
-    seq_len = image.shape[1] if meta.kind == "cnn_rnn" else None
-    try:
-        cfg = ModelConfig.model_validate({**meta.model, "init": "random"})
-        model = build_model(cfg, meta.image_size, meta.kind, seq_len)
-        model.set_weights(saved.get_weights())
-    except (ValueError, ValidationError) as exc:
-        raise ModelFolderError(
-            f"{folder}/{MODEL_FILE}: saved before the normalisation moved into the model, "
-            f"and its network cannot be rebuilt ({_first_line(exc)}); re-train it "
-            "(`dvc repro`)"
-        ) from None
-    log.info("%s: saved without its preprocess layer; rebuilt with it", folder)
-    return model

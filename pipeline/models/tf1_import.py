@@ -391,18 +391,20 @@ def load_network(checkpoint: str | Path, arch_name: str):
     record = {
         "format": "tensorflow-1 checkpoint",
         "arch": arch_name,
+        "backbone": arch.backbone,
         "about": arch.about,
         "checkpoint": str(prefix_path.resolve()),
         "sha256": checkpoint_files(prefix_path),
         "scope_prefix": m.prefix,
         "variables": {n: list(v) for n, v in sorted(m.used.items())},
         "ignored": m.ignored,
+        **_gru_record(arch),
     }
     return model, record
 
 
 def _gru_record(arch: Arch) -> dict[str, str]:
-    """What meta.json's ``model`` says of the recurrent part: TF1's GRUCell (``model.gru``)."""
+    """What the import record says of the recurrent part: TF1's GRUCell (as ``model.gru: tf1``)."""
     return {"gru": "tf1"} if arch.rnn is not None else {}
 
 
@@ -424,7 +426,7 @@ def import_checkpoint(checkpoint: str | Path, arch_name: str, out: str | Path) -
         seq_len=SEQ_LEN if arch.kind == "cnn_rnn" else None,
         # Not published: the neutral point stands in where evaluate needs a training mean.
         train_label_mean=(0.0, 0.0),
-        model={"arch": arch_name, "backbone": arch.backbone, **_gru_record(arch)},
+        model=None,  # not one of params.yaml's networks: `imported` says which it is
         face=FaceParams(crop=CropConfig(size=IMAGE_SIZE)),
         data=TrainingData(format="affwild", demo=False),
         imported=record,

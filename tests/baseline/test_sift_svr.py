@@ -13,7 +13,8 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from pipeline.artifacts import ModelFolderError, SvrMeta
-from pipeline.baseline.sift_svr import DenseSift, fit_svr, load_svr, save_svr, sift_features
+from pipeline.baseline.saved import load_svr, save_svr
+from pipeline.baseline.sift_svr import DenseSift, fit_svr, sift_features
 from pipeline.config import SvrConfig
 
 SIZE = 48

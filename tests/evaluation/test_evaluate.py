@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.artifacts import EvaluationReport, ModelMeta, RecordsSummary
+from pipeline.artifacts import EvaluationReport, FaceParams, ModelMeta, RecordsSummary
+from pipeline.config import ModelConfig
 from pipeline.errors import InputError
 from pipeline.evaluation.evaluate import check_compatible, fill_missing, predictions_table, score
 from pipeline.evaluation.metrics import ccc
@@ -146,7 +147,8 @@ def test_fill_rule_nearest_within_gap_else_training_mean():
 
 def test_model_and_records_must_match():
     meta = ModelMeta(kind="cnn_rnn", image_size=64, records_crop_size=96, seq_len=50,
-                     normalization="unit", landmarks=False)  # fmt: skip
+                     normalization="unit", landmarks=False, model=ModelConfig(),
+                     face=FaceParams())  # fmt: skip
     check_compatible(meta, RecordsSummary(crop_size=96, seq_len=50), "models/x")
     with pytest.raises(InputError, match="trained on 96 px crops, the records hold 64 px"):
         check_compatible(meta, RecordsSummary(crop_size=64, seq_len=50), "models/x")

@@ -4,6 +4,7 @@ claims only where the intervals support them; the stage on real parquet files.""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,3 +144,39 @@ def test_seeds_report_stage(tmp_path, monkeypatch):
     )  # fmt: skip
     assert r.exit_code == 1 and "runs/2/test.parquet" in r.output
     assert not (tmp_path / "mean2").exists()
+
+
+def test_committed_seed_report_is_written_the_same():
+    """seeds/report.md is the markdown of seeds/report.json (the built-in metrics' table)."""
+    root = Path(__file__).resolve().parents[2]
+    summary = SeedsReport.read_file(root / "seeds" / "report.json")
+    assert sd.markdown(summary) == (root / "seeds" / "report.md").read_text()
+
+
+def test_a_registered_metric_gets_its_columns_in_the_seed_report(tmp_path):
+    from pipeline.evaluation.metrics import Metric
+    from pipeline.registry import METRICS
+
+    def mae(truth, pred):
+        ok = np.isfinite(truth) & np.isfinite(pred)
+        return float(np.abs(truth[ok] - pred[ok]).mean())
+
+    METRICS.register("mae_toy", Metric(mae, "MAE", flat=True), "mean absolute error")
+    try:
+        g = _grid()
+        runs = {}
+        for s in (0, 1):
+            _write(tmp_path / f"{s}.parquet", g, {"cnn": 0.3}, s)
+            runs[s] = sd.load_run(tmp_path / f"{s}.parquet")
+        out = sd.collect(runs, n_boot=100, seed=0)
+        text = sd.markdown(out)
+    finally:
+        METRICS.unregister("mae_toy")
+    head = next(line for line in text.splitlines() if line.startswith("| model"))
+    assert head == (
+        "| model | CCC valence | CCC arousal | MSE valence | MSE arousal | MAE valence | "
+        "MAE arousal | CCC mean | 95 % interval of CCC mean |"
+    )
+    row = next(line for line in text.splitlines() if line.startswith("| CNN |"))
+    assert row.count("|") == head.count("|")
+    assert f"{out.models['cnn'].metrics['mae_toy_valence']:.3f} ± " in row

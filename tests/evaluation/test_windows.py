@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from pipeline.artifacts import ModelMeta
+from pipeline.artifacts import FaceParams, ModelMeta
 from pipeline.config import ModelConfig
 from pipeline.contracts import windows
 from pipeline.evaluation.evaluate import jump_ratio, predict_sequences, window_starts
@@ -68,7 +68,7 @@ def test_overlapping_windows_leave_no_jump_at_window_starts():
     )  # fmt: skip
     model = create_model(cfg, image_size=16, kind="cnn_rnn", seq_len=SEQ)
     meta = ModelMeta(kind="cnn_rnn", seq_len=SEQ, image_size=16, normalization="symmetric",
-                     landmarks=False)  # fmt: skip
+                     landmarks=False, model=cfg, face=FaceParams())  # fmt: skip
     grid = _grid()
     ratios = {}
     for context in (0, SEQ // 2):

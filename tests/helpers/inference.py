@@ -41,7 +41,7 @@ def save_model_folder(folder: Path, kind: str, *, landmarks: bool = True, rnn: s
         normalization=normalization_for(cfg.backbone.name),
         landmarks=landmarks,
         seq_len=seq_len,
-        model=cfg.model_dump(mode="json"),
+        model=cfg,
         face={
             "detect": DetectConfig(),
             "landmarks": LandmarksConfig(max_gap=3),

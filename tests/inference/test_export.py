@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 from pipeline.artifacts import ModelMeta
 from pipeline.cli import main
-from pipeline.config import ModelConfig
 from pipeline.inference.model import load_model
 from pipeline.models import build_model
 from tests.helpers.inference import save_model_folder
@@ -84,7 +83,7 @@ def test_savedmodel_matches_keras(tmp_path, cnn_dir, rnn_dir, which):
     # normalised by hand ((x - 128) / 128 for the small backbone), gives the same outputs.
     meta = ModelMeta.read(out)
     assert meta.normalization == "symmetric"
-    bare = build_model(ModelConfig(**meta.model), meta.image_size, meta.kind,
+    bare = build_model(meta.model, meta.image_size, meta.kind,
                        keras_model.inputs[0].shape[1] if meta.seq_len else None,
                        preprocess=False)  # fmt: skip
     bare.set_weights(keras_model.get_weights())

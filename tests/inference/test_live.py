@@ -75,7 +75,7 @@ def _reference(tm, gap_video, frames, reset_after):
     with FaceTracker(face, FPS) as fp:
         ffs = [ff for i in frames for ff in fp.push(i, rgbs[i])] + fp.finish()
     make = InputMaker(tm)
-    cfg = ModelConfig.model_validate(tm.meta.model)
+    cfg = tm.meta.model
     seq_any = create_model(cfg, IMAGE, "cnn_rnn", seq_len=None)  # any length, same weights
     seq_any.set_weights(tm.keras_model.get_weights())
     out = np.full((len(ffs), 2), np.nan)

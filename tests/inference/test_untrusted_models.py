@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from pipeline.artifacts import ModelMeta, SvrMeta
 from pipeline.cli import main
-from pipeline.config import BalanceConfig, ShardConfig
+from pipeline.config import BalanceConfig, ModelConfig, ShardConfig
 from pipeline.records.writer import load_videos, write_records
 from tests.helpers.inference import CROP, IMAGE, SEQ
 from tests.helpers.records import corrupt_record, make_interim
@@ -54,7 +54,8 @@ def _lambda_folder(folder: Path, marker: Path) -> Path:
     folder.mkdir(parents=True)
     keras.Model(image, out).save(folder / "model.keras")
     ModelMeta(kind="cnn", image_size=IMAGE, records_crop_size=CROP, normalization="unit",
-              landmarks=False, train_label_mean=(0.0, 0.0)).write(folder)  # fmt: skip
+              landmarks=False, train_label_mean=(0.0, 0.0), model=ModelConfig(),
+              face={"crop": {"size": CROP}}).write(folder)  # fmt: skip
     marker.unlink()  # building it called the function
     return folder
 

@@ -16,6 +16,7 @@ from pipeline.models import (
     list_backbones,
     normalization_for,
 )
+from pipeline.models.backbones import SmallOptions
 from pipeline.models.layers import NORMALIZATIONS
 from tests.helpers.models import inputs, small_cfg
 
@@ -268,7 +269,7 @@ def test_bad_arguments_fail_clearly():
 def test_fold_time_equals_the_backbone_frame_by_frame():
     from pipeline.models import FoldTime
 
-    backbone = build_backbone("small", 32, width=8)
+    backbone = build_backbone("small", 32, options=SmallOptions(width=8))
     x = inputs((2, 5), 32)["image"]
     folded = FoldTime(backbone)(x, training=False)
     frames = np.stack([backbone(x[:, t], training=False) for t in range(5)], axis=1)

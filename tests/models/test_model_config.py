@@ -19,7 +19,7 @@ def test_defaults_are_the_papers_best():
 def test_repository_params_are_the_cpu_demo():
     cfg = load_params(REPO / "params.yaml").model
     assert cfg.backbone.name == "small" and cfg.heads == "joint" and cfg.init == "random"
-    assert cfg.backbone.options.kwargs() == {"width": 16}
+    assert cfg.backbone.options.model_dump() == {"width": 16}
 
 
 def test_config_choices_are_the_registry():
@@ -75,9 +75,9 @@ def test_valid_variants():
 def test_a_backbone_name_is_the_mapping_with_default_options():
     short = parse_params({"model": {"backbone": "small"}}).model
     full = parse_params({"model": {"backbone": {"name": "small", "width": 16}}}).model
-    assert short == full and short.backbone.options.kwargs() == {"width": 16}
+    assert short == full and short.backbone.options.model_dump() == {"width": 16}
     wide = parse_params({"model": {"backbone": {"name": "small", "width": 32}}}).model
-    assert wide != short and wide.backbone.options.kwargs() == {"width": 32}
+    assert wide != short and wide.backbone.options.model_dump() == {"width": 32}
     # written back (meta.json, dvclive's params.yaml) as the mapping, and read again the same
     assert wide.model_dump()["backbone"] == {"name": "small", "width": 32}
     assert ModelConfig.model_validate(wide.model_dump(mode="json")) == wide
@@ -110,7 +110,7 @@ def test_dvc_set_param_overrides_of_the_backbone(tmp_path, override, name, optio
     params.write_text((REPO / "params.yaml").read_text())
     apply_overrides(str(params), [override])
     backbone = load_params(params).model.backbone
-    assert (backbone.name, backbone.options.kwargs()) == (name, options)
+    assert (backbone.name, backbone.options.model_dump()) == (name, options)
 
 
 def test_a_merged_override_that_leaves_a_foreign_option_is_refused(tmp_path):

@@ -1,5 +1,5 @@
 """The normalisation travels with the model: its first layer takes raw 0-255 crops and gives
-the same predictions as the old path (normalised in the input pipeline, same weights)."""
+the same predictions as normalising in the input pipeline with the same weights."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from pipeline.artifacts import ModelFolderError, ModelMeta
+from pipeline.artifacts import FaceParams, ModelFolderError, ModelMeta
 from pipeline.config import ModelConfig
 from pipeline.models import build_model
 from pipeline.models.layers import (
@@ -75,28 +75,19 @@ def test_model_on_raw_crops_equals_old_path(kind, heads, landmarks, tmp_path):
     np.testing.assert_allclose(back.predict_on_batch({"image": x, "landmarks": lm}), got, atol=1e-6)
 
 
-def test_old_model_folder_is_rebuilt_with_the_layer(tmp_path):
-    """A folder saved before the layer existed (the network took normalised images) loads
-    as a model that takes raw crops and normalises them once, as its meta says."""
+def test_model_folder_without_the_layer_is_one_clear_error(tmp_path):
+    """A network that takes normalised images (no ``preprocess`` layer) is not used as if it
+    took raw crops: one error naming the file and the command that writes the folder anew."""
     keras.utils.set_random_seed(0)
     cfg = ModelConfig(**TINY)
-    old = build_model(cfg, 16, "cnn_rnn", 4, preprocess=False)
     folder = tmp_path / "old"
     folder.mkdir()
-    old.save(folder / "model.keras")
+    build_model(cfg, 16, "cnn_rnn", 4, preprocess=False).save(folder / "model.keras")
     ModelMeta(kind="cnn_rnn", image_size=16, normalization="symmetric", landmarks=True,
-              seq_len=4, model=cfg.model_dump(mode="json")).write(folder)  # fmt: skip
-    tm = load_model(folder)
-    assert preprocess_layer(tm.keras_model).normalization == "symmetric"
-    x, lm = crops((2, 4, 16, 16, 3)), np.random.default_rng(1).random((2, 4, 136), np.float32)
-    want = old.predict_on_batch({"image": by_hand(x, "symmetric"), "landmarks": lm})
-    got = tm.keras_model.predict_on_batch({"image": x, "landmarks": lm})
-    np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
-    # its weight paths are those of a new model (the CNN -> CNN-RNN transfer matches by path)
-    from pipeline.models.weights import weight_layers
-
-    new = build_model(cfg, 16, "cnn_rnn", 4)
-    assert [p for p, _ in weight_layers(tm.keras_model)] == [p for p, _ in weight_layers(new)]
+              seq_len=4, model=cfg, face=FaceParams()).write(folder)  # fmt: skip
+    with pytest.raises(ModelFolderError, match=r"old/model.keras: no preprocess layer .*"
+                       r"write it anew with `dvc repro train_rnn`"):  # fmt: skip
+        load_model(folder)
 
 
 def test_model_folder_whose_meta_disagrees_with_the_layer(tmp_path):
@@ -106,6 +97,6 @@ def test_model_folder_whose_meta_disagrees_with_the_layer(tmp_path):
     folder.mkdir()
     build_model(cfg, 16, "cnn").save(folder / "model.keras")
     ModelMeta(kind="cnn", image_size=16, normalization="caffe_vggface", landmarks=True,
-              model=cfg.model_dump(mode="json")).write(folder)  # fmt: skip
+              model=cfg, face=FaceParams()).write(folder)  # fmt: skip
     with pytest.raises(ModelFolderError, match="m/meta.json: normalization 'caffe_vggface'"):
         load_model(folder)

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         loop="custom",
         devices=devices,
     )
-    print(json.dumps(meta.run))
+    print(json.dumps(meta.run.model_dump(mode="json")))
 
 
 if __name__ == "__main__":

@@ -87,8 +87,8 @@ def test_features_then_rnn_on_them_saves_an_equivalent_full_model(records, cnn_d
         "cnn_rnn", p, records, out, tmp_path / "ck", tmp_path / "live",
         cnn_dir=cnn_dir, features_dir=feats,
     )  # fmt: skip
-    assert meta.features == {"dim": s.dim, "frames": s.frames}
-    assert meta.run["epochs_run"] == 2
+    assert (meta.features.dim, meta.features.frames) == (s.dim, s.frames)
+    assert meta.run.epochs_run == 2
     full, _ = _loaded(out)
     assert full.input["image"].shape[1:] == (SEQ, meta.image_size, meta.image_size, 3)
     # The backbone is the CNN's, untouched.
@@ -127,7 +127,8 @@ def test_features_of_another_cnn_are_refused(records, cnn_dir, tmp_path):
     other = tmp_path / "other_cnn"
     shutil.copytree(cnn_dir, other)
     meta = json.loads((other / "meta.json").read_text())
-    (other / "meta.json").write_text(json.dumps({**meta, "note": "retrained"}))
+    meta["run"]["epochs_run"] += 1  # another training run
+    (other / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(cache.FeaturesError, match="stale"):
         train_stage(
             "cnn_rnn", p, records, tmp_path / "rnn", tmp_path / "ck", tmp_path / "live",

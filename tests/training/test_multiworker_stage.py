@@ -96,8 +96,8 @@ def test_train_cnn_on_two_workers(records, tmp_path):
 
     # the chief wrote a model folder that loads and predicts; the other worker left nothing
     model, meta = _loaded(tmp_path / "cnn")
-    assert meta.workers == 2 and meta.replicas == 2 and meta.run == runs[0]
-    assert meta.run["epochs_run"] == EPOCHS and meta.run["resumed"] is False
+    assert meta.workers == 2 and meta.replicas == 2 and meta.run.model_dump(mode="json") == runs[0]
+    assert meta.run.epochs_run == EPOCHS and meta.run.resumed is False
     assert list(scratch.iterdir()) == []  # worker 1's outputs went to a removed temp folder
     assert not (tmp_path / "ck").exists()
     summary = json.loads((records / "summary.json").read_text())
@@ -111,7 +111,7 @@ def test_train_cnn_on_two_workers(records, tmp_path):
     loss = _curve(tmp_path / "live", "loss")
     assert len(loss) == EPOCHS and loss[-1] < loss[0]  # it learns
     val_ccc = _curve(tmp_path / "live", "val_ccc")
-    assert max(val_ccc) == pytest.approx(meta.run["best_val_ccc"], abs=1e-6)
+    assert max(val_ccc) == pytest.approx(meta.run.best_val_ccc, abs=1e-6)
 
     # both workers ended with the same weights (hash of every weight's bytes)
     assert runs[0]["weights_sha256"] == runs[1]["weights_sha256"]
@@ -152,7 +152,7 @@ def test_train_cnn_on_two_workers(records, tmp_path):
               for o in outs]  # fmt: skip
     assert hashes[0]["weights_sha256"] == hashes[1]["weights_sha256"]
     rnn, rnn_meta = _loaded(tmp_path / "rnn")
-    assert rnn_meta.workers == 2 and "backbone/conv1" in rnn_meta.transfer["loaded"]
+    assert rnn_meta.workers == 2 and "backbone/conv1" in rnn_meta.transfer.loaded
     assert rnn.output_shape == (None, 8, 2)
     assert list(scratch.iterdir()) == []
 

@@ -39,7 +39,7 @@ def test_cnn_then_cnn_rnn(records, tmp_path):
     assert meta.image_size == CROP and meta.records_crop_size == CROP
     assert meta.normalization == "symmetric"  # the small backbone's, [-1, 1]
     assert meta.face.crop.size == params.crop.size
-    assert meta.run["epochs_run"] == 3 and 0 <= meta.run["best_epoch"] < 3
+    assert meta.run.epochs_run == 3 and 0 <= meta.run.best_epoch < 3
     assert not (tmp_path / "ck").exists()  # the checkpoint is gone once the model is written
     curve = (tmp_path / "live" / "plots" / "metrics" / "loss.tsv").read_text().splitlines()
     assert len(curve) == 1 + 3  # header + one row per epoch
@@ -47,7 +47,7 @@ def test_cnn_then_cnn_rnn(records, tmp_path):
     assert losses[-1] < losses[0]  # it learns something
     # What DVC shows is the KEPT epoch's validation numbers, not the last epoch's.
     shown = json.loads((tmp_path / "live" / "metrics.json").read_text())
-    best = meta.run["best_epoch"]
+    best = meta.run.best_epoch
     assert shown["epoch"] == best
     val_curve = (tmp_path / "live" / "plots" / "metrics" / "val_ccc.tsv").read_text().splitlines()
     assert shown["ccc_mean"] == pytest.approx(float(val_curve[1 + best].split("\t")[-1]), abs=1e-4)
@@ -67,7 +67,7 @@ def test_cnn_then_cnn_rnn(records, tmp_path):
         cnn_dir=tmp_path / "cnn",
     )
     assert rnn.seq_len == SEQ
-    assert "backbone/conv1" in rnn.transfer["loaded"]
+    assert "backbone/conv1" in rnn.transfer.loaded
     model, _ = _loaded(tmp_path / "rnn")
     assert model.output_shape == (None, SEQ, 2)
 
