@@ -206,8 +206,8 @@ def train_stage(
     ``loop``: ``"fit"`` (Keras ``model.fit``: one host, its GPUs, resumable), ``"custom"``
     (:mod:`pipeline.training.multiworker`), ``"auto"`` (custom when ``TF_CONFIG`` names
     several workers). With several workers only the chief writes ``out_dir`` and
-    ``live_dir``; the others write nothing. ``devices``:
-    the local devices to mirror over (default: every GPU)."""
+    ``live_dir``; the others write nothing. ``devices``: the local devices to mirror over
+    (default: every GPU)."""
     from pipeline.models.backbones import normalization_for
 
     run = _plan(kind, params, records_dir, checkpoint_dir, live_dir, cnn_dir, features_dir,

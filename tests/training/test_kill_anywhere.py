@@ -67,7 +67,10 @@ def prepared(tmp_path_factory):
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(Path(__file__).resolve().parents[2] / rel, dst)
     repo.run("git", "init", "-q")
+    repo.run("git", "config", "user.email", "tests@example.invalid")
+    repo.run("git", "config", "user.name", "tests")
     repo.set_params(**PARAMS)
+    repo.commit("tiny params, two epochs, the CNN frozen: train_rnn on cached features")
     repo.dvc("repro", "shard")
     before, ref, ops = {}, {}, {}
     trace = base / "trace.tsv"
@@ -112,6 +115,7 @@ def test_killed_at_every_commit_operation_resumes_to_the_same_bytes(prepared, tm
     failures = []
     for k, (stage, n) in enumerate(points):
         why = _kill_and_resume(before[stage], tmp_path / f"{k}", stage, n, ref[stage], ops)
+        print(f"{stage} #{n} {ops[stage][n - 1]}: {why or 'ok'}", flush=True)
         if why:
             failures.append(f"{stage} killed at #{n} ({ops[stage][n - 1]}): {why}")
     assert not failures, "\n".join(failures)

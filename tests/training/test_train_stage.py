@@ -117,11 +117,13 @@ def _stage_cmd(records, tmp_path):
 
 @pytest.mark.slow
 def test_resume_after_being_killed_mid_training(records, tmp_path):
-    """Killed after its third epoch trained (before its commit), with dropout on: the
-    second run resumes after epoch 2 and ends as an uninterrupted run does, byte for byte
-    (dropout's RNG state, optimiser, learning-rate step and data order were committed)."""
+    """Killed after its third epoch trained (before its commit), with dropout on and epochs
+    of a fixed number of steps (one endless stream of batches across epochs): the second run
+    resumes after epoch 2 and ends as an uninterrupted run does, byte for byte (dropout's
+    RNG state, optimiser, learning-rate step and the stream's position were committed). One
+    pass per epoch, the default, is killed through `dvc repro` in test_kill_anywhere.py."""
     epochs = 4
-    params = tiny_params(epochs=epochs).model_dump(mode="json")
+    params = tiny_params(epochs=epochs, steps_per_epoch=3).model_dump(mode="json")
     params["model"]["dropout"] = 0.5
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     marker = tmp_path / "marker.json"
