@@ -36,9 +36,9 @@ OUTPUTS = {
 }
 # Every operation of the last commit (each one a gap before it), then what follows it.
 LAST_COMMIT_THEN = {
-    "train_cnn": ("outputs:model", "finish:pointer", "finish:remove"),
-    "features": ("outputs:features",),
-    "train_rnn": ("outputs:model",),
+    "train_cnn": ("outputs:model", "finish:pointer"),
+    "features": (),
+    "train_rnn": (),
 }
 
 
