@@ -198,10 +198,10 @@ class EpochCommit(keras.callbacks.Callback):
     DVCLive folder, and the epoch count, best-so-far, early stop and data order. Runs last
     (after :class:`KeepBest` and :class:`LiveLog`)."""
 
-    def __init__(self, store, keep: KeepBest, live_dir: Path, steps_per_epoch: int | None):
+    def __init__(self, store, keep: KeepBest, live_dir: Path, order: Callable[[int], dict]):
         super().__init__()
         self.store, self.keep, self.live_dir = store, keep, Path(live_dir)
-        self.steps_per_epoch = steps_per_epoch
+        self.order = order  # epochs done -> the data order (:func:`data_order`)
 
     def on_epoch_end(self, epoch, logs=None):
         previous = self.store.latest()
@@ -209,7 +209,7 @@ class EpochCommit(keras.callbacks.Callback):
             "epochs": epoch + 1,
             "best": self.keep.state,
             "stopped": bool(self.model.stop_training),
-            "data": data_order(epoch + 1, self.steps_per_epoch),
+            "data": self.order(epoch + 1),
         }
 
         def write(folder: Path) -> None:
@@ -235,14 +235,24 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def data_order(epochs_done: int, steps_per_epoch: int | None) -> dict:
+def data_order(epochs_done: int, steps_per_epoch: int | None, passes_per_epoch: int = 1) -> dict:
     """Where the training data stream stands after ``epochs_done`` epochs. The training
-    dataset reshuffles on every pass, seeded: pass ``k`` has the ``k``-th order of that
-    seed. Without ``steps_per_epoch`` every epoch is one pass (Keras opens one iterator per
-    epoch); with it, one endless stream runs through all epochs."""
+    dataset reshuffles on every pass, seeded: the ``k``-th iterator opened on it has the
+    ``k``-th order of that seed. With ``steps_per_epoch``, one endless stream runs through
+    all epochs; without it Keras opens ``passes_per_epoch`` iterators an epoch
+    (:func:`passes_per_epoch`)."""
     if steps_per_epoch:
         return {"passes": 0, "batches": epochs_done * steps_per_epoch}
-    return {"passes": epochs_done, "batches": 0}
+    return {"passes": epochs_done * passes_per_epoch, "batches": 0}
+
+
+def passes_per_epoch(dataset: tf.data.Dataset) -> int:
+    """Iterators Keras (3.15, the pinned version) opens on a training dataset per epoch
+    without ``steps_per_epoch``: one when the dataset's length is unknown (the records,
+    read from TFRecord files); two when it is known (the cached features: at the end of
+    an epoch it opens one for the next, and the next epoch opens another at its start).
+    The kill test (``tests/training/test_kill_anywhere.py``) checks both."""
+    return 2 if int(dataset.cardinality()) > 0 else 1
 
 
 def replay_data_order(dataset: tf.data.Dataset, order: dict) -> tf.data.Dataset:
@@ -323,8 +333,13 @@ def fit(
     if log_params and committed is None:
         live.log_params(log_params)
     keep = KeepBest(monitor, cfg.patience, state.get("best"))
+    per_epoch = passes_per_epoch(train_ds)
+
+    def order(epochs_done: int) -> dict:
+        return data_order(epochs_done, cfg.steps_per_epoch, per_epoch)
+
     callbacks = [MeanCCC(), keep, LiveLog(live, keep),
-                 EpochCommit(store, keep, live_dir, cfg.steps_per_epoch)]  # fmt: skip
+                 EpochCommit(store, keep, live_dir, order)]  # fmt: skip
     if done < cfg.epochs and not state.get("stopped"):
         model.fit(
             with_mask_targets(train_ds),
