@@ -259,7 +259,6 @@ class RunSummary(BaseModel):
     best_val_ccc: float | None = None
     best_ccc: float | None = None
     kept: dict[str, int | float] | None = None  # the kept epoch's metrics (DVC shows them)
-    resumed: bool = False
     workers: int | None = None
     steps_per_epoch: int | None = None
     steps_per_second: float | None = None

@@ -20,9 +20,16 @@ single_threaded_ops()  # before TensorFlow is imported: the same features on any
 @click.option("--records", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--cnn", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Features folder.")
+@click.option(
+    "--checkpoints",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Resume state (the batches done), kept outside the stage's outputs; without it a "
+    "killed run starts again.",
+)
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @friendly_errors
-def main(records, cnn, out, params_path):
+def main(records, cnn, out, checkpoints, params_path):
     load_tensorflow()  # before any TensorFlow import: its import and device probe, silenced
     from pipeline.config import load_params
     from pipeline.io import write_timings
@@ -31,7 +38,13 @@ def main(records, cnn, out, params_path):
 
     params = load_params(params_path)
     with damage_named(records):  # a corrupted record: its shard and index named
-        s = compute_features(Path(cnn), Path(records), Path(out), params.train_rnn)
+        s = compute_features(
+            Path(cnn),
+            Path(records),
+            Path(out),
+            params.train_rnn,
+            checkpoint_dir=Path(checkpoints) if checkpoints else None,
+        )
     if s.used:
         write_timings("features", s.timings())
         click.echo(

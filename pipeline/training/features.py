@@ -28,7 +28,10 @@ so (``used: false``, the reason) and ``train_rnn`` trains on images as before.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +42,7 @@ from pipeline.artifacts import META_FILE, MODEL_FILE, FeaturesSummary, RecordsSu
 from pipeline.errors import InputError
 from pipeline.io import atomic_dir
 from pipeline.models.saved import load_model
+from pipeline.training import checkpoints as ckpt
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +117,20 @@ def feature_extractor(cnn, image_size: int):
 
 
 def compute_features(
-    cnn_dir: Path, records_dir: Path, out_dir: Path, train_rnn_cfg, batch_frames: int = 256
+    cnn_dir: Path,
+    records_dir: Path,
+    out_dir: Path,
+    train_rnn_cfg,
+    batch_frames: int = 256,
+    checkpoint_dir: Path | None = None,
 ) -> FeaturesSummary:
     """The ``features`` stage: write ``out_dir`` (atomically) for the CNN in ``cnn_dir`` and
-    the sequence records in ``records_dir``; returns the summary."""
-    from pipeline.records.reader import load_summary, make_dataset, shard_files
+    the sequence records in ``records_dir``; returns the summary.
 
+    The arrays are filled batch by batch in ``checkpoint_dir`` (a temporary folder when
+    None), each batch committed (:mod:`pipeline.training.checkpoints`: the rows written and
+    flushed, then a new progress version behind the pointer), so a run killed anywhere
+    resumes after its last committed batch and writes the same bytes."""
     cnn_dir, records_dir, out_dir = Path(cnn_dir), Path(records_dir), Path(out_dir)
     source = source_key(cnn_dir, records_dir)
     reason = usable(train_rnn_cfg)
@@ -128,6 +140,19 @@ def compute_features(
             summary.write(tmp)
         log.info("features: not computed (%s)", reason)
         return summary
+    scratch = checkpoint_dir is None
+    checkpoint_dir = Path(tempfile.mkdtemp()) if scratch else Path(checkpoint_dir)
+    try:
+        summary = _compute(cnn_dir, records_dir, out_dir, source, batch_frames, checkpoint_dir)
+    finally:
+        if scratch:
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    log.info("features: %d frames in %.1f s", summary.frames, summary.seconds)
+    return summary
+
+
+def _compute(cnn_dir, records_dir, out_dir, source, batch_frames, checkpoint_dir):
+    from pipeline.records.reader import load_summary, make_dataset, shard_files
 
     t0 = time.perf_counter()
     records = load_summary(records_dir)
@@ -137,81 +162,128 @@ def compute_features(
     image_size = meta.image_size
     extract, n_backbones = feature_extractor(cnn, image_size)
     per_batch = max(1, batch_frames // seq_len)
+    run_id = ckpt.fingerprint("features", source, per_batch, image_size, ckpt.code_digest())
+    work = _Work(ckpt.Store(checkpoint_dir, run_id), checkpoint_dir / ARRAYS_FOLDER)
     splits: dict = {}
-    frames = 0
-    with atomic_dir(out_dir) as tmp:
-        for split in SPLITS:
-            n = records.n_records(split, "sequences")
-            if not n:
-                continue
-            ds = make_dataset(
-                shard_files(records_dir, split, "sequences"),
-                "sequences",
-                batch_size=per_batch,
-                training=False,
-                seq_len=seq_len,
-                image_size=image_size,
-                drop_remainder=False,
-            )
-            where = f"{records_dir}: {split}"
-            dim = _write_split(ds, extract, n, seq_len, image_size, tmp / split, where)
-            splits[split] = {"records": n}
-            frames += n * seq_len
-        seconds = time.perf_counter() - t0
-        summary = FeaturesSummary(
-            used=True,
-            source=source,
+    dim, frames = 0, 0
+    for split in SPLITS:
+        n = records.n_records(split, "sequences")
+        if not n:
+            continue
+        ds = make_dataset(
+            shard_files(records_dir, split, "sequences"),
+            "sequences",
+            batch_size=per_batch,
+            training=False,
             seq_len=seq_len,
             image_size=image_size,
-            backbone=meta.backbone_name,
-            backbones=n_backbones,
-            dim=int(dim) if splits else 0,
-            splits=splits,
-            frames=frames,
-            seconds=round(seconds, 2),
-            frames_per_s=round(frames / seconds, 1) if seconds > 0 else None,
+            drop_remainder=False,
         )
+        where = f"{records_dir}: {split}"
+        dim = _write_split(ds, extract, n, seq_len, image_size, work, split, per_batch, where)
+        splits[split] = {"records": n}
+        frames += n * seq_len
+    seconds = time.perf_counter() - t0
+    summary = FeaturesSummary(
+        used=True,
+        source=source,
+        seq_len=seq_len,
+        image_size=image_size,
+        backbone=meta.backbone_name,
+        backbones=n_backbones,
+        dim=int(dim) if splits else 0,
+        splits=splits,
+        frames=frames,
+        seconds=round(seconds, 2),
+        frames_per_s=round(frames / seconds, 1) if seconds > 0 else None,
+    )
+    ckpt.fault_point("outputs:features")
+    with atomic_dir(out_dir) as tmp:
+        for split in splits:
+            for name in ARRAYS:
+                shutil.copyfile(work.arrays / f"{split}.{name}.npy", tmp / f"{split}.{name}.npy")
         summary.write(tmp)
-    log.info("features: %d frames in %.1f s", frames, summary.seconds)
+    ckpt.remove(checkpoint_dir)
     return summary
 
 
-def _write_split(ds, extract, n: int, seq_len: int, image_size: int, prefix: Path,
-                 where: str) -> int:  # fmt: skip
-    """Run ``extract`` over every sequence of ``ds`` (``n`` of them) and write
-    ``<prefix>.{features,landmarks,targets,mask}.npy``; returns the feature size."""
-    arrays = None
-    k = 0
-    for inputs, targets, weights in ds:
+ARRAYS_FOLDER = "arrays"  # the arrays being filled, beside the committed progress versions
+PROGRESS_FILE = "progress.json"  # {split: sequences done}: rows below are final
+
+
+class _Work:
+    """The features stage's checkpoint: the arrays (``.npy`` memory maps) and, committed
+    after every batch, how many sequences of each split are final in them."""
+
+    def __init__(self, store: ckpt.Store, arrays: Path):
+        self.store, self.arrays = store, arrays
+        committed = store.open(keep=(arrays.name,))
+        self.done = json.loads((committed / PROGRESS_FILE).read_text()) if committed else {}
+        if committed is None:
+            arrays.mkdir(parents=True, exist_ok=True)
+        else:
+            print(f"features: resumed from {committed} ({self.done} sequences done)", flush=True)
+
+    def open(self, split: str, shapes: dict | None) -> dict:
+        """The split's four arrays, created (``shapes``) or reopened (None) for writing."""
+        return {
+            name: np.lib.format.open_memmap(
+                self.arrays / f"{split}.{name}.npy",
+                "r+" if shapes is None else "w+",
+                np.float32,
+                None if shapes is None else shapes[name],
+            )
+            for name in ARRAYS
+        }
+
+    def commit(self, split: str, k: int, arrays: dict) -> None:
+        """Rows ``[0, k)`` of ``split`` are final: flushed, then recorded in a new version."""
+        ckpt.fault_point("features:flush")
+        for a in arrays.values():
+            a.flush()
+        self.done = {**self.done, split: k}
+        progress = dict(self.done)
+
+        def write(folder: Path) -> None:
+            ckpt.fault_point("features:progress")
+            ckpt.write_json(folder / PROGRESS_FILE, progress)
+
+        self.store.commit(f"{split}-{k:08d}", write)
+
+
+def _write_split(ds, extract, n: int, seq_len: int, image_size: int, work: _Work, split: str,
+                 per_batch: int, where: str) -> int:  # fmt: skip
+    """Run ``extract`` over every sequence of ``ds`` (``n`` of them, ``per_batch`` a batch)
+    not yet committed in ``work`` and write them into the split's arrays, committing after
+    every batch; returns the feature size."""
+    k = int(work.done.get(split, 0))
+    arrays = work.open(split, None) if k else None
+    if k >= n:
+        return int(arrays["features"].shape[-1])
+    for inputs, targets, weights in ds.skip(k // per_batch):
         images = inputs["image"]
         b = int(images.shape[0])
         flat = extract(np.reshape(images, (b * seq_len, image_size, image_size, 3)))
         feats = flat.numpy().reshape(b, seq_len, -1)
         if arrays is None:
-            dim = feats.shape[-1]
-            shapes = {
-                "features": (n, seq_len, dim),
+            arrays = work.open(split, {
+                "features": (n, seq_len, feats.shape[-1]),
                 "landmarks": (n, seq_len, int(inputs["landmarks"].shape[-1])),
                 "targets": (n, seq_len, 2),
                 "mask": (n, seq_len),
-            }
-            arrays = {
-                name: np.lib.format.open_memmap(
-                    f"{prefix}.{name}.npy", "w+", np.float32, shapes[name]
-                )
-                for name in ARRAYS
-            }
+            })  # fmt: skip
         if k + b > n:
             raise FeaturesError(f"{where} holds more sequence records than summary.json says ({n})")
+        ckpt.fault_point("features:rows")
         arrays["features"][k : k + b] = feats
         arrays["landmarks"][k : k + b] = inputs["landmarks"].numpy()
         arrays["targets"][k : k + b] = targets.numpy()
         arrays["mask"][k : k + b] = weights.numpy()
         k += b
+        work.commit(split, k, arrays)
     if k != n:
         raise FeaturesError(f"{where} has {k} sequence records, summary.json says {n}")
-    for a in arrays.values():
-        a.flush()
+    dim = int(arrays["features"].shape[-1])
     del arrays
     return dim
 

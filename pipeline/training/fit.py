@@ -5,12 +5,15 @@ What :func:`fit` guarantees:
 - **best on validation**: the model it returns is the epoch with the highest validation CCC
   (mean of valence and arousal), not the last one; training stops early after
   ``patience`` epochs without improvement;
-- **resume**: after an interruption (killed mid-epoch), running again continues from the last
-  completed epoch — weights, optimiser state, epoch counter, best-so-far, the learning
-  curves (also when ``dvc repro`` has deleted the DVCLive folder) and the data order, so it
-  ends with the same model file as an uninterrupted run — using a checkpoint folder that
-  lives outside the stage's cached outputs. A checkpoint written for other params, other
-  records or other code is discarded, never resumed;
+- **resume**: after an interruption (killed anywhere, even mid-commit), running again
+  continues from the last committed epoch and ends with the same model file and learning
+  curves as an uninterrupted run. Everything a resumed run reads — weights, optimiser state
+  and learning-rate step, the dropout layers' RNG state, the data order, epoch counter,
+  best-so-far and early stop, the DVCLive folder (``dvc repro`` deletes it before it runs
+  the stage again) — is committed at once after every epoch, as one version of a checkpoint
+  folder outside the stage's cached outputs (:mod:`pipeline.training.checkpoints`). A
+  checkpoint written for other params, other records or other code is discarded, never
+  resumed;
 - **hardware**: on the CPU deterministic for a seed; on a GPU mixed precision (and XLA where
   Keras finds it valid); several GPUs via ``MirroredStrategy``, with the global batch growing
   with the number of replicas.
@@ -18,9 +21,9 @@ What :func:`fit` guarantees:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
+import os
 import shutil
 import warnings
 from collections.abc import Callable
@@ -28,6 +31,8 @@ from pathlib import Path
 
 import keras
 import tensorflow as tf
+
+from pipeline.training import checkpoints as ckpt
 
 MONITOR = "val_ccc"
 
@@ -66,12 +71,6 @@ def make_optimizer(cfg) -> keras.optimizers.Optimizer:
     return keras.optimizers.Adam(schedule)
 
 
-def fingerprint(*parts) -> str:
-    """A short hash of everything that defines a training run (params, records, code)."""
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
-
-
 def files_stamp(folder: Path) -> list[tuple[str, int, int]]:
     """Name, size and modification time of every file under ``folder``: changes whenever a
     stage rewrites it (e.g. new records), without reading the bytes."""
@@ -81,16 +80,6 @@ def files_stamp(folder: Path) -> list[tuple[str, int, int]]:
         for f in sorted(folder.rglob("*"))
         if f.is_file()
     ]
-
-
-def code_digest(root: Path | None = None) -> str:
-    """A hash of the project's Python code (the ``pipeline`` and ``stages`` packages under
-    ``root``, by default this checkout): a checkpoint left by other code is not resumed."""
-    root = Path(root) if root else Path(__file__).resolve().parents[2]
-    h = hashlib.sha256()
-    for f in sorted([*(root / "pipeline").rglob("*.py"), *(root / "stages").rglob("*.py")]):
-        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:16]
 
 
 class MeanCCC(keras.callbacks.Callback):
@@ -106,34 +95,29 @@ class MeanCCC(keras.callbacks.Callback):
 
 
 class KeepBest(keras.callbacks.Callback):
-    """Saves the best model so far and stops after ``patience`` epochs without improvement.
+    """Tracks the best epoch so far (``improved``: the epoch just ended is it) and stops
+    after ``patience`` epochs without improvement. Its state (best value, best epoch and
+    its logs) is committed with every epoch (:class:`EpochCommit`), so a resumed run
+    neither forgets its best model nor restarts its patience."""
 
-    Its state (best value, best epoch) is a file in the checkpoint folder, so a resumed run
-    neither forgets its best model nor restarts its patience.
-    """
-
-    def __init__(self, folder: Path, monitor: str, patience: int):
+    def __init__(self, monitor: str, patience: int, state: dict | None = None):
         super().__init__()
-        self.folder, self.monitor, self.patience = folder, monitor, patience
-        self.state_path = folder / "best.json"
-        self.model_path = folder / "best.keras"
-        self.state = {"best": -math.inf, "epoch": -1, "logs": {}}
-        if self.state_path.exists() and self.model_path.exists():
-            self.state = json.loads(self.state_path.read_text())
+        self.monitor, self.patience = monitor, patience
+        self.state = state or {"best": -math.inf, "epoch": -1, "logs": {}}
+        self.improved = False
 
     def on_epoch_end(self, epoch, logs=None):
+        self.improved = False
         value = (logs or {}).get(self.monitor)
         if value is None or not math.isfinite(value):
             return
         if value > self.state["best"]:
-            self.model.save(self.folder / "best.tmp.keras")
-            (self.folder / "best.tmp.keras").replace(self.model_path)
+            self.improved = True
             self.state = {
                 "best": float(value),
                 "epoch": int(epoch),
                 "logs": {k: float(v) for k, v in (logs or {}).items() if _is_number(v)},
             }
-            self.state_path.write_text(json.dumps(self.state))
         elif self.patience and epoch - self.state["epoch"] >= self.patience:
             self.model.stop_training = True
 
@@ -163,62 +147,133 @@ class LiveLog(keras.callbacks.Callback):
     """Per-epoch metrics into DVCLive: every epoch in the learning curves (``plots/``), and
     in ``metrics.json`` (what ``dvc metrics show`` / ``dvc exp show`` read) the kept epoch
     so far — never the last epoch's numbers, also while training runs or after a kill.
-    Runs after :class:`KeepBest` (whose state it reads). A copy of the folder is kept in
-    ``mirror`` (the checkpoint folder) for resuming."""
+    Runs after :class:`KeepBest` (whose state it reads)."""
 
-    def __init__(self, live, keep: KeepBest, mirror: Path):
+    def __init__(self, live, keep: KeepBest):
         super().__init__()
-        self.live, self.keep, self.mirror = live, keep, Path(mirror)
+        self.live, self.keep = live, keep
 
     def on_epoch_end(self, epoch, logs=None):
         for name, value in sorted((logs or {}).items()):
             if name == "learning_rate" or isinstance(value, int | float):
                 self.live.log_metric(name, float(value))
-        self.live.summary = kept_metrics(self.keep.state)  # DVCLive adds "step" (resume)
+        self.live.summary = kept_metrics(self.keep.state)  # DVCLive adds "step"
         self.live.next_step()
-        # `dvc repro` deletes the DVCLive folder (a stage output) before it runs the stage
-        # again: the copy in the checkpoint folder brings the curves back on resume.
-        tmp = self.mirror.with_name(self.mirror.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(self.live.dir, tmp)
-        shutil.rmtree(self.mirror, ignore_errors=True)
-        tmp.replace(self.mirror)
 
 
-class ReplayDataOrder(keras.callbacks.Callback):
-    """On resume, the training data continues in the order of an uninterrupted run.
+VARIABLES_FILE = "variables.npz"  # every model and optimiser variable (weights, RNG, lr step)
+BEST_FILE = "best.keras"  # the best model so far
+LIVE_FOLDER = "live"  # the DVCLive folder as it was after the epoch
+STATE_FILE = "state.json"  # epochs done, best so far, stopped early, data order
 
-    The training dataset reshuffles on every pass, seeded: pass ``k`` has the ``k``-th order
-    of that seed. A resumed run starting at epoch ``e`` (set by ``BackupAndRestore``, which
-    runs before this) first opens and drops ``e`` passes, which draws the same seeds without
-    reading any data, so epoch ``e`` gets the order it had in the killed run."""
 
-    def __init__(self, dataset: tf.data.Dataset):
+def save_variables(model: keras.Model, path: Path) -> None:
+    """Every variable training reads: the model's (weights, batch-norm statistics, the
+    dropout layers' seed-generator states) and the optimiser's (moments, iteration count,
+    which is the learning-rate schedule's step)."""
+    import numpy as np
+
+    values = [*model.variables, *model.optimizer.variables]
+    with open(path, "wb") as f:
+        np.savez(f, *[np.asarray(v.numpy()) for v in values])
+
+
+def load_variables(model: keras.Model, path: Path) -> None:
+    """The inverse of :func:`save_variables` (the model compiled, in its strategy's scope)."""
+    import numpy as np
+
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    targets = [*model.variables, *model.optimizer.variables]
+    with np.load(path) as saved:
+        if len(saved.files) != len(targets):
+            raise ValueError(f"{path}: {len(saved.files)} variables, the model has {len(targets)}")
+        for k, v in enumerate(targets):
+            v.assign(saved[f"arr_{k}"])
+
+
+class EpochCommit(keras.callbacks.Callback):
+    """Commits the whole training state after every epoch, at once (one version of the
+    :class:`~pipeline.training.checkpoints.Store`): variables, the best model so far, the
+    DVCLive folder, and the epoch count, best-so-far, early stop and data order. Runs last
+    (after :class:`KeepBest` and :class:`LiveLog`)."""
+
+    def __init__(self, store, keep: KeepBest, live_dir: Path, order: Callable[[int], dict]):
         super().__init__()
-        self.dataset = dataset
+        self.store, self.keep, self.live_dir = store, keep, Path(live_dir)
+        self.order = order  # epochs done -> the data order (:func:`data_order`)
 
-    def on_train_begin(self, logs=None):
-        for _ in range(int(getattr(self.model, "_initial_epoch", 0) or 0)):
-            iter(self.dataset)
+    def on_epoch_end(self, epoch, logs=None):
+        previous = self.store.latest()
+        state = {
+            "epochs": epoch + 1,
+            "best": self.keep.state,
+            "stopped": bool(self.model.stop_training),
+            "data": self.order(epoch + 1),
+        }
+
+        def write(folder: Path) -> None:
+            ckpt.fault_point("epoch:variables")
+            save_variables(self.model, folder / VARIABLES_FILE)
+            ckpt.fault_point("epoch:best-model")
+            if self.keep.improved:
+                self.model.save(folder / BEST_FILE)
+            elif previous is not None and (previous / BEST_FILE).exists():
+                _link_or_copy(previous / BEST_FILE, folder / BEST_FILE)
+            ckpt.fault_point("epoch:curves")
+            shutil.copytree(self.live_dir, folder / LIVE_FOLDER)
+            ckpt.fault_point("epoch:state")
+            ckpt.write_json(folder / STATE_FILE, state)
+
+        self.store.commit(f"epoch-{epoch + 1:04d}", write)
 
 
-def _restore_curves(mirror: Path, live_dir: Path, completed: int) -> None:
-    """The DVCLive folder as it was after ``completed`` epochs (rows of later epochs, logged
-    just before a kill but not in the weights backup, are dropped: they will be re-run)."""
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def data_order(epochs_done: int, steps_per_epoch: int | None, passes_per_epoch: int = 1) -> dict:
+    """Where the training data stream stands after ``epochs_done`` epochs. The training
+    dataset reshuffles on every pass, seeded: the ``k``-th iterator opened on it has the
+    ``k``-th order of that seed. With ``steps_per_epoch``, one endless stream runs through
+    all epochs; without it Keras opens ``passes_per_epoch`` iterators an epoch
+    (:func:`passes_per_epoch`)."""
+    if steps_per_epoch:
+        return {"passes": 0, "batches": epochs_done * steps_per_epoch}
+    return {"passes": epochs_done * passes_per_epoch, "batches": 0}
+
+
+def passes_per_epoch(dataset: tf.data.Dataset) -> int:
+    """Iterators Keras (3.15, the pinned version) opens on a training dataset per epoch
+    without ``steps_per_epoch``: one when the dataset's length is unknown (the records,
+    read from TFRecord files); two when it is known (the cached features: at the end of
+    an epoch it opens one for the next, and the next epoch opens another at its start).
+    The kill test (``tests/training/test_kill_anywhere.py``) checks both."""
+    return 2 if int(dataset.cardinality()) > 0 else 1
+
+
+def replay_data_order(dataset: tf.data.Dataset, order: dict) -> tf.data.Dataset:
+    """The training dataset continuing where ``order`` (:func:`data_order`) stands: opening
+    and dropping ``passes`` iterators draws the shuffle seeds of those passes without
+    reading data; ``batches`` are skipped in the endless stream."""
+    for _ in range(int(order.get("passes", 0))):
+        iter(dataset)
+    if order.get("batches"):
+        dataset = dataset.skip(int(order["batches"]))
+    return dataset
+
+
+def _restore_live(committed: Path | None, live_dir: Path) -> None:
+    """The DVCLive folder as committed with the epoch resumed from (``dvc repro`` deletes
+    the stage's outputs before running it; rows logged after the commit are dropped)."""
     live_dir = Path(live_dir)
-    shutil.rmtree(live_dir, ignore_errors=True)
-    if not mirror.is_dir():
-        return
-    shutil.copytree(mirror, live_dir)
-    for tsv in live_dir.glob("plots/metrics/**/*.tsv"):
-        head, *rows = tsv.read_text().splitlines()
-        kept = [r for r in rows if int(r.split("\t", 1)[0]) < completed]
-        tsv.write_text("\n".join([head, *kept]) + "\n")
-    metrics = live_dir / "metrics.json"
-    if metrics.exists():
-        shown = json.loads(metrics.read_text())
-        shown["step"] = completed - 1
-        metrics.write_text(json.dumps(shown, indent=4) + "\n")
+    if live_dir.exists():
+        shutil.rmtree(live_dir)
+    if committed is not None:
+        shutil.copytree(committed / LIVE_FOLDER, live_dir)
 
 
 def with_mask_targets(ds: tf.data.Dataset) -> tf.data.Dataset:
@@ -248,72 +303,90 @@ def fit(
     """Train the model ``build()`` returns (called inside the strategy's scope).
 
     ``run_id`` (see :func:`fingerprint`) decides whether ``checkpoint_dir`` may be resumed.
-    Returns the best-on-validation model and a summary of the run.
+    Returns the best-on-validation model and a summary of the run (the same whether or not
+    the run was resumed on the way).
     """
-    from dvclive import Live
-
-    checkpoint_dir = Path(checkpoint_dir)
-    stamp = checkpoint_dir / "run_id"
-    if checkpoint_dir.exists() and (not stamp.exists() or stamp.read_text() != run_id):
-        shutil.rmtree(checkpoint_dir)  # written for other params or records: never resume it
-    resuming = stamp.exists()
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(run_id)
-    backup, mirror = checkpoint_dir / "backup", checkpoint_dir / "live"
-    if resuming:
-        done = backup / "training_metadata.json"
-        completed = json.loads(done.read_text())["epoch"] if done.exists() else 0
-        _restore_curves(mirror, live_dir, completed)
-    elif Path(live_dir).exists():
-        shutil.rmtree(live_dir)
-
-    with strategy.scope():
-        model = build()
-        model.compile(optimizer=make_optimizer(cfg), loss=loss, metrics=metrics())
+    store = ckpt.Store(checkpoint_dir, run_id)
+    committed = store.open()
+    state = json.loads((committed / STATE_FILE).read_text()) if committed else {}
+    done = int(state.get("epochs", 0))
+    _restore_live(committed, live_dir)
+    model = _compiled(build, strategy, cfg, loss, metrics, committed)
+    if committed is not None:
+        print(f"resumed from {committed} ({done} of {cfg.epochs} epochs done)", flush=True)
+        train_ds = replay_data_order(train_ds, state["data"])
 
     # Two Keras warnings that do not apply to a finite, already-shuffled tf.data pipeline.
     warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed.*")
     warnings.filterwarnings("ignore", message=r"Your input ran out of data.*")
 
     monitor = MONITOR if val_ds is not None else MONITOR.removeprefix("val_")
-    live = Live(dir=str(live_dir), resume=resuming, dvcyaml=False, save_dvc_exp=False)
-    if log_params and not resuming:
-        live.log_params(log_params)
-    keep = KeepBest(checkpoint_dir, monitor, cfg.patience)
-    callbacks = [
-        MeanCCC(),
-        keras.callbacks.BackupAndRestore(str(backup), save_freq="epoch"),
-        ReplayDataOrder(train_ds),
-        keep,
-        LiveLog(live, keep, mirror),
-    ]
-    history = model.fit(
-        with_mask_targets(train_ds),
-        validation_data=with_mask_targets(val_ds) if val_ds is not None else None,
-        epochs=cfg.epochs,
-        steps_per_epoch=cfg.steps_per_epoch,
-        callbacks=callbacks,
-        verbose=2,
-    )
+    live = _open_live(live_dir, committed is not None, done, log_params)
+    keep = KeepBest(monitor, cfg.patience, state.get("best"))
+    per_epoch = passes_per_epoch(train_ds)
+
+    def order(epochs_done: int) -> dict:
+        return data_order(epochs_done, cfg.steps_per_epoch, per_epoch)
+
+    callbacks = [MeanCCC(), keep, LiveLog(live, keep),
+                 EpochCommit(store, keep, live_dir, order)]  # fmt: skip
+    if done < cfg.epochs and not state.get("stopped"):
+        model.fit(
+            with_mask_targets(train_ds),
+            validation_data=with_mask_targets(val_ds) if val_ds is not None else None,
+            epochs=cfg.epochs,
+            initial_epoch=done,
+            steps_per_epoch=cfg.steps_per_epoch,
+            callbacks=callbacks,
+            verbose=2,
+        )
     live.end()
-    # DVCLive's metrics.json holds the LAST epoch; DVC must show the epoch that was kept.
+    return _kept(store, keep, monitor, live_dir, model)
+
+
+def _compiled(build, strategy, cfg, loss, metrics, committed: Path | None) -> keras.Model:
+    """The model built and compiled in the strategy's scope, with the committed epoch's
+    variables (weights, optimiser state, RNG state) where a run is resumed."""
+    with strategy.scope():
+        model = build()
+        model.compile(optimizer=make_optimizer(cfg), loss=loss, metrics=metrics())
+        if committed is not None:
+            load_variables(model, committed / VARIABLES_FILE)
+    return model
+
+
+def _open_live(live_dir: Path, resumed: bool, done: int, log_params: dict | None):
+    """The run's DVCLive log, continued at step ``done`` where the run is resumed."""
+    from dvclive import Live
+
+    live = Live(dir=str(live_dir), resume=resumed, dvcyaml=False, save_dvc_exp=False)
+    live.step = done  # DVCLive's own resume reads step 0 as "nothing logged yet"
+    if log_params and not resumed:
+        live.log_params(log_params)
+    return live
+
+
+def _kept(store, keep: KeepBest, monitor: str, live_dir: Path, model) -> tuple[keras.Model, dict]:
+    """The best-on-validation model and the run's summary; DVCLive's metrics.json holds the
+    LAST epoch, so it is rewritten with the epoch that was kept (what DVC must show)."""
     kept = kept_metrics(keep.state)
     (Path(live_dir) / "metrics.json").write_text(json.dumps(kept, indent=2) + "\n")
+    final = store.latest()
+    best_file = final / BEST_FILE
     best = (
-        keras.saving.load_model(keep.model_path, compile=False, safe_mode=True)
-        if keep.model_path.exists()
+        keras.saving.load_model(best_file, compile=False, safe_mode=True)
+        if best_file.exists()
         else model
     )
     summary = {
-        "epochs_run": int(len(history.history.get("loss", []))),
+        "epochs_run": int(json.loads((final / STATE_FILE).read_text())["epochs"]),
         "best_epoch": keep.state["epoch"],
         f"best_{monitor}": keep.state["best"],
         "kept": kept,
-        "resumed": resuming,
     }
     return best, summary
 
 
 def finish_checkpoint(checkpoint_dir: Path) -> None:
     """Remove the checkpoint once the stage's outputs are safely written."""
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    ckpt.remove(checkpoint_dir)

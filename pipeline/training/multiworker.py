@@ -20,10 +20,11 @@ matter and says where it differs:
   stopping after ``patience`` epochs without improvement;
 - **no resume**: a multi-worker run starts from epoch 1 (it neither reads nor writes the
   checkpoint folder);
-- the caller lets only the **chief** (worker 0) write the model folder and the DVCLive
-  metrics; the metrics logged per epoch are ``loss``, ``ccc*`` / ``mse*`` on the training
-  batches (the sums over the epoch), the same on the validation split (``val_``) and
-  ``learning_rate`` (no ``val_loss``).
+- only the **chief** (worker 0) writes: the caller has it alone write the model folder,
+  and it alone opens a DVCLive log (the others create none, so nothing of DVCLive's, such
+  as its step signal file, is shared between workers); the metrics logged per epoch are
+  ``loss``, ``ccc*`` / ``mse*`` on the training batches (the sums over the epoch), the same
+  on the validation split (``val_``) and ``learning_rate`` (no ``val_loss``).
 """
 
 from __future__ import annotations
@@ -100,18 +101,6 @@ class _Best:
         return bool(patience) and epoch - self.epoch >= patience
 
 
-def _end_live(live) -> None:
-    """``live.end()``. Workers of one cluster that run in the same DVC repository share
-    DVCLive's step signal file (``.dvc/tmp/exps/run/DVCLIVE_STEP_COMPLETED``, for VS Code),
-    and each removes it last thing in ``end()`` (it checks, then removes): the worker that
-    comes second may find it gone. Everything else of ``end()`` is done by then."""
-    try:
-        live.end()
-    except FileNotFoundError as exc:
-        if not str(exc.filename).endswith("DVCLIVE_STEP_COMPLETED"):
-            raise
-
-
 def fit_custom(
     build: Callable[[], keras.Model],
     make_train: Callable[[int, int, int], tf.data.Dataset],
@@ -121,7 +110,7 @@ def fit_custom(
     strategy: tf.distribute.Strategy,
     steps_per_epoch: int,
     position: tuple[int, int],
-    live_dir: Path,
+    live_dir: Path | None,
     loss,
     metrics: Callable[[], list],
     log_params: dict | None = None,
@@ -130,7 +119,8 @@ def fit_custom(
 
     ``make_train(workers, worker, replicas)``: this worker's endless stream of per-replica
     ``(x, y)`` batches (targets with the mask); ``make_val(workers, worker)``: this worker's
-    validation batches, or None; ``position``: (workers, this worker's index). Returns the
+    validation batches, or None; ``position``: (workers, this worker's index); ``live_dir``:
+    the DVCLive folder, None on every worker but the chief (they log nothing). Returns the
     best-on-validation model (the weights, identical on every worker) and a run summary.
     """
     loop = _make_loop(build, cfg, strategy, position, loss, metrics)
@@ -148,7 +138,8 @@ def fit_custom(
         _log_epoch(live, epoch, cfg.epochs, steps_per_epoch, logs)
         if best.stop_after(epoch, logs, loop.model, cfg.patience):
             break
-    _end_live(live)
+    if live is not None:
+        live.end()
     if best.weights is not None:
         with strategy.scope():
             loop.model.set_weights(best.weights)
@@ -156,7 +147,6 @@ def fit_custom(
         "epochs_run": epochs_run,
         "best_epoch": best.epoch,
         f"best_{best.monitor}": best.value,
-        "resumed": False,
         "workers": position[0],
         "steps_per_epoch": steps_per_epoch,
         "steps_per_second": round(epochs_run * steps_per_epoch / max(seconds, 1e-9), 3),
@@ -254,9 +244,11 @@ def _train_batches(strategy, make_train):
     return iter(strategy.distribute_datasets_from_function(dataset_fn))
 
 
-def _open_live(live_dir: Path, log_params: dict | None):
+def _open_live(live_dir: Path | None, log_params: dict | None):
     from dvclive import Live
 
+    if live_dir is None:
+        return None
     if Path(live_dir).exists():
         shutil.rmtree(live_dir)
     live = Live(dir=str(live_dir), resume=False, dvcyaml=False, save_dvc_exp=False)
@@ -299,6 +291,8 @@ def _log_epoch(live, epoch: int, epochs: int, steps: int, logs: dict[str, float]
         + " - ".join(f"{k}: {v:.4f}" for k, v in sorted(logs.items())),
         flush=True,
     )
+    if live is None:
+        return
     for name, value in sorted(logs.items()):
         live.log_metric(name, value)
     live.log_metric("epoch", epoch, plot=False)

@@ -8,8 +8,6 @@ A trained model folder holds ``model.keras`` and ``meta.json``
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from pipeline.errors import InputError
 from pipeline.io import atomic_dir
 from pipeline.models.saved import load_model, save_model
 from pipeline.records.reader import load_summary, make_dataset, make_worker_dataset, shard_files
+from pipeline.training import checkpoints as ckpt
 from pipeline.training import distribute
 from pipeline.training import fit as fitting
 
@@ -207,8 +206,8 @@ def train_stage(
     ``loop``: ``"fit"`` (Keras ``model.fit``: one host, its GPUs, resumable), ``"custom"``
     (:mod:`pipeline.training.multiworker`), ``"auto"`` (custom when ``TF_CONFIG`` names
     several workers). With several workers only the chief writes ``out_dir`` and
-    ``live_dir``; the others write into a temporary folder that is removed. ``devices``:
-    the local devices to mirror over (default: every GPU)."""
+    ``live_dir``; the others write nothing. ``devices``: the local devices to mirror over
+    (default: every GPU)."""
     from pipeline.models.backbones import normalization_for
 
     run = _plan(kind, params, records_dir, checkpoint_dir, live_dir, cnn_dir, features_dir,
@@ -218,31 +217,25 @@ def train_stage(
     transfer_report: dict = {}
     full: list[keras.Model] = []  # the full CNN-RNN behind a head trained on features
     build = _builder(run, transfer_report, full)
-    index = run.position[1]
-    scratch = None
-    if run.custom and index != 0:  # not the chief: its copy of the outputs goes nowhere
-        scratch = Path(tempfile.mkdtemp(prefix=f"affwild-worker{index}-"))
-        out_dir, run.live_dir = scratch / "model", scratch / "live"
-    try:
-        if run.custom:
-            model, history = _fit_custom(run, build)
-        else:
-            model, history = _fit(run, build, train_ds, val_ds)
-        if run.cached is not None:
-            from pipeline.training import features as cache
+    chief = run.position[1] == 0  # the others write nothing: no log, no model folder
+    if run.custom:
+        model, history = _fit_custom(run, build, chief)
+    else:
+        model, history = _fit(run, build, train_ds, val_ds)
+    if run.cached is not None:
+        from pipeline.training import features as cache
 
-            cache.copy_head_weights(model, full[0])  # the trained FC + RNN into the full model
-            model = full[0]
-        meta = _meta(run, normalization, history, transfer_report,
-                     training_label_mean(records_dir))  # fmt: skip
+        cache.copy_head_weights(model, full[0])  # the trained FC + RNN into the full model
+        model = full[0]
+    meta = _meta(run, normalization, history, transfer_report,
+                 training_label_mean(records_dir))  # fmt: skip
+    if chief:
+        ckpt.fault_point("outputs:model")
         with atomic_dir(out_dir) as tmp:
             save_model(model, tmp / MODEL_FILE)
             meta.write(tmp)
-        if not run.custom:
-            fitting.finish_checkpoint(checkpoint_dir)
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+    if not run.custom:
+        fitting.finish_checkpoint(checkpoint_dir)
     return meta
 
 
@@ -349,7 +342,7 @@ def _fit(run: TrainingRun, build, train_ds, val_ds):
     params, cfg = run.params, run.cfg
     # What a checkpoint must have been written for to be resumed: these params, these
     # records and CNN (as files), this code.
-    run_id = fitting.fingerprint(
+    run_id = ckpt.fingerprint(
         run.kind,
         params.model.model_dump(),
         cfg.model_dump(),
@@ -360,7 +353,7 @@ def _fit(run: TrainingRun, build, train_ds, val_ds):
         fitting.files_stamp(run.records_dir),
         fitting.files_stamp(run.cnn_dir) if run.cnn_dir else "",
         *([run.cached.source] if run.cached is not None else []),
-        fitting.code_digest(),
+        ckpt.code_digest(),
     )
     from pipeline.training.losses import make_loss, make_metrics
 
@@ -379,7 +372,7 @@ def _fit(run: TrainingRun, build, train_ds, val_ds):
     )
 
 
-def _fit_custom(run: TrainingRun, build):
+def _fit_custom(run: TrainingRun, build, chief: bool):
     from pipeline.training.losses import make_loss, make_metrics
     from pipeline.training.multiworker import fit_custom
 
@@ -408,7 +401,7 @@ def _fit_custom(run: TrainingRun, build):
         strategy=strategy,
         steps_per_epoch=steps,
         position=run.position,
-        live_dir=run.live_dir,
+        live_dir=run.live_dir if chief else None,
         loss=make_loss(cfg.loss),
         metrics=make_metrics,
         log_params=run.log_params,

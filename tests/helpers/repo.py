@@ -95,16 +95,20 @@ class RepoCopy:
     def __init__(self, root: Path):
         self.root = root
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        res = subprocess.run(args, cwd=self.root, env=tool_env(), capture_output=True, text=True)
+    def run(self, *args: str, check: bool = True, env: dict | None = None
+            ) -> subprocess.CompletedProcess:  # fmt: skip
+        """``args`` in the copy (``env``: extra environment variables)."""
+        res = subprocess.run(args, cwd=self.root, env={**tool_env(), **(env or {})},
+                             capture_output=True, text=True)  # fmt: skip
         if check and res.returncode != 0:
             raise AssertionError(
                 f"{' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
             )
         return res
 
-    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.run(sys.executable, "-m", "dvc", *args, check=check)
+    def dvc(self, *args: str, check: bool = True, env: dict | None = None
+            ) -> subprocess.CompletedProcess:  # fmt: skip
+        return self.run(sys.executable, "-m", "dvc", *args, check=check, env=env)
 
     def set_params(self, **sections: dict) -> None:
         path = self.root / "params.yaml"

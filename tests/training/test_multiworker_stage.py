@@ -50,15 +50,16 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def on_two_workers(args: list[str], scratch: Path) -> list[str]:
-    """Run ``python *args`` as two workers of a localhost cluster; their stdouts."""
+def on_two_workers(args, scratch: Path) -> list[str]:
+    """Run ``python *args`` (``args(i)`` for worker ``i`` when a function) as two workers of
+    a localhost cluster; their stdouts."""
     hosts = worker_hosts(2)
     procs = []
     for i in range(2):  # the same command on every "machine", each with its TF_CONFIG
         tf_config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}}
         procs.append(
             subprocess.Popen(
-                [sys.executable, *args],
+                [sys.executable, *(args(i) if callable(args) else args)],
                 cwd=REPO,
                 env=_env(scratch, TF_CONFIG=json.dumps(tf_config)),
                 stdout=subprocess.PIPE,
@@ -86,19 +87,27 @@ def test_train_cnn_on_two_workers(records, tmp_path):
     params = _params(tmp_path / "params.yaml", 16)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    cmd = ["-m", "stages.train_cnn", "--records", str(records), "--out", str(tmp_path / "cnn"),
-           "--checkpoints", str(tmp_path / "ck"), "--live", str(tmp_path / "live"),
-           "--params", str(params)]  # fmt: skip
+    suffix = ["", "-worker1"]  # each worker names its own paths: who wrote what shows
+
+    def cmd(i: int) -> list[str]:
+        return ["-m", "stages.train_cnn", "--records", str(records),
+                "--out", str(tmp_path / f"cnn{suffix[i]}"),
+                "--checkpoints", str(tmp_path / f"ck{suffix[i]}"),
+                "--live", str(tmp_path / f"live{suffix[i]}"), "--params", str(params)]  # fmt: skip
+
     runs = [
         ast.literal_eval(out.strip().splitlines()[-1].removeprefix("cnn: "))
         for out in on_two_workers(cmd, scratch)
     ]
 
-    # the chief wrote a model folder that loads and predicts; the other worker left nothing
+    # the chief wrote a model folder that loads and predicts, and the one DVCLive log; the
+    # other worker wrote nothing at all (no log, no model, no temporary folder)
     model, meta = _loaded(tmp_path / "cnn")
     assert meta.workers == 2 and meta.replicas == 2 and meta.run.model_dump(mode="json") == runs[0]
-    assert meta.run.epochs_run == EPOCHS and meta.run.resumed is False
-    assert list(scratch.iterdir()) == []  # worker 1's outputs went to a removed temp folder
+    assert meta.run.epochs_run == EPOCHS
+    assert (tmp_path / "live" / "metrics.json").is_file()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith("-worker1")]
+    assert list(scratch.iterdir()) == []
     assert not (tmp_path / "ck").exists()
     summary = json.loads((records / "summary.json").read_text())
     n_train = summary["splits"]["train"]["frames"]["records"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 
+from pipeline.training import checkpoints as ckpt
 from pipeline.training import fit as fitting
 from tests.helpers.repo import REPO
 
@@ -20,18 +21,16 @@ def test_rewritten_records_change_the_stamp_even_at_equal_size(tmp_path):
     st = shard.stat()
     os.utime(shard, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     assert fitting.files_stamp(tmp_path) != before
-    assert fitting.fingerprint("cnn", before) != fitting.fingerprint(
-        "cnn", fitting.files_stamp(tmp_path)
-    )
+    assert ckpt.fingerprint("cnn", before) != ckpt.fingerprint("cnn", fitting.files_stamp(tmp_path))
 
 
 def test_code_digest_changes_with_any_code_file(tmp_path):
     for pkg in ("pipeline", "stages"):
         shutil.copytree(REPO / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    digest = fitting.code_digest(tmp_path)
-    assert digest == fitting.code_digest()  # the copy is this checkout's code
+    digest = ckpt.code_digest(tmp_path)
+    assert digest == ckpt.code_digest()  # the copy is this checkout's code
     (tmp_path / "pipeline" / "notes.txt").write_text("not code")
-    assert fitting.code_digest(tmp_path) == digest
+    assert ckpt.code_digest(tmp_path) == digest
     loss = tmp_path / "pipeline" / "training" / "losses.py"
     loss.write_text(loss.read_text() + "\n# changed\n")
-    assert fitting.code_digest(tmp_path) != digest
+    assert ckpt.code_digest(tmp_path) != digest
