@@ -22,6 +22,7 @@ from pipeline.artifacts import (
     ModelMeta,
     refuse_pickles,
 )
+from pipeline.models import cells  # noqa: F401 - registers the peephole LSTM cell a CNN-RNN may hold
 from pipeline.models.layers import preprocess_layer
 
 

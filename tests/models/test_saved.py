@@ -28,3 +28,24 @@ def test_saved_model_file_depends_on_weights_only(tmp_path):
         "landmarks": np.zeros((1, 4, 136), np.float32),
     }
     np.testing.assert_allclose(back.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_a_cnn_rnn_with_the_peephole_lstm_loads_in_a_fresh_process(tmp_path):
+    """``load_model`` registers every custom layer itself: a fresh interpreter that imports
+    nothing else (as ``affwild evaluate`` / ``predict`` do) loads an LSTM CNN-RNN folder."""
+    import subprocess
+    import sys
+
+    from tests.helpers.inference import save_model_folder
+    from tests.helpers.repo import REPO, tool_env
+
+    folder = save_model_folder(tmp_path / "lstm", "cnn_rnn", rnn="lstm")
+    code = (
+        "import sys; from pipeline.models.saved import load_model; "
+        "m = load_model(sys.argv[1]).keras_model; "
+        "print(sorted({type(l.cell).__name__ for l in m._flatten_layers() if hasattr(l, 'cell')}))"
+    )
+    res = subprocess.run([sys.executable, "-c", code, str(folder)], cwd=REPO, env=tool_env(),
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "PeepholeLSTMCell" in res.stdout
