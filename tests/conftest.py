@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.helpers.faces import load_faces
-from tests.helpers.repo import REPO, RepoCopy, project_files
+from tests.helpers.repo import RepoCopy, build_tiny_run, make_repo
+from tests.helpers.shared import build_once, copy_tree
 
 
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> RepoCopy:
-    root = tmp_path / "repo"
-    for rel in project_files():
-        dst = root / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, dst)
-    copy = RepoCopy(root)
-    copy.run("git", "init", "-q")
-    copy.run("git", "config", "user.email", "tests@example.invalid")
-    copy.run("git", "config", "user.name", "tests")
-    copy.commit("copy of the project")
-    return copy
+    """A throw-away copy of the project (git, one commit, nothing run)."""
+    return make_repo(tmp_path / "repo")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The project after a whole ``dvc repro`` with tiny params (``repo/``, committed) and
+    that run's output (``repro.log``), built once per test run; tests take copies."""
+    return build_once(tmp_path_factory, "tiny-run", build_tiny_run)
+
+
+@pytest.fixture
+def tiny_copy(tiny_run: Path, tmp_path: Path) -> RepoCopy:
+    """A private copy of :func:`tiny_run`'s repository, free to change and run."""
+    return RepoCopy(copy_tree(tiny_run / "repo", tmp_path / "repo"))
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,7 @@
 Every output is carried by the remote or by git: the clone is clean for `dvc status` and
 `git status`, `dvc repro` runs nothing, the pulled outputs are the same bytes; a crop change
 then runs exactly crop and the stages after it (detect and landmarks come from the remote).
-Two tiny runs of the DAG (the whole, then from crop on): 11.9 min on a 2-core machine shared
-with other work."""
+The whole tiny run is the session's shared one (``tiny_run``); the test runs the DAG from crop on."""
 
 from __future__ import annotations
 
@@ -39,15 +38,13 @@ def fresh_clone(origin: RepoCopy, dest: Path) -> RepoCopy:
 
 
 @pytest.mark.slow
-def test_push_fresh_clone_pull_nothing_to_rerun(repo_copy, tmp_path, monkeypatch):
+def test_push_fresh_clone_pull_nothing_to_rerun(tiny_copy, tmp_path, monkeypatch):
+    repo_copy = tiny_copy  # after a whole `dvc repro` with tiny params, committed
     for key, value in CREDENTIALS.items():
         monkeypatch.setenv(key, value)
     for key in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):  # no user's AWS setup
         monkeypatch.setenv(key, str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    repo_copy.set_params(**TINY)
-    repo_copy.commit("tiny params")
-    repo_copy.dvc("repro")
 
     with s3_server(tmp_path / "moto.log") as endpoint:
         create_bucket(endpoint, BUCKET)

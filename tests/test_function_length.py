@@ -19,7 +19,9 @@ def long_functions(root: Path, max_lines: int = MAX_LINES) -> list[str]:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 n = node.end_lineno - node.lineno + 1
                 if n > max_lines:
-                    out.append(f"{path.relative_to(root.parent)}:{node.lineno} {node.name} ({n} lines)")
+                    out.append(
+                        f"{path.relative_to(root.parent)}:{node.lineno} {node.name} ({n} lines)"
+                    )
     return out
 
 

@@ -1,5 +1,6 @@
 """The whole DAG for real, in a throw-away copy of the repository, with tiny params:
-`dvc repro`, then an experiment, as a user would run them."""
+`dvc repro` (the session's shared run, ``tiny_run``), then every stage forced again, the seed
+runs and an experiment, as a user would run them."""
 
 from __future__ import annotations
 
@@ -8,18 +9,17 @@ import sys
 
 import pytest
 
-from tests.helpers.repo import TINY, first_lock_difference, native_log_lines
+from tests.helpers.repo import first_lock_difference, native_log_lines
 
 FLAT = {"ccc_valence", "ccc_arousal", "ccc_mean", "mse_valence", "mse_arousal", "ccc_mean_lo",
         "ccc_mean_hi"}  # fmt: skip
 
 
 @pytest.mark.slow
-def test_dvc_repro_whole_dag_then_an_experiment(repo_copy):
-    repo_copy.set_params(**TINY)
-    repo_copy.commit("tiny params")
-    run = repo_copy.dvc("repro")
-    assert native_log_lines(run.stdout + run.stderr) == []  # only the stages' own lines
+def test_dvc_repro_whole_dag_then_an_experiment(tiny_run, tiny_copy):
+    # The whole `dvc repro` with tiny params ran once for the session (conftest.tiny_run).
+    assert native_log_lines((tiny_run / "repro.log").read_text()) == []  # the stages' own lines
+    repo_copy = tiny_copy
     root = repo_copy.root
 
     for model in ("cnn", "cnn_rnn", "svr"):
@@ -75,8 +75,7 @@ def test_dvc_repro_whole_dag_then_an_experiment(repo_copy):
     assert "seeds/mean/cnn.json" in shown
     assert max(len(line) for line in shown.splitlines()) <= 160, shown
 
-    repo_copy.run("git", "add", "-A")
-    repo_copy.run("git", "commit", "-qm", "baseline run")
+    repo_copy.commit("the seed runs")
     repo_copy.dvc(
         "exp",
         "run",

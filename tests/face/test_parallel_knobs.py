@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.repo import TINY
-
 FACE_AND_BEFORE = {"demo", "ingest", "detect", "landmarks"}
 AFTER_CROP = {"crop", "shard", "train_cnn", "features", "train_rnn", "train_svr", "evaluate"}
 
@@ -18,9 +16,8 @@ def _stale(repo_copy) -> set[str]:
 
 
 @pytest.mark.slow
-def test_parallel_knobs_rerun_nothing_and_a_crop_knob_reruns_only_crop_onwards(repo_copy):
-    repo_copy.set_params(**TINY)
-    repo_copy.dvc("repro")
+def test_parallel_knobs_rerun_nothing_and_a_crop_knob_reruns_only_crop_onwards(tiny_copy):
+    repo_copy = tiny_copy  # after a whole `dvc repro` with tiny params
     assert _stale(repo_copy) == set()
 
     repo_copy.set_params(parallel={"engine": "ray", "address": "auto", "n_jobs": 7})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,31 @@ def tool_env() -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("DVC_NO_ANALYTICS", "1")
     return env
+
+
+def make_repo(root: Path) -> RepoCopy:
+    """A copy of the project's files at ``root``, as a git repository with one commit."""
+    for rel in project_files():
+        dst = root / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, dst)
+    copy = RepoCopy(root)
+    copy.run("git", "init", "-q")
+    copy.run("git", "config", "user.email", "tests@example.invalid")
+    copy.run("git", "config", "user.name", "tests")
+    copy.commit("copy of the project")
+    return copy
+
+
+def build_tiny_run(folder: Path) -> None:
+    """``folder/repo``: the project with :data:`TINY` params after a whole ``dvc repro``,
+    committed; ``folder/repro.log``: what that ``dvc repro`` printed (stdout, then stderr)."""
+    repo = make_repo(folder / "repo")
+    repo.set_params(**TINY)
+    repo.commit("tiny params")
+    run = repo.dvc("repro")
+    (folder / "repro.log").write_text(run.stdout + run.stderr)
+    repo.commit("the tiny run: dvc.lock, metrics, plots, reports")
 
 
 class RepoCopy:

@@ -4,8 +4,8 @@ fault hook) before each operation of a commit, then run again: each time the out
 the same bytes as an uninterrupted run's, the second run resumed from the last committed
 epoch / batch (not from scratch), and the DVCLive curves' steps run 0..N-1.
 
-The upstream stages run once (``demo`` .. ``shard``, tiny params); each kill point starts
-from a copy of the repository as it was before the stage it kills.
+The upstream stages come from the session's tiny run (``demo`` .. ``shard``, tiny params);
+each kill point starts from a copy of the repository as it was before the stage it kills.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.training.checkpoints import KILL_AT_ENV, MARKER_ENV, TRACE_ENV
-from tests.helpers.repo import TINY, RepoCopy, project_files
+from tests.helpers.repo import TINY, RepoCopy
+from tests.helpers.shared import build_once
 
 pytestmark = pytest.mark.slow
 
@@ -56,31 +57,28 @@ def _files(root: Path, stage: str) -> dict[str, bytes]:
     return out
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    """Repository copies before each training stage ("train_cnn", "features", "train_rnn"),
-    the uninterrupted run's outputs and every stage's checkpoint operations, in order."""
-    base = tmp_path_factory.mktemp("kill")
-    repo = RepoCopy(base / "repo")
-    for rel in project_files():
-        dst = repo.root / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(Path(__file__).resolve().parents[2] / rel, dst)
-    repo.run("git", "init", "-q")
-    repo.run("git", "config", "user.email", "tests@example.invalid")
-    repo.run("git", "config", "user.name", "tests")
+def _prepare(tiny_run: Path, folder: Path) -> None:
+    """``before-<stage>``: the repository before each training stage; ``repo``: after the
+    uninterrupted runs; ``trace.tsv``: every checkpoint operation they made, in order."""
+    repo = _copy(tiny_run / "repo", folder / "repo")  # demo .. shard made with TINY's params
     repo.set_params(**PARAMS)
     repo.commit("tiny params, two epochs, the CNN frozen: train_rnn on cached features")
-    repo.dvc("repro", "shard")
-    before, ref, ops = {}, {}, {}
-    trace = base / "trace.tsv"
     for stage in OUTPUTS:
-        before[stage] = base / f"before-{stage}"
-        shutil.copytree(repo.root, before[stage], symlinks=True)
-        res = repo.dvc("repro", "-s", stage, env={TRACE_ENV: str(trace)})
-        ref[stage] = _files(repo.root, stage)
+        shutil.copytree(repo.root, folder / f"before-{stage}", symlinks=True)
+        res = repo.dvc("repro", "-s", stage, env={TRACE_ENV: str(folder / "trace.tsv")})
         assert "resumed" not in res.stdout
-    for line in trace.read_text().splitlines():
+
+
+@pytest.fixture(scope="module")
+def prepared(tiny_run, tmp_path_factory):
+    """Repository copies before each training stage ("train_cnn", "features", "train_rnn"),
+    the uninterrupted run's outputs and every stage's checkpoint operations, in order (built
+    once per test run, whichever worker asks first)."""
+    folder = build_once(tmp_path_factory, "kill-anywhere", lambda f: _prepare(tiny_run, f))
+    before = {stage: folder / f"before-{stage}" for stage in OUTPUTS}
+    ref = {stage: _files(folder / "repo", stage) for stage in OUTPUTS}
+    ops: dict[str, list[str]] = {}
+    for line in (folder / "trace.tsv").read_text().splitlines():
         stage, n, op = line.split("\t")
         ops.setdefault(stage, []).append(op)
     return before, ref, ops
