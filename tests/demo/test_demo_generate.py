@@ -213,3 +213,24 @@ def test_config_rejects_a_face_that_cannot_fit():
         parse_params({"demo": {"width": 160, "height": 120, "face_height_max": 110.0}})
     with pytest.raises(ParamsError, match="expressiveness_max"):
         parse_params({"demo": {"expressiveness_min": 1.0, "expressiveness_max": 0.5}})
+
+
+def test_ingest_reads_the_demos_annotators_for_train_and_val_the_mean_for_test(tiny):
+    from pipeline.config import DataConfig, IngestConfig, SplitConfig
+    from pipeline.datasets.ingest import ingest
+
+    root, _ = tiny
+    res = ingest(DataConfig(root=str(root), annotator="best"), SplitConfig(), IngestConfig())
+    labels = res.labels.to_pydict()
+    split_of = dict(zip(*(res.manifest.to_pydict()[k] for k in ("video_id", "split")), strict=True))
+    assert set(res.report.annotators) == {v for v, s in split_of.items() if s != "test"}
+    for vid, split in split_of.items():
+        rows = [i for i, v in enumerate(labels["video_id"]) if v == vid]
+        got = np.array([labels["arousal"][i] for i in rows])
+        folder = root / "annotations" / ("test" if split == "test" else "train")
+        if split == "test":
+            expect = _values(folder / "arousal" / f"{vid}.txt")
+        else:
+            name = res.report.annotators[vid]
+            expect = _values(folder / "individual" / "arousal" / vid / f"{name}.txt")
+        np.testing.assert_allclose(got, expect, atol=1e-6)
