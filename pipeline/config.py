@@ -105,7 +105,8 @@ class DemoConfig(Section):
     fps: float = Field(30.0, gt=0)
     width: int = Field(320, ge=64)
     height: int = Field(240, ge=64)
-    # Labels trail the visible expression by this much, like human annotators' reaction time.
+    # Annotators' reaction time: each of a video's 3-6 annotators lags the visible expression
+    # by this much ± up to 3 frames (at least 0); the label, their mean, by about this much.
     label_delay_s: float = Field(0.2, ge=0)
     # Share of videos in which a second, unlabelled face appears for a while.
     distractor_fraction: float = Field(0.35, ge=0, le=1)
