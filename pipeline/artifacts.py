@@ -560,6 +560,10 @@ class IngestReport(Artifact):
     warnings: list[str] = []
     notes: list[str] = []
     datasets: dict[str, int] = {}  # videos per data set
+    # The labels train and val were read from (data.annotator): mean | best | <k>; the test
+    # split is always the mean. Per training / validation video, the annotator read.
+    annotator: str = "mean"
+    annotators: dict[str, str] = {}
 
 
 # -- evaluation ----------------------------------------------------------------------------

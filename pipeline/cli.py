@@ -438,7 +438,7 @@ def exp_run(profile, extra, exp_name, queue, dry):
 
 @main.group()
 def ablations():
-    """The paper's ablations (Tables 4, 5, 7-9) as DVC experiments from a profile."""
+    """The paper's ablations (Tables 4-9) as DVC experiments from a profile."""
 
 
 _PROFILE_OPTION = click.option(
@@ -454,9 +454,10 @@ _PROFILE_OPTION = click.option(
 @_PROFILE_OPTION
 @click.option(
     "--tables",
-    default="5,7,8,9",
+    default="5,6,7,8,9",
     show_default=True,
-    help="Comma-separated table numbers (4: three backbones, ImageNet weights downloaded).",
+    help="Comma-separated table numbers (4: three backbones, ImageNet weights downloaded; "
+    "6: only where the data carries each annotator's labels, else skipped with the reason).",
 )
 @click.option(
     "--set",
@@ -494,6 +495,9 @@ def ablations_queue(profile, tables, extra, seeds, dry_run):
             f"{seeds!r} is not a list of integers", param_hint="--seeds"
         ) from None
     table_list = [t.strip() for t in tables.split(",")]
+    for key, reason in _tables_without_data(table_list, overrides, profile).items():
+        click.echo(f"# Table {key} not queued: {reason}")
+        table_list.remove(key)
     check_experiments(table_list, overrides, profile)
     for cmd in queue_commands(table_list, overrides, seed_list, profile):
         click.echo(shlex.join(cmd))
@@ -504,6 +508,22 @@ def ablations_queue(profile, tables, extra, seeds, dry_run):
             "queued: run them with `dvc queue start`, then "
             f"`affwild ablations report --profile {profile}`"
         )
+
+
+def _tables_without_data(tables: list[str], extra: dict[str, str], profile: str) -> dict:
+    """Table → why its data is missing (Table 6: no per-annotator labels in the data set the
+    profile and --set point at)."""
+    from pipeline.config import parse_params
+    from pipeline.datasets.annotators import missing_annotators
+    from pipeline.evaluation.ablations import needing
+    from pipeline.profiles import composed, render
+
+    keys = needing(tables, "annotators")
+    if not keys:
+        return {}
+    params = parse_params(composed(profile, render(extra)), f"profile {profile}")
+    reason = missing_annotators(params.data.root, params.data.format, params.split)
+    return dict.fromkeys(keys, reason) if reason else {}
 
 
 @ablations.command("report")

@@ -49,6 +49,23 @@ class DataConfig(Section):
     format: DatasetFormat = "affwild"
     # Frame-folder data sets (AFEW-VA) carry no frame rate; this one is assumed for them.
     fps: float = Field(25.0, gt=0)
+    # The labels train and val are read from (Table 6), where the data set ships each
+    # annotator's beside the mean (pipeline/datasets/annotators.py): null = the mean (the
+    # data set's label); best = per video, the annotator who agrees best with the others (our
+    # rule); k (1, 2, ...) = annotator k of every video. The test split is always the mean.
+    annotator: Literal["best"] | int | None = None
+
+    @field_validator("annotator", mode="before")
+    @classmethod
+    def _annotator(cls, value: Any) -> Any:
+        ok = value is None or value == "best"
+        ok = ok or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+        if not ok:
+            raise ValueError(
+                "Input should be null (the mean of the annotators), 'best' or an integer >= 1 "
+                "(annotator k of every video)"
+            )
+        return value
 
 
 class SplitConfig(Section):
@@ -88,7 +105,8 @@ class DemoConfig(Section):
     fps: float = Field(30.0, gt=0)
     width: int = Field(320, ge=64)
     height: int = Field(240, ge=64)
-    # Labels trail the visible expression by this much, like human annotators' reaction time.
+    # Annotators' reaction time: each of a video's 3-6 annotators lags the visible expression
+    # by this much ± up to 3 frames (at least 0); the label, their mean, by about this much.
     label_delay_s: float = Field(0.2, ge=0)
     # Share of videos in which a second, unlabelled face appears for a while.
     distractor_fraction: float = Field(0.35, ge=0, le=1)

@@ -28,7 +28,8 @@ def main(out, params_path):
         f"{s['frames']['train']} / {s['frames']['test']} frames, "
         f"{s['distractor_videos']} with a distractor, train V+A+/V-A+/V+A-/V-A- = "
         + "/".join(f"{100 * v:.0f}" for v in q.values())
-        + f" %, labels delayed {s['label_delay_frames']} frames -> {out} ({s['seconds']} s)"
+        + f" %, labels = the mean of {s['annotators']['total']} annotators' (delayed about "
+        f"{s['label_delay_frames']} frames) -> {out} ({s['seconds']} s)"
     )
 
 

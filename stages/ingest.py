@@ -34,6 +34,11 @@ def main(root, manifest, labels, source_landmarks, report, params_path):
         click.echo(
             f"{name:>5}: {s.videos:4d} videos {s.frames:8d} frames ({s.annotated_frames} annotated)"
         )
+    if rep.annotator != "mean":
+        click.echo(
+            f"labels: train and val from annotator {rep.annotator} ({len(rep.annotators)} "
+            "videos), test from the mean of the annotators"
+        )
     for key, videos in (("skipped", rep.skipped), ("truncated", rep.truncated)):
         if videos:
             click.echo(f"{len(videos)} video(s) {key}: see {report}", err=True)

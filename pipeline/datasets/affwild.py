@@ -6,14 +6,25 @@
     <root>/annotations/{train,test}/valence/<id>.txt   one float per line in [-1, 1],
     <root>/annotations/{train,test}/arousal/<id>.txt   line i = frame i, no header
 
-Every video must have both label files and every label file a video.
+Every video must have both label files and every label file a video. The labels are the mean
+of several annotators. Where each annotator's own trace ships too (the demo renders them;
+the public Aff-Wild release has only the mean), it lies beside the mean, one folder per video,
+one file per annotator in the same format (``data.annotator`` reads them)::
+
+    <root>/annotations/{train,test}/individual/{valence,arousal}/<id>/<j>.txt
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.datasets.base import DataFormat, Entry, ScanResult, find_duplicate_ids
+from pipeline.datasets.base import (
+    Annotations,
+    DataFormat,
+    Entry,
+    ScanResult,
+    find_duplicate_ids,
+)
 from pipeline.datasets.errors import Problem
 from pipeline.datasets.labels import read_value_file
 from pipeline.registry import DATA_FORMATS
@@ -21,6 +32,7 @@ from pipeline.video.reader import VIDEO_SUFFIXES
 
 SPLITS = ("train", "test")
 DIMENSIONS = ("valence", "arousal")
+INDIVIDUAL = "individual"  # annotations/<split>/individual/<dim>/<id>/<j>.txt
 
 
 def scan_affwild(root: str | Path) -> ScanResult:
@@ -96,12 +108,57 @@ def _read_video(
     return Entry(vid, "affwild", files[0], str(vpath), valence, arousal, split=split)
 
 
+def annotator_dirs(entry: Entry) -> dict[str, Path]:
+    """Where an entry's per-annotator files lie, per dimension (beside its mean's folder)."""
+    split_dir = Path(entry.label_path).parent.parent  # annotations/<split>
+    return {d: split_dir / INDIVIDUAL / d / entry.video_id for d in DIMENSIONS}
+
+
+def _by_name(path: Path) -> tuple:
+    """Annotator files in natural order: 2.txt before 10.txt."""
+    return (0, int(path.stem), "") if path.stem.isdigit() else (1, 0, path.stem)
+
+
+def read_annotators(entry: Entry, problems: list[Problem]) -> Annotations | None:
+    """Each annotator's (valence, arousal) of an entry: {} where none ship; None (problems
+    added) where a file is bad, one dimension lacks it, or its length is not the mean's."""
+    dirs = annotator_dirs(entry)
+    files = {d: {p.stem: p for p in sorted(dirs[d].glob("*.txt"), key=_by_name)} for d in dirs}
+    names = list(dict.fromkeys([*files["valence"], *files["arousal"]]))
+    before, out = len(problems), {}
+    for name in names:
+        have = [d for d in DIMENSIONS if name in files[d]]
+        if len(have) < len(DIMENSIONS):
+            missing = next(d for d in DIMENSIONS if d not in have)
+            problems.append(
+                Problem(
+                    entry.video_id,
+                    str(files[have[0]][name]),
+                    f"annotator {name} has no {missing} file {dirs[missing] / (name + '.txt')}",
+                )
+            )
+            continue
+        values = [read_value_file(files[d][name], entry.video_id, problems) for d in DIMENSIONS]
+        for d, v in zip(DIMENSIONS, values, strict=True):
+            if v is not None and len(v) != len(entry.valence):
+                problems.append(
+                    Problem(
+                        entry.video_id,
+                        str(files[d][name]),
+                        f"{len(v)} lines but the mean's label file {entry.label_path} has "
+                        f"{len(entry.valence)}",
+                    )
+                )
+        out[name] = (values[0], values[1])
+    return out if len(problems) == before else None
+
+
 def _scan(root: Path, split_cfg) -> ScanResult:
     return scan_affwild(root)
 
 
 DATA_FORMATS.register(
     "affwild",
-    DataFormat(_scan),
+    DataFormat(_scan, read_annotators),
     "Aff-Wild: videos/ and annotations/ (valence/ + arousal/ per video)",
 )

@@ -65,9 +65,16 @@ def find_duplicate_ids(entries: list[Entry]) -> list[Problem]:
     return problems
 
 
+# Annotator name -> (valence, arousal), each as long as the entry's (mean) labels.
+Annotations = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
 @dataclass(frozen=True)
 class DataFormat:
     """One data-set layout: ``scan(root, split_cfg)`` reads its folder (no video decoded)."""
 
     # (data set folder, the `split` section) -> entries and problems
     scan: Callable[[Path, Any], ScanResult]
+    # (entry, problems) -> each annotator's labels of the entry ({} where it has none; None
+    # with the problems added where a file is bad); None: the layout ships only the mean.
+    annotators: Callable[[Entry, list[Problem]], Annotations | None] | None = None

@@ -3,7 +3,10 @@
 1. the format's reader scans the folder (every label file parsed, every problem collected);
 2. every video is probed (decoded once) for its frame rate, size and true frame count;
 3. label counts are checked against decoded frame counts (``ingest.length_mismatch``);
-4. splits are assigned by video;
+   with ``data.annotator`` set, each non-test video's annotator files are read and checked
+   (:mod:`pipeline.datasets.annotators`);
+4. splits are assigned by video; training and validation videos take the chosen annotator's
+   labels, test videos keep the mean;
 5. problems either stop everything, listed together (``on_error: fail``), or their videos are
    left out and listed in the report (``on_error: skip``).
 
@@ -23,6 +26,7 @@ from pipeline.artifacts import IngestReport
 from pipeline.config import DataConfig, IngestConfig, SplitConfig
 from pipeline.contracts.schema import LABELS, MANIFEST, SOURCE_LANDMARKS, SPLITS
 from pipeline.datasets import afewva, affwild, affwild2  # noqa: F401 - register the formats
+from pipeline.datasets.annotators import apply_choices, read_choices
 from pipeline.datasets.base import Entry, ScanResult
 from pipeline.datasets.errors import DataSetError, Problem
 from pipeline.datasets.split import assign_splits
@@ -74,6 +78,32 @@ def ingest(
     entries = found.entries
 
     infos = probe_sources([e.source for e in entries], data.fps, n_jobs)
+    truncated, warnings = _check_lengths(entries, infos, cfg, problems)
+    chosen = _annotator_labels(data, entries, problems)
+    bad = {p.video_id for p in problems}
+    if problems and (cfg.on_error == "fail" or "" in bad):
+        # A problem that belongs to no video (e.g. the folder is not the format) cannot be
+        # skipped.
+        raise DataSetError(problems, root=data.root)
+    kept = [e for e in entries if e.video_id not in bad]
+    if not kept:
+        raise DataSetError(
+            problems or [Problem("", data.root, f"no labelled video found ({data.format} layout)")],
+            root=data.root,
+        )
+    assign_splits(kept, split_cfg)
+    kept.sort(key=lambda e: (SPLITS.index(e.split), e.video_id))
+    used = apply_choices(kept, chosen)
+
+    manifest, labels, landmarks = _tables(kept, infos)
+    report = _report(data, kept, problems, truncated, warnings, found.notes, labels)
+    report = report.model_copy(update={"annotator": _label_source(data), "annotators": used})
+    return IngestResult(manifest, labels, landmarks, report)
+
+
+def _check_lengths(entries: list[Entry], infos: dict, cfg: IngestConfig, problems: list[Problem]):
+    """Each entry's label count against its video's decoded frames: problems added, and the
+    truncated videos and warnings returned."""
     truncated, warnings = [], []
     for e in entries:
         info = infos[e.source]
@@ -106,24 +136,30 @@ def ingest(
                     "kept": min(n_labels, info.n_frames),
                 }
             )
+    return truncated, warnings
 
-    bad = {p.video_id for p in problems}
-    if problems and (cfg.on_error == "fail" or "" in bad):
-        # A problem that belongs to no video (e.g. the folder is not the format) cannot be
-        # skipped.
-        raise DataSetError(problems, root=data.root)
-    kept = [e for e in entries if e.video_id not in bad]
-    if not kept:
-        raise DataSetError(
-            problems or [Problem("", data.root, f"no labelled video found ({data.format} layout)")],
-            root=data.root,
+
+def _label_source(data: DataConfig) -> str:
+    return "mean" if data.annotator is None else str(data.annotator)
+
+
+def _annotator_labels(data: DataConfig, entries: list[Entry], problems: list[Problem]) -> dict:
+    """``data.annotator``'s labels of the non-test entries (:mod:`.annotators`); {} for the
+    mean. A layout that ships no per-annotator labels is one problem of the whole set."""
+    if data.annotator is None:
+        return {}
+    fmt = DATA_FORMATS.get(data.format)
+    if fmt.annotators is None:
+        problems.append(
+            Problem(
+                "",
+                str(data.root),
+                f"data.annotator: {data.annotator}, but the {data.format} layout ships no "
+                "per-annotator labels, only their mean (data.annotator: null reads it)",
+            )
         )
-    assign_splits(kept, split_cfg)
-    kept.sort(key=lambda e: (SPLITS.index(e.split), e.video_id))
-
-    manifest, labels, landmarks = _tables(kept, infos)
-    report = _report(data, kept, problems, truncated, warnings, found.notes, labels)
-    return IngestResult(manifest, labels, landmarks, report)
+        return {}
+    return read_choices(entries, fmt, data.annotator, problems)
 
 
 def _tables(entries: list[Entry], infos: dict[Path, VideoInfo]):

@@ -1,15 +1,19 @@
 """Generating the whole demo data set: plan the videos, render them in parallel, write labels.
 
-Output (the Aff-Wild layout, plus ground truth the reader ignores)::
+Output (the Aff-Wild layout, each annotator's trace beside the label, plus ground truth the
+reader ignores)::
 
     <out>/videos/{train,test}/<id>.{mp4,avi}
-    <out>/annotations/{train,test}/{valence,arousal}/<id>.txt   one value per decoded frame
+    <out>/annotations/{train,test}/{valence,arousal}/<id>.txt   one value per decoded frame:
+                                                                the mean of the annotators
+    <out>/annotations/{train,test}/individual/{valence,arousal}/<id>/<j>.txt   annotator j
     <out>/truth.parquet                                         per-frame ground truth
     <out>/README.md                                             how it was made
 
 Seeding: split-level choices (lengths, traces, which videos get a distractor) come from
 ``SeedSequence([seed, split])``; each video's frame-level randomness from
-``SeedSequence([seed, split, index])``. So a video depends only on the seed, its split's
+``SeedSequence([seed, split, index])``, its annotator panel from
+``SeedSequence([seed, split, index, 1])``. So a video depends only on the seed, its split's
 size and its index, never on ``n_jobs``.
 """
 
@@ -24,6 +28,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.config import DemoConfig
+from pipeline.demo.annotators import (
+    DRIFT,
+    GAIN,
+    JITTER,
+    LAG_SPREAD,
+    N_ANNOTATORS,
+    Panel,
+    annotator_summary,
+    draw_panel,
+    mean_label,
+)
 from pipeline.demo.faces import DemoError, load_scenes, load_sources
 from pipeline.demo.render import VideoJob, VideoResult, render_video
 from pipeline.demo.traces import QUADRANTS, quadrant_shares, split_traces
@@ -32,6 +47,8 @@ from pipeline.parallel import map_ordered
 from pipeline.video.reader import probe
 
 SPLITS = ("train", "test")
+DIMENSIONS = ("valence", "arousal")
+INDIVIDUAL = "individual"  # annotations/<split>/individual/: each annotator's own trace
 AVI_EVERY = 4  # every 4th video (globally) is an MJPG .avi, the others mp4v .mp4
 
 TRUTH_SCHEMA = pa.schema(
@@ -55,20 +72,43 @@ def delay_frames(cfg: DemoConfig) -> int:
     return int(round(cfg.label_delay_s * cfg.fps))
 
 
-def plan(cfg: DemoConfig, root: Path) -> tuple[list[VideoJob], dict[str, np.ndarray]]:
-    """Every video's job (files under ``root``) and its labels (n_frames, 2)."""
+ANNOTATOR_STREAM = 1  # SeedSequence([seed, split, index, 1]): a video's annotator panel
+
+
+def _panels(cfg: DemoConfig, si: int, lengths: list[int], delay: int) -> list[Panel]:
+    """Each video's annotator panel, from its own seed (not the split's trace generator)."""
+    return [
+        draw_panel(
+            np.random.default_rng(np.random.SeedSequence([cfg.seed, si, i, ANNOTATOR_STREAM])),
+            n,
+            cfg.fps,
+            delay,
+        )
+        for i, n in enumerate(lengths)
+    ]
+
+
+def plan(cfg: DemoConfig, root: Path) -> tuple[list[VideoJob], dict[str, tuple[Panel, np.ndarray]]]:
+    """Every video's job (files under ``root``), its annotator panel and their annotations
+    (k, n_frames, 2): one reading of what the face shows per annotator
+    (:mod:`pipeline.demo.annotators`); the label is their mean."""
     sources = load_sources()
     scenes = load_scenes()
     d = delay_frames(cfg)
-    jobs, labels = [], {}
+    jobs, annotations = [], {}
     k = 0
     for si, split in enumerate(SPLITS):
         n_videos = cfg.n_train if split == "train" else cfg.n_test
         rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, si]))
-        lengths = rng.integers(cfg.min_frames, cfg.max_frames + 1, size=n_videos)
-        # trace[t] is the label of frame t; the face shows trace[t + d] at frame t, so
-        # label[t] = shown[t - d]: the labels trail the expression by d frames.
-        traces = split_traces(rng, [int(n) + d for n in lengths], cfg.fps)
+        lengths = [int(n) for n in rng.integers(cfg.min_frames, cfg.max_frames + 1, n_videos)]
+        panels = _panels(cfg, si, lengths, d)
+
+        def readout(traces, panels=panels):
+            return [mean_label(p.read(t, d)) for p, t in zip(panels, traces, strict=True)]
+
+        # The face shows trace[t + d] at frame t; annotator j reads it lag_j frames late.
+        # The split is redrawn until its mean labels' quadrant shares are near the targets.
+        traces = split_traces(rng, [n + d for n in lengths], cfg.fps, readout=readout)
         n_distract = int(round(cfg.distractor_fraction * n_videos))
         distract = set(rng.permutation(n_videos)[:n_distract].tolist())
         first_identity = int(rng.integers(len(sources)))
@@ -79,7 +119,7 @@ def plan(cfg: DemoConfig, root: Path) -> tuple[list[VideoJob], dict[str, np.ndar
             path = root / "videos" / split / f"{vid}{'.avi' if avi else '.mp4'}"
             subject = sources[(first_identity + i) % len(sources)]
             other = sources[(first_identity + i + 1) % len(sources)]
-            n = int(lengths[i])
+            n = lengths[i]
             jobs.append(
                 VideoJob(
                     video_id=vid,
@@ -102,8 +142,8 @@ def plan(cfg: DemoConfig, root: Path) -> tuple[list[VideoJob], dict[str, np.ndar
                     no_face_fraction=cfg.no_face_fraction,
                 )
             )
-            labels[vid] = np.round(traces[i][:n], 4)
-    return jobs, labels
+            annotations[vid] = (panels[i], panels[i].read(traces[i], d))
+    return jobs, annotations
 
 
 def _render_all(jobs: list[VideoJob], n_jobs: int) -> list[VideoResult]:
@@ -116,6 +156,18 @@ def _write_labels(path: Path, values: np.ndarray) -> None:
     path.write_text("".join(f"{x:.4f}\n" for x in values))
 
 
+def _write_annotations(root: Path, split: str, vid: str, annotations: np.ndarray) -> None:
+    """The label (the panel's mean) where Aff-Wild has it, each annotator's beside it:
+    ``annotations/<split>/individual/<dim>/<vid>/<j>.txt``, j = 1, 2, ... (the layout of
+    :mod:`pipeline.datasets.affwild`)."""
+    label = mean_label(annotations)
+    for k, dim in enumerate(DIMENSIONS):
+        _write_labels(root / "annotations" / split / dim / f"{vid}.txt", label[:, k])
+        for j, values in enumerate(annotations[:, :, k]):
+            path = root / "annotations" / split / INDIVIDUAL / dim / vid / f"{j + 1}.txt"
+            _write_labels(path, values)
+
+
 def generate_demo(out_dir: str | os.PathLike, cfg: DemoConfig, n_jobs: int = 1) -> dict:
     """Generate the demo data set into ``out_dir`` (replaced atomically), rendering videos
     in ``n_jobs`` processes; return a summary."""
@@ -124,7 +176,8 @@ def generate_demo(out_dir: str | os.PathLike, cfg: DemoConfig, n_jobs: int = 1) 
     with atomic_dir(out_dir) as tmp:
         for split in SPLITS:
             (tmp / "videos" / split).mkdir(parents=True)
-        jobs, labels = plan(cfg, tmp)
+        jobs, annotated = plan(cfg, tmp)
+        labels = {vid: mean_label(a) for vid, (_, a) in annotated.items()}
         results = _render_all(jobs, n_jobs)
 
         tables = []
@@ -135,9 +188,7 @@ def generate_demo(out_dir: str | os.PathLike, cfg: DemoConfig, n_jobs: int = 1) 
                     f"{job.path}: {info.n_frames} frames decode, {job.n_frames} were written"
                 )
             split = Path(job.path).parent.name
-            lab = labels[job.video_id]
-            for k, dim in enumerate(("valence", "arousal")):
-                _write_labels(tmp / "annotations" / split / dim / f"{job.video_id}.txt", lab[:, k])
+            _write_annotations(tmp, split, job.video_id, annotated[job.video_id][1])
             n = job.n_frames
             tables.append(
                 pa.table(
@@ -160,6 +211,7 @@ def generate_demo(out_dir: str | os.PathLike, cfg: DemoConfig, n_jobs: int = 1) 
         pq.write_table(pa.concat_tables(tables), tmp / "truth.parquet", compression="zstd")
 
         summary = _summary(cfg, jobs, results, labels)
+        summary["annotators"] = annotator_summary(annotated)
         (tmp / "README.md").write_text(_readme(cfg, summary, jobs, results))
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     summary["out_dir"] = str(out_dir)
@@ -181,14 +233,21 @@ def _summary(cfg, jobs, results, labels) -> dict:
     return out
 
 
-def _video_rows(jobs, results) -> str:
+def _panel_cell(panel: dict) -> str:
+    return ", ".join(
+        f"{lag} x {g:.2f}" for lag, g in zip(panel["lags"], panel["gains"], strict=True)
+    )
+
+
+def _video_rows(jobs, results, annotators: dict) -> str:
     """The README's per-video table rows."""
     return "\n".join(
         f"| {j.video_id} | {Path(j.path).name} | {j.n_frames} | {r.design['subject']} "
         f"| {'yes' if r.design['mirrored'] else 'no'} | {r.design['face_px']} "
         f"| {r.design['expressiveness']} | {r.design['background']} "
         f"| {r.design['distractor_from_frame'] if r.design['distractor'] else '-'} "
-        f"| {r.design['no_face_frames']} | {r.design['occluded_frames']} |"
+        f"| {r.design['no_face_frames']} | {r.design['occluded_frames']} "
+        f"| {_panel_cell(annotators['videos'][j.video_id])} |"
         for j, r in zip(jobs, results, strict=True)
     )
 
@@ -220,9 +279,15 @@ MediaPipe Face Mesh finds each photo's 468 points once; they steer the expressio
   Arousal widens the eyes, raises the brows and opens the mouth.
 - **Temporal cues** (visible only over several frames): arousal also sets the rate of blinks
   (0.15-0.7 per second) and the speed (0.3-2.1 Hz) and amplitude of head nods and shakes.
-- **Labels trail the expression** by `label_delay_s` = {cfg.label_delay_s} s = **{d} frames**,
-  like human annotators: `label[t] = expression[t - {d}]` (the face shows it first; the first
-  {d} labels are the expression just before the video starts).
+- **Annotators** (our model of them): each video has {N_ANNOTATORS[0]}-{N_ANNOTATORS[1]} annotators
+  (drawn per video), each a delayed, noisy, differently scaled reading of the expression:
+  `annotation_j[t] = clip(gain_j * expression[t - lag_j] + noise_j[t], -1, 1)`, lag_j =
+  `label_delay_s` ({cfg.label_delay_s} s = {d} frames) ± up to {LAG_SPREAD} frames (at least 0),
+  gain_j in [{GAIN[0]}, {GAIN[1]}], noise a jittery hand ({JITTER[0]} at {JITTER[1]} s) plus a
+  slow drift ({DRIFT[0]} at {DRIFT[1]} s). Lags and gains of every video are in the table below.
+- **The label is the annotators' mean**, like Aff-Wild's: it trails the expression by about
+  {d} frames (the mean of the lags; the face shows it first, and the first labels read the
+  expression from just before the video starts) and is smoother than any one annotator.
 - **Traces**: `tanh(offset + slow + fast)`, a per-video offset (skewed positive) plus
   Gaussian-filtered noise with time scales of 2 s and 0.5 s. Each split covers all four
   quadrants; the raw set is skewed more than the paper's balanced training set
@@ -242,8 +307,12 @@ MediaPipe Face Mesh finds each photo's 468 points once; they steer the expressio
 """
 
 
+def _ccc_range(summary: dict, dim: str) -> str:
+    return " / ".join(f"{x:.2f}" for x in summary["annotators"]["ccc_vs_mean"][dim])
+
+
 def _readme(cfg: DemoConfig, summary: dict, jobs, results) -> str:
-    shares, rows = _share_rows(summary), _video_rows(jobs, results)
+    shares, rows = _share_rows(summary), _video_rows(jobs, results, summary["annotators"])
     return f"""# Demo data set (synthetic, Aff-Wild layout)
 
 Generated by `pipeline.demo` (`dvc repro demo` or `affwild demo OUT_DIR`) with
@@ -251,7 +320,12 @@ Generated by `pipeline.demo` (`dvc repro demo` or `affwild demo OUT_DIR`) with
 
 {_what_it_is(cfg, summary["label_delay_frames"])}## Files
 - `videos/{{train,test}}/<id>.{{mp4,avi}}`, `annotations/{{train,test}}/{{valence,arousal}}/<id>.txt`
-  (one value in [-1, 1] per decodable frame, `%.4f`): the Aff-Wild layout.
+  (one value in [-1, 1] per decodable frame, `%.4f`): the Aff-Wild layout. The label is the
+  mean of the annotators' rounded values, rounded to 4 decimals.
+- `annotations/{{train,test}}/individual/{{valence,arousal}}/<id>/<j>.txt`, j = 1, 2, ...: each
+  annotator's own trace, in the same format (annotator j of one video is not annotator j of
+  another). Their mean is the label file to 1e-4. Per-annotator CCC with the mean label:
+  valence {_ccc_range(summary, "valence")}, arousal {_ccc_range(summary, "arousal")} (min / mean / max).
 - `truth.parquet`: per frame `video_id, frame, face_visible, occluded, distractor_visible,
   x, y, w, h` (the subject's face box in frame pixels: the box around the deformed 468
   Face Mesh points; NaN without a face) and `expr_valence, expr_arousal` (undelayed).
@@ -262,7 +336,7 @@ Generated by `pipeline.demo` (`dvc repro demo` or `affwild demo OUT_DIR`) with
 {shares}
 
 ## Videos
-| id | file | frames | subject | mirrored | face px | expressiveness | background | distractor from | no-face frames | occluded frames |
-|---|---|---|---|---|---|---|---|---|---|---|
+| id | file | frames | subject | mirrored | face px | expressiveness | background | distractor from | no-face frames | occluded frames | annotators: lag (frames) x gain |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 {rows}
 """

@@ -17,6 +17,8 @@ All functions are pure: randomness comes only from the ``rng`` passed in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
@@ -91,6 +93,7 @@ def split_traces(
     min_quadrant_share: float = 0.02,
     tolerance: float = 0.10,
     max_tries: int = 300,
+    readout: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None,
 ) -> list[np.ndarray]:
     """Traces for every video of one split: all four quadrants covered, skewed like the set.
 
@@ -99,8 +102,9 @@ def split_traces(
     redrawn from the same generator until each quadrant holds at least
     ``min_quadrant_share`` of its frames and the shares are within ``tolerance`` (sum of
     absolute differences) of :data:`TARGET_SHARES`; after ``max_tries`` the closest draw
-    that covers every quadrant (or failing that, the closest) is kept. Deterministic: same
-    rng state, same traces.
+    that covers every quadrant (or failing that, the closest) is kept. The shares are those
+    of ``readout(traces)`` where given (the labels the traces turn into: the demo's mean of
+    its annotators), else of the traces. Deterministic: same rng state, same traces.
     """
     target = np.array([TARGET_SHARES[q] for q in QUADRANTS])
     best, best_key = None, None
@@ -109,7 +113,8 @@ def split_traces(
         traces = [
             expression_trace(rng, n, fps, tuple(o)) for n, o in zip(lengths, offsets, strict=True)
         ]
-        shares = quadrant_shares(np.concatenate(traces))
+        labels = traces if readout is None else readout(traces)
+        shares = quadrant_shares(np.concatenate(labels))
         values = np.array([shares[q] for q in QUADRANTS])
         covered = values.min() >= min_quadrant_share
         distance = float(np.abs(values - target).sum())

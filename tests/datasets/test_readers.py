@@ -59,6 +59,7 @@ def test_affwild(affwild_root, tmp_path):
     raw = json.loads((tmp_path / "ingest_report.json").read_text())
     assert list(raw) == [
         "format", "root", "splits", "skipped", "truncated", "warnings", "notes", "datasets",
+        "annotator", "annotators",
     ]  # fmt: skip
     assert raw["splits"]["test"] == {
         "videos": 1, "frames": 8, "annotated_frames": 8, "quadrants": raw["splits"]["test"]["quadrants"],

@@ -3,6 +3,8 @@ then the row's), and a report that names the profile and how it differs from the
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 from click.testing import CliRunner
 
@@ -136,3 +138,51 @@ def test_seeds_become_experiments_and_the_report_shows_mean_sd_and_interval():
         line for line in report(measured).splitlines() if line.startswith("| with landmarks |")
     )
     assert "| 1 | 0.90 |" in paper_row
+
+
+def _queue_t6(root, *more):
+    args = ["ablations", "queue", "--dry-run", "--profile", "demo", "--tables", "5,6",
+            "--seeds", "0", "--set", f"data.root={root}", *more]  # fmt: skip
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    return r.output.strip().splitlines()
+
+
+def test_table_6_is_queued_where_the_demo_carries_each_annotators_labels(tmp_path):
+    from pipeline.config import DemoConfig
+    from pipeline.demo import generate_demo
+
+    demo = tmp_path / "demo"
+    generate_demo(demo, DemoConfig(n_train=2, n_test=1, min_frames=12, max_frames=14))
+    lines = _queue_t6(demo)
+    names = [line.split(" -n ")[1].split()[0] for line in lines]
+    assert names == ["demo-t5-landmarks-s0", "demo-t5-no-landmarks-s0",
+                     "demo-t6-one-annotator-s0", "demo-t6-mean-s0"]  # fmt: skip
+    one, mean = (
+        shlex.split(lines[names.index(f"demo-t6-{r}-s0")]) for r in ("one-annotator", "mean")
+    )
+    assert profiles.compose(_sets(one))["data"]["annotator"] == "best"
+    assert profiles.compose(_sets(mean))["data"]["annotator"] is None
+    assert profiles.compose(_sets(one))["data"]["root"] == str(demo)
+    t6 = next(t for t in TABLES if t.key == "6")
+    assert [r.paper for r in t6.rows] == [(0.35, 0.25, 0.18, 0.14), (0.46, 0.35, 0.10, 0.09)]
+
+
+def test_table_6_is_skipped_with_the_reason_without_per_annotator_labels(tmp_path):
+    from tests.helpers.datasets import make_affwild, make_affwild2
+
+    root = make_affwild(tmp_path / "aw", {"a1": ("train", 5), "t1": ("test", 5)})
+    lines = _queue_t6(root)
+    assert lines[0] == (
+        f"# Table 6 not queued: {root} carries no per-annotator labels (none for a1)"
+    )
+    assert not [line for line in lines if "t6-" in line] and len(lines) == 3  # Table 5 queued
+    aw2 = make_affwild2(tmp_path / "aw2")
+    lines = _queue_t6(aw2, "--set", "data.format=affwild2")
+    assert lines[0] == (
+        "# Table 6 not queued: the affwild2 layout ships no per-annotator labels, only their mean"
+    )
+    lines = _queue_t6(tmp_path / "nowhere")
+    assert lines[0].startswith(
+        f"# Table 6 not queued: data.root {tmp_path / 'nowhere'} is not here"
+    )
