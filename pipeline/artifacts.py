@@ -615,6 +615,11 @@ class WindowCheck(BaseModel):
     context: int = Field(ge=0)
     jump_ratio: float
     what: str
+    # frames crossfaded before each seam (evaluate.rnn_blend; 0: the hard cut)
+    blend: int = Field(0, ge=0)
+    # the two means of the ratio: mean |Δ prediction| into a start, and into any other frame
+    at_start: float | None = None
+    elsewhere: float | None = None
 
 
 class EvaluationReport(Artifact):
