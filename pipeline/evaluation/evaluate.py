@@ -56,6 +56,7 @@ from pipeline.evaluation.metrics import (
     interval_keys,
     primary_keys,
 )
+from pipeline.evaluation.metrics import jump_means as video_jump_means
 from pipeline.records.reader import (
     damage_named,
     decode_images,
@@ -318,17 +319,9 @@ def window_starts(grid: dict, seq_len: int, context: int, protocol: str = "all_f
 
 
 def jump_means(grid: dict, pred: np.ndarray, starts: np.ndarray) -> tuple[float, float]:
-    """Mean |Δ prediction| (both dimensions) into frames where a window starts, and the mean
-    elsewhere; only steps between two consecutive frames of one video that both have a
-    face (NaN where there is no such step)."""
-    same = grid["video_id"][1:] == grid["video_id"][:-1]
-    both = grid["face"][1:] & grid["face"][:-1] & same
-    step = np.abs(np.diff(pred, axis=0)).mean(axis=1)
-    ok = both & np.isfinite(step)
-    at, rest = ok & starts[1:], ok & ~starts[1:]
-    nan = float("nan")
-    return (float(step[at].mean()) if at.any() else nan,
-            float(step[rest].mean()) if rest.any() else nan)  # fmt: skip
+    """Mean |Δ prediction| into the grid rows where a window starts, and elsewhere
+    (:func:`pipeline.evaluation.metrics.jump_means`)."""
+    return video_jump_means(grid["video_id"], grid["face"], pred, starts)
 
 
 def jump_ratio(grid: dict, pred: np.ndarray, starts: np.ndarray) -> float:
