@@ -8,8 +8,9 @@ paper does not state how its test frames were scored). The frame grid holds ever
 of the test videos (from the sequence records, which cover each frame exactly once), with
 its label from the labels table (NaN where unlabelled) and whether a face was found.
 Networks predict the frames with a face: the CNN each frame, the CNN-RNN windows over the
-whole video (:mod:`pipeline.models.windows`: overlapping windows, only the tail of each is
-kept, so every frame has past context). A frame without a face (or without a prediction)
+whole video (:mod:`pipeline.contracts.windows`: overlapping windows, only the tail of each is
+kept, so every frame has past context; ``evaluate.rnn_blend`` frames before each seam
+crossfaded). A frame without a face (or without a prediction)
 gets, by :func:`fill_missing`:
 
 - ``fill: nearest`` — the prediction of the nearest frame of the same video that has one,

@@ -12,11 +12,14 @@ never saw one in training) and get NaN.
 **CNN-RNN.** Windows of the model's ``seq_len`` frames overlap and only each window's tail
 is kept (:mod:`pipeline.contracts.windows`, the plan evaluation uses): every frame is
 predicted exactly once and with at least ``context`` preceding frames (half a window by
-default), so the prediction does not jump where a window starts from a zero state. The
-last window is padded with black, landmark-less steps. Frames without a face are in the
-window as a black image with zero landmarks (as no-face steps were in training), so the
-recurrence runs on; their output is still reported as NaN, for consistency with the CNN
-and because the label of a frame whose face is not seen is not defined.
+default), so the prediction does not jump where a window starts from a zero state; the
+``blend`` frames before each seam are crossfaded as evaluation does (default none: the
+windows already agree there, docs/results-and-choices.md#cnn-rnn-windows), those rows coming
+one window later. The last window is padded with black, landmark-less steps. Frames without
+a face are in the window as a black image with zero landmarks (as no-face steps were in
+training), so the recurrence runs on; their output is still reported as NaN, for
+consistency with the CNN and because the label of a frame whose face is not seen is not
+defined.
 
 **Rows.** ``frame`` (0-based), ``time_s`` (the container's time stamp, so variable frame
 rates are honoured), ``valence``, ``arousal`` (NaN where no face), ``face`` (bool), then the
