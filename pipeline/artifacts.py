@@ -619,6 +619,11 @@ class WindowCheck(BaseModel):
     context: int = Field(ge=0)
     jump_ratio: float
     what: str
+    # frames crossfaded before each seam (evaluate.rnn_blend; 0: the hard cut)
+    blend: int = Field(0, ge=0)
+    # the two means of the ratio: mean |Δ prediction| into a start, and into any other frame
+    at_start: float | None = None
+    elsewhere: float | None = None
 
 
 class EvaluationReport(Artifact):
@@ -670,6 +675,18 @@ class MainRun(BaseModel):
     report: str
 
 
+class SeedWindows(BaseModel):
+    """The CNN-RNN's window check (:class:`WindowCheck`) over the training seeds: the jump
+    ratio and its two means per run (from each run's predictions table), their seed means
+    and the ratio's sample sd (null for a single run)."""
+
+    per_seed: dict[str, dict[str, float]]  # seed -> jump_ratio, at_start, elsewhere
+    jump_ratio: float
+    jump_ratio_sd: float | None = None
+    at_start: float
+    elsewhere: float
+
+
 class SeedsReport(Artifact):
     """``seeds/report.json`` (``dvc repro seeds/dvc.yaml``): every model over the training
     seeds (:mod:`pipeline.evaluation.seeds`)."""
@@ -685,3 +702,4 @@ class SeedsReport(Artifact):
     comparisons: dict[str, dict[str, Comparison]]
     main_run: MainRun | None = None
     fill: FillRule | None = None
+    cnn_rnn_windows: SeedWindows | None = None

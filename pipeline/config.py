@@ -353,6 +353,10 @@ class EvaluateConfig(Section):
     # CNN-RNN windows overlap by this many frames of context; only each window's tail is
     # kept (null: half the sequence length; 0: back-to-back windows starting cold).
     rnn_context: int | None = Field(None, ge=0)
+    # The last rnn_blend frames before each seam are crossfaded (linearly) from the earlier
+    # window's prediction to the next one's; <= the context (null: the default of
+    # pipeline.contracts.windows.default_blend; 0: the hard cut). docs/results-and-choices.md
+    rnn_blend: int | None = Field(None, ge=0)
     # all_frames: the project's own protocol (every labelled frame, the fill rule above,
     # overlapping windows); authors: the authors' released eval_script.py (the frames with a
     # face and a label as one list, back-to-back cold windows, the remainder dropped).
@@ -370,6 +374,11 @@ class EvaluateConfig(Section):
             raise ValueError(
                 f"rnn_context {self.rnn_context}: the authors protocol cuts back-to-back "
                 "windows (no context); set rnn_context: null or protocol: all_frames"
+            )
+        if self.protocol == "authors" and self.rnn_blend not in (None, 0):
+            raise ValueError(
+                f"rnn_blend {self.rnn_blend}: the authors protocol cuts back-to-back windows "
+                "(nothing to blend); set rnn_blend: null or protocol: all_frames"
             )
         return self
 
@@ -422,6 +431,21 @@ class Params(Section):
     evaluate: EvaluateConfig = EvaluateConfig()
     model: ModelConfig = ModelConfig()
     parallel: ParallelConfig = ParallelConfig()
+
+    @model_validator(mode="after")
+    def _blend_within_context(self) -> Params:
+        from pipeline.contracts import windows
+
+        ev, seq_len = self.evaluate, self.shard.seq_len
+        if ev.rnn_blend is not None and ev.protocol == "all_frames":
+            context = windows.default_context(seq_len) if ev.rnn_context is None else ev.rnn_context
+            if ev.rnn_blend > context:
+                raise ValueError(
+                    f"evaluate.rnn_blend {ev.rnn_blend}: the crossfade runs over frames the "
+                    f"next window also predicts, so it must be <= evaluate.rnn_context "
+                    f"({context} for {seq_len}-frame windows)"
+                )
+        return self
 
 
 class ParamsError(InputError):

@@ -91,7 +91,8 @@ def main(
         f"(≤{cfg.fill_max_gap} frames), else the training mean"
     )
     click.echo(_table(scores))
-    click.echo(f"CNN-RNN window-start jump ratio: {windows.jump_ratio}")
+    click.echo(f"CNN-RNN window-start jump ratio: {windows.jump_ratio} (mean |Δ| "
+               f"{windows.at_start} at starts, {windows.elsewhere} elsewhere)")  # fmt: skip
 
 
 def _predict(records, labels, split, networks: dict, svr, cfg):
@@ -122,7 +123,8 @@ def _predict(records, labels, split, networks: dict, svr, cfg):
         grid = ev.authors_list(grid, metas["cnn_rnn"].seq_len)
     for name, model in models.items():
         raw[name] = ev.predict_model(model, metas[name], records, split, grid, cfg.batch_size,
-                                     context=cfg.rnn_context, protocol=cfg.protocol)  # fmt: skip
+                                     context=cfg.rnn_context, protocol=cfg.protocol,
+                                     blend=cfg.rnn_blend)  # fmt: skip
     if svr_model is not None:
         raw["svr"] = ev.predict_svr(svr_model, records, split, grid)
     return grid, raw, metas
@@ -135,13 +137,18 @@ def _window_check(grid, raw, seq_len: int, cfg):
     from pipeline.evaluation import evaluate as ev
 
     context = win.default_context(seq_len) if cfg.rnn_context is None else cfg.rnn_context
+    blend = win.default_blend(context) if cfg.rnn_blend is None else cfg.rnn_blend
     if cfg.protocol == "authors":
-        context = 0  # back-to-back windows, each from a zero state
+        context = blend = 0  # back-to-back windows, each from a zero state
     starts = ev.window_starts(grid, seq_len, context, cfg.protocol)
+    at, rest = ev.jump_means(grid, raw["cnn_rnn"], starts)
     return starts, WindowCheck(
         seq_len=seq_len,
         context=context,
+        blend=blend,
         jump_ratio=round(ev.jump_ratio(grid, raw["cnn_rnn"], starts), 3),
+        at_start=round(at, 5),
+        elsewhere=round(rest, 5),
         what="mean |prediction change| into a frame where a window's kept part starts, "
         "over the mean elsewhere (frames with a face on both sides); ~1: no trace of the cut",
     )

@@ -8,8 +8,9 @@ paper does not state how its test frames were scored). The frame grid holds ever
 of the test videos (from the sequence records, which cover each frame exactly once), with
 its label from the labels table (NaN where unlabelled) and whether a face was found.
 Networks predict the frames with a face: the CNN each frame, the CNN-RNN windows over the
-whole video (:mod:`pipeline.models.windows`: overlapping windows, only the tail of each is
-kept, so every frame has past context). A frame without a face (or without a prediction)
+whole video (:mod:`pipeline.contracts.windows`: overlapping windows, only the tail of each is
+kept, so every frame has past context; ``evaluate.rnn_blend`` frames before each seam
+crossfaded). A frame without a face (or without a prediction)
 gets, by :func:`fill_missing`:
 
 - ``fill: nearest`` — the prediction of the nearest frame of the same video that has one,
@@ -56,6 +57,7 @@ from pipeline.evaluation.metrics import (
     interval_keys,
     primary_keys,
 )
+from pipeline.evaluation.metrics import jump_means as video_jump_means
 from pipeline.records.reader import (
     damage_named,
     decode_images,
@@ -160,18 +162,21 @@ def _place(grid: dict, vids, frames, values: np.ndarray) -> np.ndarray:
 
 def predict_model(
     model, meta: ModelMeta, records_dir, split: str, grid: dict, batch_size: int, context=None,
-    protocol: str = "all_frames",
+    protocol: str = "all_frames", blend=None,
 ):  # fmt: skip
     """A trained CNN (frame records) or CNN-RNN (windows over the grid's input stream, see
     :func:`predict_sequences`; ``protocol="authors"``: the grid is :func:`authors_list`'s,
-    cut back to back) on every frame of the split, placed on the grid's rows."""
+    cut back to back) on every frame of the split, placed on the grid's rows. ``context`` /
+    ``blend`` None: :func:`pipeline.contracts.windows.default_context` / ``default_blend``."""
     if meta.kind != "cnn" and protocol == "authors":
         wins = authors_windows(len(grid["frame"]), meta.seq_len)
         return predict_windows(model, meta, grid, wins, batch_size)
     if meta.kind != "cnn":
         if context is None:
             context = win.default_context(meta.seq_len)
-        return predict_sequences(model, meta, grid, batch_size, context)
+        if blend is None:
+            blend = win.default_blend(context)
+        return predict_sequences(model, meta, grid, batch_size, context, blend)
     files = shard_files(records_dir, split, "frames")
     ds = make_dataset(
         files, "frames", batch_size=batch_size, training=False, with_meta=True,
@@ -204,11 +209,15 @@ def sequence_windows(grid: dict, seq_len: int, context: int) -> list[tuple[np.nd
     return out
 
 
-def predict_sequences(model, meta: ModelMeta, grid: dict, batch_size: int, context: int):
+def predict_sequences(model, meta: ModelMeta, grid: dict, batch_size: int, context: int,
+                      blend: int = 0):  # fmt: skip
     """The CNN-RNN over overlapping windows of each test video; frame t's prediction comes
-    from the window that keeps it (at least ``context`` frames of past in the window)."""
+    from the window that keeps it (at least ``context`` frames of past in the window), the
+    last ``blend`` frames before each window's kept part crossfaded into it
+    (:func:`pipeline.contracts.windows.place`)."""
+    win.check_blend(context, blend)
     wins = sequence_windows(grid, meta.seq_len, context)
-    return predict_windows(model, meta, grid, wins, batch_size)
+    return predict_windows(model, meta, grid, wins, batch_size, blend)
 
 
 def authors_windows(n_rows: int, seq_len: int) -> list[tuple[np.ndarray, int, int]]:
@@ -217,9 +226,18 @@ def authors_windows(n_rows: int, seq_len: int) -> list[tuple[np.ndarray, int, in
     return [(w.start + np.arange(seq_len), 0, seq_len) for w in win.back_to_back(n_rows, seq_len)]
 
 
-def predict_windows(model, meta: ModelMeta, grid: dict, wins: list, batch_size: int):
+def predict_windows(model, meta: ModelMeta, grid: dict, wins: list, batch_size: int,
+                    blend: int = 0):  # fmt: skip
     """The CNN-RNN on the windows ``wins`` ((rows, kept from, kept to) triples) over the grid's
-    input stream (JPEG crops decoded as the records are); NaN on rows no window keeps."""
+    input stream (:func:`grid_loader`); NaN on rows no window keeps."""
+    load = grid_loader(meta, grid)
+    return run_windows(model_call(model), wins, len(grid["frame"]), load, meta.seq_len,
+                       batch_size, blend)  # fmt: skip
+
+
+def grid_loader(meta: ModelMeta, grid: dict):
+    """``load(rows)``: the (images, landmarks) of grid rows (-1: a black, landmark-less
+    padding step), the JPEG crops decoded as the records are."""
     size = meta.image_size
     blank = tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8)).numpy()
     images = np.append(grid["image"], blank)  # row -1: padding
@@ -234,8 +252,7 @@ def predict_windows(model, meta: ModelMeta, grid: dict, wins: list, batch_size: 
     def load(rows):
         return prepare(tf.constant(images[rows])), landmarks[rows]
 
-    return run_windows(model_call(model), wins, len(grid["frame"]), load, meta.seq_len,
-                       batch_size)  # fmt: skip
+    return load
 
 
 def model_call(model):
@@ -250,10 +267,12 @@ def model_call(model):
     return call
 
 
-def run_windows(call, wins: list, n_rows: int, load, seq_len: int, batch_size: int):
-    """``call`` on the windows ``wins`` (``batch_size // seq_len`` per call, at least one),
-    ``load(rows)`` giving the (images, landmarks) of rows (-1: padding); each window's kept
-    part placed on its rows of an (n_rows, 2) array, NaN elsewhere."""
+def run_windows(call, wins: list, n_rows: int, load, seq_len: int, batch_size: int,
+                blend: int = 0):  # fmt: skip
+    """``call`` on the windows ``wins`` (``batch_size // seq_len`` per call, at least one, in
+    order), ``load(rows)`` giving the (images, landmarks) of rows (-1: padding); each window's
+    kept part placed on its rows of an (n_rows, 2) array, NaN elsewhere, with the ``blend``
+    rows before it crossfaded (:func:`pipeline.contracts.windows.place`)."""
     per_call = max(1, batch_size // seq_len)
     out = np.full((n_rows, 2), np.nan, np.float32)
     for k in range(0, len(wins), per_call):
@@ -266,7 +285,7 @@ def run_windows(call, wins: list, n_rows: int, load, seq_len: int, batch_size: i
         }
         p = call(x)
         for (r, a, b), pw in zip(chunk, p, strict=True):
-            out[r[a:b]] = pw[a:b, :2]
+            win.place(out, r, pw[:, :2], a, b, blend)
     return out
 
 
@@ -300,18 +319,17 @@ def window_starts(grid: dict, seq_len: int, context: int, protocol: str = "all_f
     return starts & ~first
 
 
+def jump_means(grid: dict, pred: np.ndarray, starts: np.ndarray) -> tuple[float, float]:
+    """Mean |Δ prediction| into the grid rows where a window starts, and elsewhere
+    (:func:`pipeline.evaluation.metrics.jump_means`)."""
+    return video_jump_means(grid["video_id"], grid["face"], pred, starts)
+
+
 def jump_ratio(grid: dict, pred: np.ndarray, starts: np.ndarray) -> float:
-    """Mean |Δ prediction| (both dimensions) into frames where a window starts, divided by
-    the mean elsewhere; only steps between two consecutive frames of one video that both
-    have a face. About 1 when windows leave no trace; >> 1 when each starts cold."""
-    same = grid["video_id"][1:] == grid["video_id"][:-1]
-    both = grid["face"][1:] & grid["face"][:-1] & same
-    step = np.abs(np.diff(pred, axis=0)).mean(axis=1)
-    ok = both & np.isfinite(step)
-    at, rest = ok & starts[1:], ok & ~starts[1:]
-    if not at.any() or not rest.any():
-        return float("nan")
-    return float(step[at].mean() / step[rest].mean())
+    """:func:`jump_means`' at-start mean over the mean elsewhere. About 1 when windows leave
+    no trace; >> 1 when each starts cold."""
+    at, rest = jump_means(grid, pred, starts)
+    return at / rest if np.isfinite(at) and np.isfinite(rest) else float("nan")
 
 
 def predict_svr(model, records_dir, split: str, grid: dict):

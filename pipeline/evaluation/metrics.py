@@ -39,6 +39,22 @@ class Metric:
     flat: bool = False
 
 
+def jump_means(video_id, face, pred: np.ndarray, starts: np.ndarray) -> tuple[float, float]:
+    """Mean |Δ prediction| (both dimensions) into the frames where ``starts`` (a CNN-RNN
+    window's kept part begins), and the mean into every other frame; only steps between two
+    consecutive frames of one video that both have a face (NaN where there is no such step).
+    Their ratio is the window check's jump ratio (about 1: no trace of the seams)."""
+    video_id, face = np.asarray(video_id), np.asarray(face, bool)
+    same = video_id[1:] == video_id[:-1]
+    both = face[1:] & face[:-1] & same
+    step = np.abs(np.diff(pred, axis=0)).mean(axis=1)
+    ok = both & np.isfinite(step)
+    at, rest = ok & starts[1:], ok & ~starts[1:]
+    nan = float("nan")
+    return (float(step[at].mean()) if at.any() else nan,
+            float(step[rest].mean()) if rest.any() else nan)  # fmt: skip
+
+
 def concordance(cov, var_x, var_y, mean_x, mean_y):
     """ρc = 2 s_xy / (s_x² + s_y² + (x̄ − ȳ)²) from the moments: the one CCC formula (numpy)."""
     return 2 * cov / (var_x + var_y + (mean_x - mean_y) ** 2)

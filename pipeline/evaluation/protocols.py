@@ -269,12 +269,15 @@ def predict_list(scorer: Scorer, frames: FrameList, protocol: str, batch_size: i
     load = crop_loader(frames, meta.image_size)
     if meta.kind == "cnn":
         return _per_frame(scorer.call, n, load, batch_size), None
+    blend = 0  # back-to-back windows: nothing to blend
     if protocol == "authors":
         wins = ev.authors_windows(n, meta.seq_len)
     else:
         ctx = win.default_context(meta.seq_len) if context is None else context
         wins = ev.sequence_windows({"video_id": frames.videos}, meta.seq_len, ctx)
-    return ev.run_windows(scorer.call, wins, n, load, meta.seq_len, batch_size), len(wins)
+        blend = win.default_blend(ctx)
+    return ev.run_windows(scorer.call, wins, n, load, meta.seq_len, batch_size,
+                          blend), len(wins)  # fmt: skip
 
 
 def score_list(scorer: Scorer, frames: FrameList, protocol: str, batch_size: int = 64,

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from pipeline.artifacts import BootstrapInfo, Comparison, SeedScores, SeedsReport
+from pipeline.artifacts import BootstrapInfo, Comparison, SeedScores, SeedsReport, SeedWindows
 from pipeline.errors import InputError
 from pipeline.evaluation import spread
 from pipeline.evaluation.metrics import (
@@ -29,6 +29,7 @@ from pipeline.evaluation.metrics import (
     PRIMARY,
     flat_keys,
     interval_keys,
+    jump_means,
     primary_keys,
 )
 from pipeline.registry import METRICS
@@ -60,7 +61,34 @@ def load_run(path: str | Path) -> dict:
         run["models"][m] = np.stack(
             [t.column(f"{m}_{d}").to_numpy(zero_copy_only=False) for d in DIMENSIONS], axis=1
         )
+    for col in ("face", "window_start"):  # the CNN-RNN's window check (older tables: none)
+        if col in cols:
+            run[col] = t.column(col).to_numpy(zero_copy_only=False).astype(bool)
     return run
+
+
+def window_check(runs: dict[int, dict]) -> SeedWindows | None:
+    """The CNN-RNN's jump ratio at its window starts (:func:`pipeline.evaluation.metrics.
+    jump_means`) in each run, with the seed mean and sd; None unless every run has the
+    CNN-RNN's predictions, the face flags and window starts with a step into one."""
+    model = "cnn_rnn"
+    if not all(model in r["models"] and "window_start" in r and "face" in r for r in runs.values()):
+        return None
+    per_seed = {}
+    for s, r in sorted(runs.items()):
+        at, rest = jump_means(r["video_id"], r["face"], r["models"][model], r["window_start"])
+        if not np.isfinite(at / rest):
+            return None
+        per_seed[str(s)] = {"jump_ratio": round(at / rest, 3), "at_start": round(at, 5),
+                            "elsewhere": round(rest, 5)}  # fmt: skip
+    ratio, ratio_sd = spread.mean_sd([v["jump_ratio"] for v in per_seed.values()])
+    return SeedWindows(
+        per_seed=per_seed,
+        jump_ratio=round(ratio, 3),
+        jump_ratio_sd=None if np.isnan(ratio_sd) else round(ratio_sd, 3),
+        at_start=round(float(np.mean([v["at_start"] for v in per_seed.values()])), 5),
+        elsewhere=round(float(np.mean([v["elsewhere"] for v in per_seed.values()])), 5),
+    )
 
 
 def collect(runs: dict[int, dict], n_boot: int, seed: int) -> SeedsReport:
@@ -95,6 +123,7 @@ def collect(runs: dict[int, dict], n_boot: int, seed: int) -> SeedsReport:
         videos=len(np.unique(ref["video_id"][sel])),
         bootstrap=BootstrapInfo(resamples=n_boot, seed=seed),
         models={m: _seed_scores(per_run[m], boot[m]) for m in models},
+        cnn_rnn_windows=window_check(runs),
         comparisons={  # each model against the simpler ones before it
             f"{a} vs {b}": {
                 key: Comparison(**spread.compare(boot[a][key], boot[b][key]))
@@ -195,6 +224,15 @@ def markdown(summary: SeedsReport) -> str:
         cells = [_pm(row, key) for key, _ in columns]
         cells.append(f"[{f[f'{PRIMARY}_mean_lo']:.3f}, {f[f'{PRIMARY}_mean_hi']:.3f}]")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if summary.cnn_rnn_windows is not None:
+        w = summary.cnn_rnn_windows
+        sd = "" if w.jump_ratio_sd is None else f" ± {w.jump_ratio_sd:.3f}"
+        lines += [
+            "",
+            f"CNN-RNN window-start jump ratio: {w.jump_ratio:.3f}{sd} (mean |Δ prediction| "
+            f"{w.at_start:.4f} into a window's kept part, {w.elsewhere:.4f} elsewhere; "
+            "~1: no trace of the seams).",
+        ]
     lines += [
         "",
         "Paired bootstrap over the same resampled videos (95 % interval of the difference):",

@@ -12,11 +12,14 @@ never saw one in training) and get NaN.
 **CNN-RNN.** Windows of the model's ``seq_len`` frames overlap and only each window's tail
 is kept (:mod:`pipeline.contracts.windows`, the plan evaluation uses): every frame is
 predicted exactly once and with at least ``context`` preceding frames (half a window by
-default), so the prediction does not jump where a window starts from a zero state. The
-last window is padded with black, landmark-less steps. Frames without a face are in the
-window as a black image with zero landmarks (as no-face steps were in training), so the
-recurrence runs on; their output is still reported as NaN, for consistency with the CNN
-and because the label of a frame whose face is not seen is not defined.
+default), so the prediction does not jump where a window starts from a zero state; the
+``blend`` frames before each seam are crossfaded as evaluation does (default none: the
+windows already agree there, docs/results-and-choices.md#cnn-rnn-windows), those rows coming
+one window later. The last window is padded with black, landmark-less steps. Frames without
+a face are in the window as a black image with zero landmarks (as no-face steps were in
+training), so the recurrence runs on; their output is still reported as NaN, for
+consistency with the CNN and because the label of a frame whose face is not seen is not
+defined.
 
 **Rows.** ``frame`` (0-based), ``time_s`` (the container's time stamp, so variable frame
 rates are honoured), ``valence``, ``arousal`` (NaN where no face), ``face`` (bool), then the
@@ -132,7 +135,8 @@ class Predictor:
     """Push :class:`FaceFrame` s in order, get :class:`Prediction` s back in order (see the
     module docstring for how CNN and CNN-RNN inputs are formed)."""
 
-    def __init__(self, tm: TrainedModel, batch_size: int = 64, context: int | None = None):
+    def __init__(self, tm: TrainedModel, batch_size: int = 64, context: int | None = None,
+                 blend: int | None = None):  # fmt: skip
         self.tm = tm
         self.make = InputMaker(tm)
         self.batch_size = max(1, int(batch_size))
@@ -142,8 +146,14 @@ class Predictor:
             context = windows.default_context(self.seq_len)
         if self.seq_len:
             windows.check_context(self.seq_len, context)
-        self.context = context or 0
-        self._history: list[FaceFrame] = []  # the last `context` frames, already predicted
+            blend = windows.default_blend(context) if blend is None else blend
+            windows.check_blend(context, blend)
+        self.context, self.blend = context or 0, blend or 0
+        # the last `context` frames, predicted; the last len(_held) of them not yet emitted:
+        # their prediction (the earlier window's) waits for the next window's crossfade
+        self._history: list[FaceFrame] = []
+        self._held = np.zeros((0, 2), np.float32)
+        self._held_starts = np.zeros(0, np.int64)
         self._pending: list[FaceFrame] = []
         self._n_faces = 0
         self.model_seconds = 0.0
@@ -193,44 +203,58 @@ class Predictor:
         ]
 
     def _flush_windows(self, final: bool) -> list[Prediction]:
-        """Overlapping windows over (history + pending), tails kept. Before the end of the
-        video only complete windows run (the rest waits), so the windows fall where the
-        whole-video plan puts them, whatever the batch size."""
-        t, size = self.seq_len, self.tm.image_size
+        """Overlapping windows over (history + pending), tails kept and the ``blend`` frames
+        before each seam crossfaded (:func:`pipeline.contracts.windows.place`, as evaluation
+        does). Before the end of the video only complete windows run (the rest waits), so the
+        windows fall where the whole-video plan puts them, whatever the batch size; the last
+        ``blend`` predicted frames are held back until the next window has blended them."""
+        t = self.seq_len
         frames = self._history + self._pending
-        head = len(self._history)
+        head, n_held = len(self._history), len(self._held)
         plan = windows.plan(len(frames), t, self.context, covered=head)
         if not final:
             plan = [w for w in plan if w.start + t <= len(frames)]
+            if not plan:
+                return []
         done = plan[-1].keep_to if plan else head
         out = np.full((done, 2), np.nan, np.float32)
         starts = np.full(done, -1, np.int64)
-        if any(ff.face for ff in frames[head:done]):
+        out[head - n_held : head], starts[head - n_held : head] = self._held, self._held_starts
+        if any(ff.face for ff in frames[head - n_held : done]):
             for k in range(0, len(plan), self.windows_per_call):
-                group = plan[k : k + self.windows_per_call]
-                steps: list[FaceFrame | None] = []
-                for w in group:
-                    part = frames[w.start : w.start + t]
-                    steps += part + [None] * (t - len(part))
-                crops = [None if ff is None or not ff.face else ff.crop for ff in steps]
-                image = self.make.images(crops).reshape(len(group), t, size, size, 3)
-                lms = self.make.landmarks(steps).reshape(len(group), t, N_VALUES)
-                res = self._run(self.make.inputs(image, lms))
-                for w, r in zip(group, res, strict=True):
-                    out[w.keep_from : w.keep_to] = r[
-                        w.keep_from - w.start : w.keep_to - w.start, :2
-                    ]
-                    starts[w.keep_from : w.keep_to] = frames[w.start].frame
-        emitted = frames[head:done]
+                self._run_windows(plan[k : k + self.windows_per_call], frames, out, starts)
+        hold = 0 if final else self.blend
+        first, last = head - n_held, done - hold
+        emitted = frames[first:last]
+        self._held, self._held_starts = out[last:done], starts[last:done]
         self._pending = frames[done:]
         self._n_faces = sum(ff.face for ff in self._pending)
         self._history = frames[max(0, done - self.context) : done] if self.context else []
-        va = out[head:done]
+        va = out[first:last]
         va[~np.array([ff.face for ff in emitted], bool)] = np.nan
         return [
             Prediction(ff, float(v), float(a), int(s) if ff.face else -1)
-            for ff, (v, a), s in zip(emitted, va, starts[head:done], strict=True)
+            for ff, (v, a), s in zip(emitted, va, starts[first:last], strict=True)
         ]
+
+    def _run_windows(self, group: list, frames: list, out: np.ndarray, starts: np.ndarray):
+        """One model call on the windows ``group``, each placed on ``out`` in turn; a kept
+        frame's ``starts`` is its window's first frame (a blended frame keeps the earlier
+        window's)."""
+        t, size = self.seq_len, self.tm.image_size
+        steps: list[FaceFrame | None] = []
+        for w in group:
+            part = frames[w.start : w.start + t]
+            steps += part + [None] * (t - len(part))
+        crops = [None if ff is None or not ff.face else ff.crop for ff in steps]
+        image = self.make.images(crops).reshape(len(group), t, size, size, 3)
+        lms = self.make.landmarks(steps).reshape(len(group), t, N_VALUES)
+        res = self._run(self.make.inputs(image, lms))
+        for w, r in zip(group, res, strict=True):
+            at = np.arange(w.start, w.start + t)
+            windows.place(out, at, r[:, :2], w.keep_from - w.start, w.keep_to - w.start,
+                          self.blend)  # fmt: skip
+            starts[w.keep_from : w.keep_to] = frames[w.start].frame
 
 
 # -- the output table -----------------------------------------------------------------------

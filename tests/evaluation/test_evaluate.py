@@ -197,3 +197,18 @@ def test_the_protocol_is_validated():
         EvaluateConfig(protocol="paper")
     with pytest.raises(ValueError, match="back-to-back"):
         EvaluateConfig(protocol="authors", rnn_context=10)
+
+
+def test_the_blend_is_validated_against_the_context():
+    from pipeline.config import ParamsError, parse_params
+
+    assert parse_params({}).evaluate.rnn_blend is None  # the default: no crossfade
+    ok = parse_params({"shard": {"seq_len": 50}, "evaluate": {"rnn_blend": 25}})
+    assert ok.evaluate.rnn_blend == 25  # up to the default context, half a window
+    with pytest.raises(ParamsError, match=r"evaluate.rnn_blend 26: .*<= evaluate.rnn_context "
+                                          r"\(25 for 50-frame windows\)"):  # fmt: skip
+        parse_params({"shard": {"seq_len": 50}, "evaluate": {"rnn_blend": 26}})
+    with pytest.raises(ParamsError, match=r"rnn_blend 11: .*\(10 for"):
+        parse_params({"shard": {"seq_len": 50}, "evaluate": {"rnn_context": 10, "rnn_blend": 11}})
+    with pytest.raises(ParamsError, match="nothing to blend"):
+        parse_params({"evaluate": {"protocol": "authors", "rnn_blend": 3}})

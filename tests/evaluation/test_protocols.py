@@ -175,9 +175,11 @@ def test_the_evaluate_stage_under_the_authors_protocol(tmp_path):
         (folder / "meta.json").write_text(json.dumps({**meta, "train_label_mean": [0.1, 0.2]}))
         models[kind] = folder
     reports = {}
-    for protocol in ("all_frames", "authors"):
+    runs = {"all_frames": "protocol: all_frames", "authors": "protocol: authors",
+            "blend": "protocol: all_frames, rnn_blend: 2"}  # fmt: skip
+    for protocol, evaluate_params in runs.items():
         params = tmp_path / f"{protocol}.yaml"
-        params.write_text(f"evaluate: {{protocol: {protocol}, bootstrap: 100}}\n")
+        params.write_text(f"evaluate: {{{evaluate_params}, bootstrap: 100}}\n")
         out = tmp_path / protocol
         r = CliRunner().invoke(evaluate, [
             "--records", records, "--labels", tmp_path / "labels.parquet",
@@ -195,6 +197,13 @@ def test_the_evaluate_stage_under_the_authors_protocol(tmp_path):
     assert n == face_frames // SEQ * SEQ < reports["all_frames"]["frames"]["labelled"]
     assert a["frames"]["with_face"] == n  # only frames with a face are listed
     assert pq.read_table(tmp_path / "authors" / "pred.parquet").num_rows == n
+    # the seam blend reaches the stage: the CNN-RNN's numbers move, the CNN's do not
+    windows = {k: reports[k]["cnn_rnn_windows"] for k in ("all_frames", "blend")}
+    assert (windows["all_frames"]["blend"], windows["blend"]["blend"]) == (0, 2)
+    assert all({"at_start", "elsewhere", "jump_ratio"} <= set(w) for w in windows.values())
+    pred = {k: pq.read_table(tmp_path / k / "pred.parquet").to_pydict() for k in windows}
+    assert pred["blend"]["cnn_valence"] == pred["all_frames"]["cnn_valence"]
+    assert pred["blend"]["cnn_rnn_valence"] != pred["all_frames"]["cnn_rnn_valence"]
 
 
 @pytest.mark.slow  # two exports, the TFLite conversion (~80 s on 2 cores)

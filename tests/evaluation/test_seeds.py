@@ -85,6 +85,31 @@ def test_collect_mean_sd_interval_and_claims(tmp_path):
     assert SeedsReport.read_file(tmp_path / "report.json") == out
 
 
+def test_the_window_check_over_seeds(tmp_path):
+    # A CNN-RNN whose prediction jumps by 1 into every 10th frame of each video, and moves
+    # by the run's step elsewhere: the ratio per run, its mean and sd; the markdown says it.
+    g = _grid()
+    g["face"][:] = True
+    starts = (g["frame"] % 10 == 0) & (g["frame"] > 0)
+    runs = {}
+    for s, step in ((0, 0.1), (1, 0.2)):
+        trace = np.cumsum(np.where(starts, 1.0, step)) * np.ones((2, 1))
+        pred = {"cnn_rnn": trace.T.astype(np.float32)}
+        write_parquet(predictions_table(g, pred, starts), tmp_path / f"{s}.parquet")
+        runs[s] = sd.load_run(tmp_path / f"{s}.parquet")
+    w = sd.collect(runs, n_boot=100, seed=0).cnn_rnn_windows
+    # the step into each video's first frame is not counted (another video)
+    assert w.per_seed["0"] == pytest.approx({"jump_ratio": 10.0, "at_start": 1.0,
+                                             "elsewhere": 0.1}, rel=1e-3)  # fmt: skip
+    assert w.per_seed["1"]["jump_ratio"] == pytest.approx(5.0, rel=1e-3)
+    assert w.jump_ratio == pytest.approx(7.5) and w.jump_ratio_sd == pytest.approx(3.536, abs=1e-3)
+    text = sd.markdown(sd.collect(runs, n_boot=100, seed=0))
+    assert "CNN-RNN window-start jump ratio: 7.500 ± 3.536" in text
+    # runs without window starts (a table of the CNN alone, or none marked): no check
+    write_parquet(predictions_table(g, pred, np.zeros(len(starts), bool)), tmp_path / "n.parquet")
+    assert sd.collect({0: sd.load_run(tmp_path / "n.parquet")}, 100, 0).cnn_rnn_windows is None
+
+
 def test_runs_on_other_frames_are_refused(tmp_path):
     g = _grid()
     _write(tmp_path / "0.parquet", g, {"cnn": 0.3}, 0)

@@ -40,6 +40,65 @@ def test_plan_resumes_after_a_covered_head():
         windows.plan(10, SEQ, SEQ)
 
 
+def _hard_cut(plan, outputs, n):
+    """The cut before blends: each window's kept part written, nothing else."""
+    out = np.full((n, 2), np.nan, np.float32)
+    for w, p in zip(plan, outputs, strict=True):
+        out[w.keep_from : w.keep_to] = p[w.keep_from - w.start : w.keep_to - w.start]
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 10, 37, 100])
+@pytest.mark.parametrize("context", [0, 3, 5, 9])
+def test_blend_zero_is_the_hard_cut_bit_for_bit(n, context):
+    plan = windows.plan(n, SEQ, context)
+    rng = np.random.default_rng(n + context)
+    outputs = [rng.normal(size=(SEQ, 2)).astype(np.float32) for _ in plan]
+    got = windows.stitch(plan, outputs, blend=0)
+    assert got.tobytes() == _hard_cut(plan, outputs, n).tobytes()
+
+
+@pytest.mark.parametrize("blend", [1, 2, 3, 4])
+def test_a_blend_turns_a_step_between_constant_windows_into_a_ramp(blend):
+    plan = windows.plan(30, SEQ, 5)  # windows start at 0, 5, 10, ...; seams at 10, 15, ...
+    # (blend < 5, the kept length: the ramps do not touch)
+    outputs = [np.full((SEQ, 2), float(k), np.float32) for k in range(len(plan))]
+    got = windows.stitch(plan, outputs, blend)[:, 0]
+    seam = plan[1].keep_from
+    ramp = got[seam - blend - 1 : seam + 1]  # the old value, blend steps, the new value
+    np.testing.assert_allclose(ramp, np.linspace(0, 1, blend + 2), atol=1e-6)
+    np.testing.assert_array_equal(got[: seam - blend], 0.0)  # untouched before the ramp
+    steps = np.diff(got)
+    assert np.count_nonzero(steps) == (blend + 1) * (len(plan) - 1)  # every seam a ramp
+
+
+@pytest.mark.parametrize("n", [1, 9, 11, 37, 100])
+@pytest.mark.parametrize(("context", "blend"), [(0, 0), (3, 3), (5, 2), (9, 9), (9, 4)])
+def test_blended_frames_are_each_predicted_once_with_weights_summing_to_one(n, context, blend):
+    # Window k outputs the one-hot of k: a frame's stitched vector is the weight each window
+    # got there. Every frame is covered and its weights sum to 1; where the blend is no
+    # longer than a window's kept part, only the blend frames before a seam are shared, by
+    # two windows.
+    plan = windows.plan(n, SEQ, context)
+    outputs = [np.tile(np.eye(len(plan), dtype=np.float32)[k], (SEQ, 1)) for k in range(len(plan))]
+    got = windows.stitch(plan, outputs, blend)
+    assert got.shape == (n, len(plan))
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-6)
+    assert (got >= 0).all()
+    if blend <= SEQ - context:
+        shared = (got > 0).sum(axis=1)
+        assert shared.max() <= 2
+        assert (shared == 2).sum() == blend * (len(plan) - 1)
+
+
+def test_a_blend_longer_than_the_context_is_refused():
+    with pytest.raises(ValueError, match=r"blend 6: .* \[0, context = 5\]"):
+        windows.check_blend(5, 6)
+    with pytest.raises(ValueError, match="blend -1"):
+        windows.check_blend(5, -1)
+    windows.check_blend(5, 5)
+
+
 def _grid(n_videos=3, n=120, size=16):
     """Videos whose frames drift smoothly (a moving bright square), as JPEGs."""
     rows = {"video_id": [], "frame": [], "image": [], "face": []}

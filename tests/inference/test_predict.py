@@ -326,3 +326,44 @@ def test_title_over_sky_gets_no_prediction(tmp_path, cnn_dir):
     rows = read_csv(out)
     assert len(rows["frame"]) == 30 and not rows["face"].any()
     assert np.isnan(rows["valence"]).all() and np.isnan(rows["arousal"]).all()
+
+
+@pytest.mark.parametrize("batch_size", [1, 64])
+def test_predict_rows_equal_evaluates_predictions_with_a_blend(rnn_dir, batch_size):
+    """The file rule's streaming windows (held-back blend frames included) give, frame for
+    frame, what ``evaluate`` gives on the same crops with the same context and blend; and the
+    blend moves the numbers (so the comparison can fail)."""
+    import tensorflow as tf
+
+    from pipeline.evaluation.evaluate import predict_sequences
+    from pipeline.face.tracker import FaceFrame
+
+    tm = load_model(rnn_dir)
+    n, context, blend = 27, 4, 3  # 6-frame windows: seams every 2 frames, 3 blended
+    rng = np.random.default_rng(0)
+    face = np.ones(n, bool)
+    face[[9, 10]] = False
+    blocks = rng.integers(0, 255, (n, 4, 4, 3), dtype=np.uint8)
+    jpegs = [tf.io.encode_jpeg(np.kron(b, np.ones((8, 8, 1), np.uint8))).numpy() for b in blocks]
+    lms = rng.uniform(size=(n, 136)).astype(np.float32)
+    lms[~face] = 0
+    black = tf.io.encode_jpeg(np.zeros((32, 32, 3), np.uint8)).numpy()
+    grid = {
+        "video_id": np.array(["v"] * n, dtype=object),
+        "frame": np.arange(n),
+        "image": np.array(
+            [j if f else black for j, f in zip(jpegs, face, strict=True)], dtype=object
+        ),
+        "landmarks": lms,
+        "face": face,
+    }
+    want = {b: predict_sequences(tm.keras_model, tm.meta, grid, 64, context, b) for b in (0, blend)}
+    assert np.abs(want[blend] - want[0]).max() > 1e-4  # the blend changes the numbers
+    ffs = [FaceFrame(i, True, {"crops": {"image": jpegs[i] if face[i] else None,
+                                         "landmarks": lms[i]}}) for i in range(n)]  # fmt: skip
+    p = Predictor(tm, batch_size=batch_size, context=context, blend=blend)
+    preds = [q for ff in ffs for q in p.push(ff)] + p.finish()
+    assert [q.face.frame for q in preds] == list(range(n))  # every frame once, in order
+    got = np.array([[q.valence, q.arousal] for q in preds])
+    np.testing.assert_allclose(got[face], want[blend][face], atol=1e-5)
+    assert np.isnan(got[~face]).all()
