@@ -102,8 +102,24 @@ def _commit_end(names: list[str], pointer: int) -> int:
     return nxt if nxt < len(names) and names[nxt] == "commit:prune" else pointer
 
 
-@pytest.mark.parametrize("stage", list(OUTPUTS))
-def test_killed_at_every_commit_operation_resumes_to_the_same_bytes(prepared, tmp_path, stage):
+# One class per stage: pytest-xdist (--dist loadscope) gives each class to a worker of its own.
+class TestTrainCnn:
+    def test_killed_at_every_commit_operation_resumes_to_the_same_bytes(self, prepared, tmp_path):
+        killed_everywhere(prepared, tmp_path, "train_cnn")
+
+
+class TestFeatures:
+    def test_killed_at_every_commit_operation_resumes_to_the_same_bytes(self, prepared, tmp_path):
+        killed_everywhere(prepared, tmp_path, "features")
+
+
+class TestTrainRnn:
+    def test_killed_at_every_commit_operation_resumes_to_the_same_bytes(self, prepared, tmp_path):
+        killed_everywhere(prepared, tmp_path, "train_rnn")
+
+
+def killed_everywhere(prepared, tmp_path: Path, stage: str) -> None:
+    """Killed at each of ``stage``'s kill points in turn, then run again: no failure."""
     before, ref, ops = prepared
     every = kill_points(ops)
     assert len(every) >= 20 and {s for s, _ in every} == set(OUTPUTS)
