@@ -40,7 +40,7 @@ from pipeline.contracts.reports import VideoReport
 from pipeline.face import tables
 from pipeline.face.ibug68 import mesh_to_68
 from pipeline.face.jobs import FaceStep, Row, Video
-from pipeline.face.plausible import texture_share
+from pipeline.face.plausible import appearance, texture_share
 from pipeline.face.reference import nme
 from pipeline.face.temporal import GapFiller, LandmarkRow, OneEuro
 from pipeline.registry import FACE_STAGES
@@ -161,6 +161,14 @@ class LandmarkFollower:
                 pts = mesh_to_68(m, cfg.mapping, cfg.jaw)
                 # a face must look like one: lettering the mesh fits has no fine detail
                 if cfg.min_texture and texture_share(rgb, pts) < cfg.min_texture:
+                    continue
+                # a track starts only on what looks like a face (tracked frames are held by
+                # the texture check: a face turned or half covered may look less like one)
+                if (
+                    how != "tracked"
+                    and cfg.min_appearance
+                    and (appearance(rgb, pts) < cfg.min_appearance)
+                ):
                     continue
                 self.prev_mesh = m
                 return pts, s, how
