@@ -9,7 +9,9 @@ of its own points, since the detector's ROI is coarse); the 468 points become th
 ``refine`` the mesh is MediaPipe's attention model (``refine_landmarks``); its face flag is
 less strict than the plain model's, so a frame tracked with no subject box must also pass the
 plain model's presence score. A mesh whose inner face has too little fine detail
-(``min_texture``, :mod:`pipeline.face.plausible`: lettering) is no face.
+(``min_texture``, :mod:`pipeline.face.plausible`: lettering) is no face, and a mesh that would
+start a track (not ``tracked``) must also look like a face to the appearance classifier
+(``min_appearance``: shaded 3-D lettering).
 Short missing runs are interpolated (``interpolated``), optional One-Euro smoothing applies,
 and everything else is ``missing`` — or ``rejected`` where the detector had a box but the mesh
 has not yet seen a face (presence >= ``min_presence``, texture >= ``min_texture``) in that

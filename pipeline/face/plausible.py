@@ -1,4 +1,4 @@
-"""Does a mesh's face look like a face? The texture check of the ``landmarks`` stage.
+"""Does a mesh's face look like a face? The texture and appearance checks of ``landmarks``.
 
 MediaPipe's face mesh is confident (presence 0.99-1.0) on some large lettering: a bold "a"
 or "Qa" over a sky is a round shape with two holes, and the mesh fits a face-shaped set of
@@ -13,6 +13,12 @@ nose, mouth), warped to 64 x 64 grey levels: the share of pixels whose Laplacian
 of the region's grey-level standard deviation (so that it hardly depends on brightness or
 contrast), and at least :data:`MIN_DETAIL` grey level (a strongly blurred letter is smooth
 everywhere, so its spread alone would make any ripple count).
+
+Shaded 3-D lettering (a bevel, highlights, dark outlines) has that detail. :func:`appearance`
+asks whether the inner face looks like a face: a logistic regression on the HOG of the inner
+face aligned to the mean shape (:class:`AppearanceModel`, shipped as
+``data/face_appearance.npz``); the stage asks it where a mesh would start a track
+(``docs/landmarks.md``).
 """
 
 from __future__ import annotations
