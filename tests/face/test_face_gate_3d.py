@@ -51,6 +51,14 @@ def test_held_out_3d_titles_give_no_face(clips):
         assert faces_reported(frames, params()) == [], name
 
 
+@pytest.mark.xfail(strict=True, reason="known gap: a face on the 'B' of held-out clip 919")
+def test_the_held_out_clip_the_check_lets_through():
+    # "Bob" in STIX bold over the rocket photo's sky: the track starts on a frame the
+    # classifier scores 0.87 and the tracked frames after it are not asked (docs/landmarks.md)
+    frames = titles3d.render(titles3d.held_out()[19])
+    assert faces_reported(frames, params()) == []
+
+
 def test_without_the_appearance_check_letters_pass_for_faces(clips):
     fooled = [n for n, (_, f) in clips.items() if faces_reported(f, params(0.0))]
     assert len(fooled) >= 2, fooled
