@@ -47,6 +47,10 @@ class LandmarksConfig(Section):
     # Minimum share of the inner face with fine detail (pipeline.face.plausible): lettering
     # and flat shapes the mesh takes for a face fall below it. 0 turns the check off.
     min_texture: float = Field(0.48, ge=0, lt=1)
+    # Minimum probability that the inner face looks like a face to the appearance classifier
+    # (pipeline.face.plausible.appearance: HOG + logistic regression): shaded 3-D lettering
+    # that has texture falls below it. 0 turns the check off.
+    min_appearance: float = Field(0.5, ge=0, lt=1)
     # Missing runs of at most this many frames between two faces are interpolated.
     max_gap: int = Field(5, ge=0)
     # Causal One-Euro smoothing of the landmarks over time ("none" to turn off).

@@ -9,7 +9,9 @@ of its own points, since the detector's ROI is coarse); the 468 points become th
 ``refine`` the mesh is MediaPipe's attention model (``refine_landmarks``); its face flag is
 less strict than the plain model's, so a frame tracked with no subject box must also pass the
 plain model's presence score. A mesh whose inner face has too little fine detail
-(``min_texture``, :mod:`pipeline.face.plausible`: lettering) is no face.
+(``min_texture``, :mod:`pipeline.face.plausible`: lettering) is no face, and a mesh that would
+start a track (not ``tracked``) must also look like a face to the appearance classifier
+(``min_appearance``: shaded 3-D lettering).
 Short missing runs are interpolated (``interpolated``), optional One-Euro smoothing applies,
 and everything else is ``missing`` — or ``rejected`` where the detector had a box but the mesh
 has not yet seen a face (presence >= ``min_presence``, texture >= ``min_texture``) in that
@@ -40,7 +42,7 @@ from pipeline.contracts.reports import VideoReport
 from pipeline.face import tables
 from pipeline.face.ibug68 import mesh_to_68
 from pipeline.face.jobs import FaceStep, Row, Video
-from pipeline.face.plausible import texture_share
+from pipeline.face.plausible import appearance, texture_share
 from pipeline.face.reference import nme
 from pipeline.face.temporal import GapFiller, LandmarkRow, OneEuro
 from pipeline.registry import FACE_STAGES
@@ -161,6 +163,14 @@ class LandmarkFollower:
                 pts = mesh_to_68(m, cfg.mapping, cfg.jaw)
                 # a face must look like one: lettering the mesh fits has no fine detail
                 if cfg.min_texture and texture_share(rgb, pts) < cfg.min_texture:
+                    continue
+                # a track starts only on what looks like a face (tracked frames are held by
+                # the texture check: a face turned or half covered may look less like one)
+                if (
+                    how != "tracked"
+                    and cfg.min_appearance
+                    and (appearance(rgb, pts) < cfg.min_appearance)
+                ):
                     continue
                 self.prev_mesh = m
                 return pts, s, how
