@@ -42,10 +42,12 @@ def faces() -> dict[str, np.ndarray]:
 # whole modules (classes, where a module has them) to its workers in collection order, so a
 # long one started last would leave the other worker idle at the end. Only the order changes.
 LONG_FIRST = (
-    "tests/training/test_kill_anywhere.py",
-    "tests/test_dist.py",
-    "tests/test_pipeline_e2e.py",
+    "tests/training/test_kill_anywhere.py::TestTrainCnn",  # builds the shared tiny run
+    "tests/test_dist.py",  # while the other worker does not need the tiny run yet
+    "tests/training/test_kill_anywhere.py::TestTrainRnn",
     "tests/test_reproducibility.py",
+    "tests/training/test_kill_anywhere.py::TestFeatures",
+    "tests/test_pipeline_e2e.py",
     "tests/test_dvc_remote.py",
     "tests/training/test_distribute.py",
     "tests/training/test_multiworker_stage.py",
@@ -64,8 +66,14 @@ LONG_FIRST = (
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    rank = {path: i for i, path in enumerate(LONG_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+
+    def key(item) -> int:
+        path, _, rest = item.nodeid.partition("::")
+        unit = f"{path}::{rest.split('::')[0]}"  # the module's class, where it has one
+        return rank.get(unit, rank.get(path, len(rank)))
+
+    items.sort(key=key)
 
 
 def pytest_collection_finish(session) -> None:
