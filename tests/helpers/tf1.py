@@ -130,6 +130,9 @@ def make_checkpoint(arch: str, folder: Path, images: np.ndarray | None, seq_len:
     rng = np.random.default_rng(seed)
     graph = tf.Graph()
     with graph.as_default():
+        # A graph seed: the cells' own initialisers (overwritten below) need one in a process
+        # where training turned op determinism on (tests share processes).
+        tf1.set_random_seed(0)
         x = tf1.placeholder(tf1.float32, [None, 96, 96, 3] if images is None else
                             [None, *images.shape[1:]])  # fmt: skip
         taps: dict = {}
