@@ -28,6 +28,7 @@ quiet_native()
 
 import numpy as np  # noqa: E402
 
+from benchmarks.bench_face_gate import per_call_ms  # noqa: E402
 from pipeline.config import Params  # noqa: E402
 from pipeline.face import fit_map  # noqa: E402
 from pipeline.face.plausible import appearance, texture_share  # noqa: E402
@@ -54,14 +55,6 @@ def clips(which: str, compare: bool) -> None:
                 f"{t.name:58s} {' / '.join(f'{k:3d}' for k in n)}  (of {len(frames)})", flush=True
             )
     print(f"total: {' / '.join(str(k) for k in totals)} frames")
-
-
-def per_call_ms(fn, *args, n: int = 300) -> float:
-    fn(*args)
-    t0 = time.perf_counter()
-    for _ in range(n):
-        fn(*args)
-    return (time.perf_counter() - t0) / n * 1e3
 
 
 def helen() -> None:

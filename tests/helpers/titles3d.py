@@ -33,9 +33,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tests.helpers.titles import H, W
 from tests.helpers.titles import background as flat_background
-
-W, H = 320, 240
 
 HERSHEY = {
     "hershey_triplex": cv2.FONT_HERSHEY_TRIPLEX,
