@@ -196,7 +196,7 @@ class Predictor:
         cut from a box alone). A CNN-RNN takes the N crops as one sequence in order (windows
         as in :meth:`predict_video`). Columns: ``crop`` (index), ``valence``, ``arousal``,
         ``window_start``."""
-        from pipeline.inference.predict import Predictor as ModelPass
+        from pipeline.inference.predict import ModelPass
 
         faces = _crop_frames(crops, landmarks)
         model = ModelPass(self.model, self.batch_size)

@@ -85,9 +85,10 @@ def check_install(wheel: Path, venv: Path, tmp_path: Path) -> None:
     env["PYTHONWARNINGS"] = "default"  # pip's and the tools' own warnings are not ours
     run(sys.executable, "-m", "venv", venv, cwd=tmp_path, env=env)
     lock = REPO / "requirements" / "lock.txt"
-    # --no-compile: no .pyc for the ~2 GB of dependencies (byte-compiling them is much of the
-    # install's time); the wheel itself is installed as a user installs it.
-    run(py, "-m", "pip", "install", "-q", "--no-compile", "--require-hashes", "-r", lock,
+    # uv, as the README installs the lock (hashes checked; its cache is the install's), then
+    # the wheel as a user installs one
+    uv = Path(sys.executable).parent / "uv"
+    run(uv, "pip", "install", "-q", "--python", py, "--require-hashes", "-r", lock,
         cwd=tmp_path, env=env)  # fmt: skip
     run(py, "-m", "pip", "install", "-q", "--no-deps", wheel, cwd=tmp_path, env=env)
     run(py, "-m", "pip", "check", cwd=tmp_path, env=env)
@@ -100,7 +101,7 @@ def check_install(wheel: Path, venv: Path, tmp_path: Path) -> None:
     golden.assert_same_table(work / "cnn.csv", golden.golden_csv("cnn"))
 
     code = ("import importlib.resources as r, pipeline; "
-            "from pipeline.inference.predict import Predictor; "
+            "from pipeline.inference.predict import ModelPass; "
             "print(pipeline.__file__); "
             "print(r.files('pipeline.face').joinpath('data/ibug68_map.npz').is_file())")  # fmt: skip
     out = run(py, "-c", code, cwd=work, env=env).stdout.split()

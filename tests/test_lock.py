@@ -92,5 +92,13 @@ def test_the_check_catches_a_pin_out_of_range_a_missing_package_and_no_hash():
 def test_the_readme_and_ci_install_from_the_lock():
     readme = (ROOT / "README.md").read_text()
     block = readme.split("<!-- test-command -->")[1].split("<!-- /test-command -->")[0]
-    assert "pip install --require-hashes -r requirements/lock-test.txt" in block
-    assert "pip install --require-hashes -r requirements/lock.txt" in readme
+    assert "pip install --require-hashes -r requirements/uv.txt && uv pip install" in block
+    assert "uv pip install --require-hashes -r requirements/lock-test.txt" in block
+    assert "uv pip install --require-hashes -r requirements/lock.txt" in readme
+
+
+def test_the_installer_is_pinned_as_in_the_test_lock():
+    """requirements/uv.txt (installed by pip first) pins the uv of lock-test.txt, hashed."""
+    uv = parse_lock((ROOT / "requirements" / "uv.txt").read_text())
+    assert set(uv) == {"uv"} and uv["uv"][1] > 0
+    assert uv["uv"][0] == parse_lock((ROOT / "requirements" / "lock-test.txt").read_text())["uv"][0]

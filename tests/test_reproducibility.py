@@ -1,7 +1,7 @@
 """Same bytes as the committed run: the data stages (demo → shard) re-run in a throw-away copy
 with the committed params give the hashes in the committed dvc.lock, file by file as in
-reproducibility/manifest.json. (Every stage forced to run again leaves dvc.lock unchanged:
-tests/test_pipeline_e2e.py.)"""
+reproducibility/manifest.json. (The stages after them run again to the same bytes:
+tests/training/test_kill_anywhere.py, tests/test_pipeline_e2e.py.)"""
 
 from __future__ import annotations
 

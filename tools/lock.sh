@@ -19,3 +19,6 @@ compile() {
 compile "$@" -o requirements/lock.txt              # run: pip install -e .
 compile "$@" --extra test -o requirements/lock-test.txt  # tests and CI
 compile "$@" --extra gpu -o requirements/lock-gpu.txt    # run on CUDA GPUs
+# the installer itself, pinned as in lock-test.txt (pip installs it first: README)
+grep -o '^uv==[^ ]*' requirements/lock-test.txt | "$uv" pip compile - --generate-hashes \
+  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --quiet -o requirements/uv.txt

@@ -131,7 +131,7 @@ class Prediction:
     window_start: int = -1
 
 
-class Predictor:
+class ModelPass:
     """Push :class:`FaceFrame` s in order, get :class:`Prediction` s back in order (see the
     module docstring for how CNN and CNN-RNN inputs are formed)."""
 
@@ -340,11 +340,11 @@ def progress_bar(result: VideoResult, progress: bool | None):
 
 class FilePass:
     """The file rule on frames in order: every face step (:class:`FaceTracker`), then the
-    model's batches or windows (:class:`Predictor`); predictions in frame order."""
+    model's batches or windows (:class:`ModelPass`); predictions in frame order."""
 
     def __init__(self, tm: TrainedModel, fps: float, subject: str = "", batch_size: int = 64):
         self.tm, self.fps, self.subject = tm, fps, subject
-        self.model = Predictor(tm, batch_size)
+        self.model = ModelPass(tm, batch_size)
         self.held_max = 0
 
     def run(self, frames: Iterable[np.ndarray | None]) -> Iterator[Prediction]:

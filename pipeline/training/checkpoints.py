@@ -17,7 +17,8 @@ other entry (newer, half-written or stale) is removed. A ``LATEST`` written for 
 
 **Fault injection.** Every checkpoint operation first calls :func:`fault_point`. With the
 environment variable ``AFFWILD_FAULT_KILL_AT=N`` (or ``STAGE:N``, counted only in that
-stage's process, e.g. ``train_rnn:5``) the ``N``-th operation of the process writes a marker
+stage's process, e.g. ``train_rnn:5``) the ``N``-th operation of the process (not counting the
+removals at a run's start, whose number depends on what an earlier run left) writes a marker
 to ``AFFWILD_FAULT_MARKER`` (which stage, which operation, its number) and kills its own
 process with SIGKILL, as a power cut would stop it: the tests drive real ``dvc repro`` runs
 through every gap of a commit this way. ``AFFWILD_FAULT_TRACE=path`` appends every
@@ -71,13 +72,14 @@ class _Faults:
         self.count = 0
 
     def point(self, name: str) -> None:
-        self.count += 1
+        numbered = not name.startswith("open:")  # the commit and finish operations
+        self.count += numbered
         trace = os.environ.get(TRACE_ENV)
         if trace:
             with open(trace, "a") as f:
-                f.write(f"{stage_name()}\t{self.count}\t{name}\n")
+                f.write(f"{stage_name()}\t{self.count if numbered else '-'}\t{name}\n")
         spec = os.environ.get(KILL_AT_ENV, "")
-        if not spec:
+        if not spec or not numbered:
             return
         stage, _, at = spec.rpartition(":")
         if stage and stage != stage_name():

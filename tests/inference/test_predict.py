@@ -22,7 +22,7 @@ from pipeline.face import tables
 from pipeline.face.jobs import VideoJob
 from pipeline.face.tracker import FaceTracker
 from pipeline.inference.model import load_model
-from pipeline.inference.predict import Predictor, predict_video
+from pipeline.inference.predict import ModelPass, predict_video
 from pipeline.video.reader import iter_frames
 from tests.helpers.inference import N_FRAMES
 from tests.helpers.repo import REPO, tool_env
@@ -154,7 +154,7 @@ def test_cnn_rnn_windows_match_the_keras_model_on_the_same_inputs(gap_video, rnn
     window), the last one padded; a no-face step is a black, landmark-less step and its
     output is reported as NaN."""
     tm = load_model(rnn_dir)
-    p = Predictor(tm, batch_size=1)
+    p = ModelPass(tm, batch_size=1)
     with FaceTracker(tm.face, fps=30.0) as fp:
         ffs = []
         for i, rgb in enumerate(iter_frames(gap_video)):
@@ -280,7 +280,7 @@ def test_a_failure_midway_leaves_no_output(tmp_path, gap_video, cnn_dir, monkeyp
             raise RuntimeError("killed")
         return np.zeros((len(inputs["image"]), 2), np.float32)
 
-    monkeypatch.setattr(Predictor, "_run", boom)
+    monkeypatch.setattr(ModelPass, "_run", boom)
     with pytest.raises(RuntimeError):
         predict_video(gap_video, tm, tmp_path / "p.csv", tmp_path / "o.mp4", batch_size=4)
     assert list(tmp_path.iterdir()) == []  # no output, no temporary file
@@ -361,7 +361,7 @@ def test_predict_rows_equal_evaluates_predictions_with_a_blend(rnn_dir, batch_si
     assert np.abs(want[blend] - want[0]).max() > 1e-4  # the blend changes the numbers
     ffs = [FaceFrame(i, True, {"crops": {"image": jpegs[i] if face[i] else None,
                                          "landmarks": lms[i]}}) for i in range(n)]  # fmt: skip
-    p = Predictor(tm, batch_size=batch_size, context=context, blend=blend)
+    p = ModelPass(tm, batch_size=batch_size, context=context, blend=blend)
     preds = [q for ff in ffs for q in p.push(ff)] + p.finish()
     assert [q.face.frame for q in preds] == list(range(n))  # every frame once, in order
     got = np.array([[q.valence, q.arousal] for q in preds])

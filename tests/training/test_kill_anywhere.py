@@ -1,11 +1,15 @@
 """Killed anywhere, nothing lost: real ``dvc repro`` runs of ``train_cnn``, ``features`` and
 ``train_rnn`` killed (SIGKILL, by the stage process itself through the checkpoint code's
-fault hook) before each operation of a commit, then run again: each time the outputs are
-the same bytes as an uninterrupted run's, the second run resumed from the last committed
-epoch / batch (not from scratch), and the DVCLive curves' steps run 0..N-1.
+fault hook) before each operation of a commit, and run again after each kill: every run
+after a kill resumed from the last committed epoch / batch (not from scratch), and the run
+that ends the stage gives the same bytes as an uninterrupted run, with DVCLive curves whose
+steps run 0..N-1.
 
-The upstream stages come from the session's tiny run (``demo`` .. ``shard``, tiny params);
-each kill point starts from a copy of the repository as it was before the stage it kills.
+The kills of one stage are one chain: the run after a kill is itself killed at the next
+point (so each kill's leftovers are read by a resumed run, and a kill's damage would carry
+into the end), and the last run finishes the stage. The upstream stages come from the
+session's tiny run (``demo`` .. ``shard``, tiny params); each chain starts from a copy of the
+repository as it was before the stage it kills.
 """
 
 from __future__ import annotations
@@ -80,6 +84,8 @@ def prepared(tiny_run, tmp_path_factory):
     ops: dict[str, list[str]] = {}
     for line in (folder / "trace.tsv").read_text().splitlines():
         stage, n, op = line.split("\t")
+        if n == "-":  # removals at a run's start: not numbered (none in a fresh run)
+            continue
         ops.setdefault(stage, []).append(op)
     return before, ref, ops
 
@@ -119,7 +125,9 @@ class TestTrainRnn:
 
 
 def killed_everywhere(prepared, tmp_path: Path, stage: str) -> None:
-    """Killed at each of ``stage``'s kill points in turn, then run again: no failure."""
+    """Killed at each of ``stage``'s kill points in turn, in one chain of ``dvc repro`` runs
+    (each run after the first resumes what the kill before it left, and is itself killed at
+    the next point), then run to the end: the uninterrupted run's bytes and curves."""
     before, ref, ops = prepared
     every = kill_points(ops)
     assert len(every) >= 20 and {s for s, _ in every} == set(OUTPUTS)
@@ -127,49 +135,67 @@ def killed_everywhere(prepared, tmp_path: Path, stage: str) -> None:
     killed = [ops[stage][n - 1] for n in points]  # every operation of the last commit
     assert {"commit:seal", "commit:pointer-write", "commit:pointer-replace",
             "commit:prune"} <= set(killed), (stage, killed)  # fmt: skip
-    failures = []
-    for n in points:
-        why = _kill_and_resume(before[stage], tmp_path / f"{n}", stage, n, ref[stage], ops)
-        print(f"{stage} #{n} {ops[stage][n - 1]}: {why or 'ok'}", flush=True)
-        if why:
-            failures.append(f"{stage} killed at #{n} ({ops[stage][n - 1]}): {why}")
-    assert not failures, "\n".join(failures)
-
-
-def _kill_and_resume(src, work, stage, n, expected, ops) -> str | None:
-    repo = _copy(src, work)
-    marker = work.parent / f"{work.name}.marker.json"
-    env = {KILL_AT_ENV: f"{stage}:{n}", MARKER_ENV: str(marker)}
-    killed = repo.dvc("repro", "-s", stage, env=env, check=False)
-    if killed.returncode == 0 or not marker.exists():
-        return f"not killed (rc {killed.returncode})"
-    died = json.loads(marker.read_text())
-    if (died["stage"], died["n"], died["op"]) != (stage, n, ops[stage][n - 1]):
-        return f"died elsewhere: {died}"
+    repo = _copy(before[stage], tmp_path / "repo")
+    names = ops[stage]
+    left = (0, 0)  # (operations the next run skips, commits it resumes from): a fresh start
+    for i, n in enumerate(points):
+        marker = tmp_path / f"{i}.marker.json"
+        at = n - left[0]  # the operation's number in a run that starts where the last one left
+        env = {KILL_AT_ENV: f"{stage}:{at}", MARKER_ENV: str(marker)}
+        run = repo.dvc("repro", "-s", stage, env=env, check=False)
+        where = f"{stage} killed at #{n} ({names[n - 1]})"
+        if run.returncode == 0 or not marker.exists():
+            pytest.fail(f"{where}: not killed (rc {run.returncode})\n{run.stdout}")
+        died = json.loads(marker.read_text())
+        assert (died["stage"], died["n"], died["op"]) == (stage, at, names[n - 1]), where
+        why = _resumed_why(run.stdout, stage, left[1])
+        assert why is None, f"run {i + 1} of the chain, {where}: {why}"
+        print(f"{where}: ok", flush=True)
+        left = _left_by_a_kill_before(names, n)
     res = repo.dvc("repro", "-s", stage, check=False)
-    if res.returncode != 0:
-        return f"the second run failed:\n{res.stdout}\n{res.stderr[-2000:]}"
-    done = ops[stage][: n - 1]
-    # Resumable once an epoch / batch is committed, until the pointer is removed at the end.
-    commits = 0 if "finish:pointer" in done else done.count("commit:pointer-replace")
-    resumed = re.findall(r"resumed from \S+ \((.*?) done\)", res.stdout)
+    assert res.returncode == 0, f"the last run failed:\n{res.stdout}\n{res.stderr[-2000:]}"
+    why = _resumed_why(res.stdout, stage, left[1]) or _outputs_why(repo.root, stage, ref[stage])
+    assert why is None, f"{stage}, after {len(points)} kills: {why}"
+
+
+def _left_by_a_kill_before(names: list[str], n: int) -> tuple[int, int]:
+    """(operations a run resumed after a kill before operation ``n`` does not make again,
+    commits it resumes from); (0, 0) where it starts afresh."""
+    done = names[: n - 1]
+    if "finish:pointer" in done:  # the pointer is gone: nothing to resume, the stage reruns
+        return 0, 0
+    pointers = [i for i, op in enumerate(done) if op == "commit:pointer-replace"]
+    if not pointers:
+        return 0, 0
+    # a resumed run removes an unpruned older version at its start (not numbered)
+    return _commit_end(names, pointers[-1]) + 1, len(pointers)
+
+
+def _resumed_why(stdout: str, stage: str, commits: int) -> str | None:
+    """Why a run's output is not that of a run resumed from ``commits`` commits (0: fresh)."""
+    resumed = re.findall(r"resumed from \S+ \((.*?) done\)", stdout)
     if len(resumed) != (1 if commits else 0):
-        return f"resumed {len(resumed)} times ({commits} commits before the kill):\n{res.stdout}"
+        return f"resumed {len(resumed)} times ({commits} commits before the kill):\n{stdout}"
     if stage != "features" and commits:
         if resumed[0] != f"{min(commits, EPOCHS)} of {EPOCHS} epochs":
             return f"resumed from the wrong epoch: {resumed[0]}"
-        if "Epoch 1/" in res.stdout:
+        if "Epoch 1/" in stdout:
             return "trained the first epoch again"
-    got = _files(repo.root, stage)
+    return None
+
+
+def _outputs_why(root: Path, stage: str, expected: dict[str, bytes]) -> str | None:
+    """Why a finished stage's outputs are not the uninterrupted run's."""
+    got = _files(root, stage)
     if got.keys() != expected.keys():
         return f"other files: {sorted(got.keys() ^ expected.keys())}"
     differ = [name for name in expected if got[name] != expected[name]]
     if differ:
         return f"other bytes: {differ}"
-    for tsv in sorted(repo.root.glob(f"dvclive/{stage}/plots/metrics/*.tsv")):
+    for tsv in sorted(root.glob(f"dvclive/{stage}/plots/metrics/*.tsv")):
         steps = [int(r.split("\t")[0]) for r in tsv.read_text().splitlines()[1:]]
         if steps != list(range(EPOCHS)):
             return f"{tsv.name}: steps {steps}"
-    if (repo.root / "checkpoints" / stage).exists():
+    if (root / "checkpoints" / stage).exists():
         return "the checkpoint was left behind"
     return None
