@@ -16,12 +16,19 @@ actors work in the driver's working directory (the repository).
 - A worker that dies mid-video (killed, out of memory, a crash in native code) is restarted
   by Ray and the video is tried again (``max_restarts`` / ``max_task_retries``); a video
   whose worker dies on every try gets an all-"no face" table and is listed as failed.
+
+**Fault injection** (the tests kill a worker mid-video this way, not by watching processes):
+with ``AFFWILD_FAULT_KILL_VIDEO=<video_id>:<N>`` and ``AFFWILD_FAULT_MARKER=<path>`` in the
+workers' environment, the worker running that video creates the marker after ``N`` frames and
+kills its own process (SIGKILL); a marker that exists already (the retry) disarms it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+from collections.abc import Callable
 from typing import Any
 
 from pipeline.errors import InputError
@@ -32,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # Ray's own retry of a video whose worker died: restart the actor and run the video again.
 RETRIES = 1
+KILL_VIDEO_ENV = "AFFWILD_FAULT_KILL_VIDEO"
+MARKER_ENV = "AFFWILD_FAULT_MARKER"
 
 
 class FaceWorker:
@@ -46,10 +55,36 @@ class FaceWorker:
         self.work = work
 
     def run(self, job: Job, cfg) -> Any:
-        return self.work.run_job(job, cfg)
+        return self.work.run_job(job, cfg, _fault(job))
 
     def pid(self) -> int:
         return os.getpid()
+
+
+def _fault(job: Job) -> Callable[[int], None] | None:
+    """The progress callback that kills this worker mid-video, once (see the module's
+    docstring); None unless asked for this job's video."""
+    video, _, at = os.environ.get(KILL_VIDEO_ENV, "").rpartition(":")
+    marker = os.environ.get(MARKER_ENV)
+    if not video or video != getattr(job, "video_id", None) or not marker:
+        return None
+    done = 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        if done < int(at):
+            return
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return  # killed once already: this is the retry
+        os.write(fd, f"{os.getpid()}\n".encode())
+        os.fsync(fd)
+        os.close(fd)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    return progress
 
 
 def _import_ray():

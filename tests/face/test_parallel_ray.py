@@ -7,10 +7,6 @@ not installed (``pip install -e ".[ray]"``; the ``test`` extra pulls it in).
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +14,7 @@ import pytest
 from pipeline.artifacts import FaceStageSummary
 from pipeline.config import CropConfig, DetectConfig, LandmarksConfig
 from pipeline.face.runner import make_jobs, read_manifest, run_stage
+from pipeline.ray_engine import KILL_VIDEO_ENV, MARKER_ENV
 from tests.helpers.faces import Clip, canvas, paste, write_manifest, write_video
 
 ray = pytest.importorskip("ray")
@@ -27,8 +24,16 @@ CFG = {"detect": DetectConfig(), "landmarks": LandmarksConfig(max_gap=3),
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+def killed_marker(tmp_path_factory) -> Path:
+    """Where the worker that dies mid-video (video ``long0``, frame 100) leaves its pid."""
+    return tmp_path_factory.mktemp("fault") / "killed.txt"
+
+
+@pytest.fixture(scope="module")
+def local_ray(killed_marker):
+    fault = {KILL_VIDEO_ENV: "long0:100", MARKER_ENV: str(killed_marker)}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": fault})  # fmt: skip
     yield ray
     ray.shutdown()
 
@@ -75,50 +80,12 @@ def test_ray_writes_the_same_bytes_as_local_and_reports_a_bad_video(
         assert on_ray[stage].frames_with_face == local[stage].frames_with_face > 0
 
 
-def _descendants(root: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                parents[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    out, frontier = set(), {root}
-    while frontier:
-        frontier = {p for p, pp in parents.items() if pp in frontier} - out
-        out |= frontier
-    return out
-
-
-def _title(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-    except OSError:
-        return b""
-
-
-def _kill_first_busy_worker(killed: list[int], stop: threading.Event) -> None:
-    """SIGKILL the first of this test's Ray workers seen running a video (its process title
-    is ``ray::FaceWorker.run`` while it does, ``ray::FaceWorker`` while idle). The workers are
-    found once by walking /proc, then only their titles are polled, so a 2-core machine does
-    not miss a busy one."""
-    workers: set[int] = set()
-    while not stop.is_set() and not killed:
-        if not workers:
-            workers = {p for p in _descendants(os.getpid())
-                       if _title(p).startswith(b"ray::FaceWorker")}  # fmt: skip
-        for pid in workers:
-            if _title(pid).startswith(b"ray::FaceWorker.run"):
-                time.sleep(0.2)  # well into the video
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-        time.sleep(0.005 if workers else 0.02)
-
-
 def test_worker_killed_mid_video_is_retried_and_the_stage_completes(
-    local_ray, faces, tmp_path
+    local_ray, killed_marker, faces, tmp_path
 ):  # fmt: skip
+    """The worker running ``long0`` SIGKILLs itself after 100 of its 300 frames (the fault
+    hook of pipeline/ray_engine.py, armed for this module's Ray): Ray restarts it, the video
+    is run again, and the tables are the same bytes as one process's."""
     long = []
     for k in range(2):
         frames = [paste(canvas(), faces["astronaut"], 60 + i // 3, 40, 150) for i in range(300)]
@@ -126,19 +93,12 @@ def test_worker_killed_mid_video_is_retried_and_the_stage_completes(
     manifest = read_manifest(write_manifest(tmp_path / "manifest.parquet", long))
     ref = run_stage("detect", make_jobs(manifest, tmp_path / "ref"), CFG["detect"],
                     tmp_path / "ref", n_jobs=1)  # fmt: skip
+    assert not killed_marker.exists()  # the local pool has no fault hook
 
-    killed: list[int] = []
-    stop = threading.Event()
-    killer = threading.Thread(target=_kill_first_busy_worker, args=(killed, stop))
-    killer.start()
-    try:
-        out = tmp_path / "ray"
-        s = run_stage("detect", make_jobs(manifest, out), CFG["detect"], out, n_jobs=2,
-                      engine="ray")  # fmt: skip
-    finally:
-        stop.set()
-        killer.join()
-    assert killed, "no worker was seen running a video"
+    out = tmp_path / "ray"
+    s = run_stage("detect", make_jobs(manifest, out), CFG["detect"], out, n_jobs=2,
+                  engine="ray")  # fmt: skip
+    assert killed_marker.exists(), "no worker was killed"
     assert s.failed == [] and s.frames_with_face == ref.frames_with_face == 600
     assert _bytes(out) == _bytes(tmp_path / "ref")
 
