@@ -69,7 +69,7 @@ def helen() -> None:
           f"{time.perf_counter() - t0:.0f} s)")  # fmt: skip
     print(f"face in every frame: {found.all(1).mean():.2%} ({found.all(1).sum()}); "
           f"in some frame: {found.any(1).mean():.2%}")  # fmt: skip
-    rgb = titles3d.render(titles3d.held_out(1, n=1)[0])[0]
+    rgb = titles3d.render(titles3d.development_2(1, n=1)[0])[0]
     pts = np.array([[100 + 3 * (i % 10), 80 + 4 * (i // 10)] for i in range(68)], np.float32)
     print(f"per frame with a face: appearance check {per_call_ms(appearance, rgb, pts):.3f} ms, "
           f"texture check {per_call_ms(texture_share, rgb, pts):.3f} ms")  # fmt: skip

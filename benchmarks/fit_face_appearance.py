@@ -43,7 +43,7 @@ from pipeline.face.plausible import (  # noqa: E402
 from pipeline.face.tracker import face_frames  # noqa: E402
 from tests.helpers import titles, titles3d  # noqa: E402
 
-C_REG = 1.0
+C_REG = 0.3
 SPAN = 0.3  # template: the mean shape (unit RMS radius) x SPAN x patch side, centred
 
 
@@ -86,7 +86,7 @@ def _clips():
     for t in titles.titles():
         yield t.name, titles.render(t)
     with tempfile.TemporaryDirectory() as tmp:
-        for t in titles3d.development():
+        for t in titles3d.development() + titles3d.development_2() + titles3d.development_3():
             yield t.name, titles3d.read(titles3d.write(t, Path(tmp) / "clip.mp4"))
 
 
@@ -126,10 +126,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=APPEARANCE_FILE)
+    ap.add_argument("--patches", type=Path, default=None, help="cache of the not-face patches")
     args = ap.parse_args()
     t0 = time.perf_counter()
     pos, pos_ids, template = faces(args.cache)
-    neg, neg_ids = not_faces(template)
+    if args.patches and args.patches.is_file():
+        with np.load(args.patches, allow_pickle=False) as z:
+            neg, neg_ids = list(z["neg"]), list(z["neg_ids"])
+    else:
+        neg, neg_ids = not_faces(template)
+        if args.patches:
+            np.savez_compressed(args.patches, neg=np.array(neg), neg_ids=np.array(neg_ids))
     x = np.vstack([hog(pos), hog(neg)])
     y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
     groups = np.array(pos_ids + neg_ids)
