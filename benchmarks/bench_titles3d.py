@@ -1,6 +1,7 @@
 """Faces reported on 3-D title lettering, with and without the appearance check; HELEN found.
 
-    python benchmarks/bench_titles3d.py [--sets development held_out] [--no-helen]
+    python benchmarks/bench_titles3d.py [--sets development development_2 development_3 held_out]
+                                        [--compare] [--no-helen]
 
 The clips: ``tests/helpers/titles3d.py`` (rounded, shaded, skin-toned letters with dark
 outlines, extruded sides, soft drop shadows, slowly zooming and panning over skies and
@@ -77,7 +78,9 @@ def helen() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sets", nargs="+", default=["development", "held_out"])
+    ap.add_argument(
+        "--sets", nargs="+", default=["development", "development_2", "development_3", "held_out"]
+    )
     ap.add_argument("--no-helen", action="store_true")
     ap.add_argument("--compare", action="store_true", help="also with the check off")
     args = ap.parse_args()

@@ -1,17 +1,19 @@
 """Fit the face appearance check (``landmarks.min_appearance``, :mod:`pipeline.face.plausible`).
 
     python benchmarks/fit_face_appearance.py [--cache tmp/dev_meshes.npz]
+                                             [--patches tmp/neg_patches.npz]
                                              [--out pipeline/face/data/face_appearance.npz]
 
-A logistic regression (scikit-learn, L2, C=1, classes weighted equally) on the HOG of the
+A logistic regression (scikit-learn, L2, C=0.3, classes weighted equally) on the HOG of the
 aligned inner face (:func:`pipeline.face.plausible.appearance_features`).
 Faces: the development photos (HELEN training split with 300-W points, ``../shared/data``),
 each one's mesh as the ``landmarks`` stage sees it (``fit_map.collect``), the photo as it is,
 mirrored, 4x downsampled, blurred (sigma 2 px) and at 30 % brightness. Not faces: every frame
 where the mesh sees a face (detected or tracked) with the appearance and texture checks off,
-in the development set of 3-D title renders (``tests/helpers/titles3d.py``: ``development()``)
-and in the flat title clips (``tests/helpers/titles.py``). The held-out 3-D renders are not
-read. Prints the 5-fold cross-validated (folded by photo and by clip) pass rates.
+in the development sets of 3-D title renders (``tests/helpers/titles3d.py``:
+``development()``, ``development_2()``, ``development_3()``) and in the flat title clips
+(``tests/helpers/titles.py``); ``--patches`` keeps them (they take minutes to make). The
+held-out 3-D renders are not read. Prints the 5-fold cross-validated (folded by photo and by clip) pass rates.
 """
 
 from __future__ import annotations
@@ -151,7 +153,7 @@ def main() -> None:
     info = (
         f"logistic regression C={C_REG} on HOG of the aligned inner face; {len(pos)} face "
         f"patches (HELEN training split, 300-W points; as is, mirrored, downsampled, blurred, "
-        f"dark), {len(neg)} lettering patches (tests/helpers/titles.py, titles3d development)"
+        f"dark), {len(neg)} lettering patches (tests/helpers/titles.py, titles3d development sets)"
     )
     AppearanceModel(template, clf.coef_[0].astype(np.float32), float(clf.intercept_[0]),
                     info).save(args.out)  # fmt: skip

@@ -54,8 +54,8 @@ def test_held_out_3d_titles_give_no_face(clips):
 
 
 def test_a_clip_whose_start_frames_look_like_a_face_gives_none():
-    # development clip 919, "Bob" in STIX bold over the rocket photo's sky: tracks start on the
-    # "B" at frames that look like a face; the tracks are judged on their frames' mean
+    # development clip 919, "Bob" in STIX bold over the rocket photo's sky: the classifier
+    # fitted without it let tracks start on the "B" (scores 0.87-0.94) for 59 of its frames
     frames = titles3d.render(titles3d.development_2()[19])
     assert faces_reported(frames, params(0.0)), "the mesh no longer sees a face on the B"
     assert faces_reported(frames, params()) == []
