@@ -53,9 +53,9 @@ def test_held_out_3d_titles_give_no_face(clips):
         assert faces_reported(frames, params()) == [], name
 
 
-def test_a_clip_whose_start_frames_look_like_a_face_gives_none():
-    # development clip 919, "Bob" in STIX bold over the rocket photo's sky: the classifier
-    # fitted without it let tracks start on the "B" (scores 0.87-0.94) for 59 of its frames
+def test_a_bevelled_stix_b_gives_no_face():
+    # development clip 919, "Bob" in STIX bold over the rocket photo's sky: a classifier fitted
+    # without its set lets tracks start on the "B" (0.87-0.94) for 59 frames (docs/landmarks.md)
     frames = titles3d.render(titles3d.development_2()[19])
     assert faces_reported(frames, params(0.0)), "the mesh no longer sees a face on the B"
     assert faces_reported(frames, params()) == []
