@@ -51,11 +51,6 @@ class LandmarksConfig(Section):
     # (pipeline.face.plausible.appearance: HOG + logistic regression): shaded 3-D lettering
     # that has texture falls below it. 0 turns the check off.
     min_appearance: float = Field(0.5, ge=0, lt=1)
-    # ... and so must a track: its first this many frames are held back until their mean
-    # appearance has reached min_appearance (else none of them is a face) ...
-    appearance_frames: int = Field(10, ge=1)
-    # ... and after that the mean over its last this many frames must stay there (or it ends).
-    appearance_window: int = Field(25, ge=1)
     # Missing runs of at most this many frames between two faces are interpolated.
     max_gap: int = Field(5, ge=0)
     # Causal One-Euro smoothing of the landmarks over time ("none" to turn off).

@@ -11,10 +11,7 @@ less strict than the plain model's, so a frame tracked with no subject box must 
 plain model's presence score. A mesh whose inner face has too little fine detail
 (``min_texture``, :mod:`pipeline.face.plausible`: lettering) is no face, and a mesh that would
 start a track (not ``tracked``) must also look like a face to the appearance classifier
-(``min_appearance``: shaded 3-D lettering), and so must a track: its first
-``appearance_frames`` frames are held back until their mean appearance has reached
-``min_appearance`` (a track that fails is no face in any of its frames), and after that the
-mean over its last ``appearance_window`` frames must stay there or the track ends.
+(``min_appearance``: shaded 3-D lettering).
 Short missing runs are interpolated (``interpolated``), optional One-Euro smoothing applies,
 and everything else is ``missing`` — or ``rejected`` where the detector had a box but the mesh
 has not yet seen a face (presence >= ``min_presence``, texture >= ``min_texture``) in that
@@ -34,7 +31,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -76,75 +72,6 @@ def _roi_overlap(a, b) -> float:
     return inter / (a.size**2 + b.size**2 - inter + 1e-9)
 
 
-@dataclass(frozen=True)
-class Held:
-    """A frame's row as the mesh gave it, and whether the frame had a subject box."""
-
-    row: LandmarkRow
-    has_box: bool
-
-
-class TrackCheck:
-    """Does a track keep looking like a face? (``min_appearance``, ``appearance_frames``,
-    ``appearance_window``)
-
-    :meth:`push` takes each frame's row in order with its appearance (None where there is no
-    mesh face or the check is off) and returns the rows decided now: a track (a ``detected``
-    row and the ``tracked`` rows after it) is held back for its first ``n`` frames, and passes
-    if the mean appearance over them reaches ``threshold`` (a track that ends sooner is judged
-    on the frames it had); after that each frame passes while the mean over the track's last
-    ``window`` frames does. Rows that fail lose their points (status ``missing``) and the
-    track ends (:attr:`ended` is true after that frame's push)."""
-
-    def __init__(self, threshold: float, n: int, window: int):
-        self.threshold, self.n, self.window = threshold, n, max(window, n)
-        self._looks: list[float] = []  # the current track's appearance, newest last
-        self._held: list[Held] = []  # its frames while it is on trial
-        self.ended = False
-
-    def push(self, held: Held, look: float | None) -> list[Held]:
-        self.ended = False
-        row = held.row
-        if look is not None and row.status == "tracked" and self._looks:
-            self._looks.append(look)
-            if self._held:
-                return self._trial(held)
-            del self._looks[: -self.window]
-            if np.mean(self._looks) >= self.threshold:
-                return [held]
-            self._looks, self.ended = [], True
-            return [_refused(held)]
-        out = self.finish()  # a new track, or none (the old track's end is no news)
-        self.ended = False
-        if look is None:
-            return [*out, held]
-        self._looks = [look]
-        return out + self._trial(held)
-
-    def _trial(self, held: Held) -> list[Held]:
-        self._held.append(held)
-        if len(self._held) < self.n:
-            return []
-        return self._verdict()
-
-    def _verdict(self) -> list[Held]:
-        held, self._held = self._held, []
-        if np.mean(self._looks) >= self.threshold:
-            return held
-        self._looks, self.ended = [], True
-        return [_refused(h) for h in held]
-
-    def finish(self) -> list[Held]:
-        """The frames of a track still on trial, decided on the frames it had."""
-        out = self._verdict() if self._held else []
-        self._looks = []
-        return out
-
-
-def _refused(held: Held) -> Held:
-    return Held(LandmarkRow(held.row.frame, None, math.nan, "missing"), held.has_box)
-
-
 class LandmarkFollower:
     """68 points per frame from the mesh, one frame at a time (the ``landmarks`` stage's core).
 
@@ -176,34 +103,21 @@ class LandmarkFollower:
         self._no_box = 0  # frames since the last subject box
         self.mesh = FaceMesh.reusable(refine=cfg.refine)
         self._plain = None  # the plain mesh model, for presence where there is no box
-        self.track = TrackCheck(cfg.min_appearance, cfg.appearance_frames, cfg.appearance_window)
 
     def push(
         self, i: int, rgb: np.ndarray | None, box: np.ndarray, keypoints: np.ndarray
     ) -> list[LandmarkRow]:
-        points, score, status, look = None, math.nan, "missing", None
+        points, score, status = None, math.nan, "missing"
         if rgb is not None and self.use_source and i in self.source_pts:
             points, score, status = self.source_pts[i], 1.0, "detected"
             self.prev_mesh = None
         elif rgb is not None:
             roi_det, tries = self._rois(box, keypoints)
-            points, score, status, look = self._fit(rgb, tries, roi_det)
+            points, score, status = self._fit(rgb, tries, roi_det, (points, score, status))
             if points is not None and i in self.source_pts:
                 self._note_agreement(points, self.source_pts[i])
-        has_box = rgb is not None and bool(np.isfinite(box).all())
-        held = self.track.push(Held(LandmarkRow(i, points, score, status), has_box), look)
-        if self.track.ended:
-            self.prev_mesh = None  # the track stopped looking like a face: start afresh
-        return self._emit(held)
-
-    def _emit(self, held: list[Held]) -> list[LandmarkRow]:
-        """Rows the track check has decided, through the box episode, smoother and gap filler."""
-        out = []
-        for h in held:
-            r = h.row
-            status = self._episode(h.has_box, r.points, r.status)
-            out += self.filler.push(LandmarkRow(r.frame, self._smooth(r.points), r.score, status))
-        return out
+        status = self._episode(rgb, box, points, status)
+        return self.filler.push(LandmarkRow(i, self._smooth(points), score, status))
 
     def _rois(self, box: np.ndarray, keypoints: np.ndarray):
         """The detector's ROI (None without a box) and the ROIs to try in order, each with
@@ -226,9 +140,9 @@ class LandmarkFollower:
                 tries.append((roi_trk, "tracked"))
         return roi_det, tries
 
-    def _fit(self, rgb: np.ndarray, tries, roi_det):
-        """(68 points, presence score, status, appearance or None) of the first ROI where the
-        mesh finds a face that passes the checks; no points, status ``missing`` where none does."""
+    def _fit(self, rgb: np.ndarray, tries, roi_det, missing):
+        """(68 points, presence score, status) of the first ROI where the mesh finds a face
+        that passes the checks; ``missing`` where none does."""
         from pipeline.face.mediapipe_models import roi_from_mesh
 
         cfg = self.cfg
@@ -250,14 +164,17 @@ class LandmarkFollower:
                 # a face must look like one: lettering the mesh fits has no fine detail
                 if cfg.min_texture and texture_share(rgb, pts) < cfg.min_texture:
                     continue
-                # a track starts only on what looks like a face (its later frames are judged
-                # by their mean: a face turned or half covered may look less like one a while)
-                look = appearance(rgb, pts) if cfg.min_appearance else None
-                if how != "tracked" and look is not None and look < cfg.min_appearance:
+                # a track starts only on what looks like a face (tracked frames are held by
+                # the texture check: a face turned or half covered may look less like one)
+                if (
+                    how != "tracked"
+                    and cfg.min_appearance
+                    and (appearance(rgb, pts) < cfg.min_appearance)
+                ):
                     continue
                 self.prev_mesh = m
-                return pts, s, how, look
-        return None, math.nan, "missing", None
+                return pts, s, how
+        return missing
 
     def _note_agreement(self, points: np.ndarray, source: np.ndarray) -> None:
         """Adds one frame's NME against the data set's own landmarks."""
@@ -266,9 +183,10 @@ class LandmarkFollower:
             self.agree[k] += e[k]
         self.n_agree += 1
 
-    def _episode(self, has_box: bool, points, status: str) -> str:
+    def _episode(self, rgb, box: np.ndarray, points, status: str) -> str:
         """Follows the box episode (a run of frames with a subject box, gaps up to max_gap);
         a box the mesh has never seen as a face in its episode is ``rejected``."""
+        has_box = rgb is not None and bool(np.isfinite(box).all())
         self._no_box = 0 if has_box else self._no_box + 1
         if self._no_box > self.cfg.max_gap:
             self.confirmed = False  # the episode is over
@@ -300,7 +218,7 @@ class LandmarkFollower:
         return self._plain(rgb, roi)[1]
 
     def finish(self) -> list[LandmarkRow]:
-        return self._emit(self.track.finish()) + self.filler.finish()
+        return self.filler.finish()
 
     def close(self) -> None:
         self.mesh.close()

@@ -1,15 +1,13 @@
 """No face on 3-D title lettering (rounded, shaded, skin-toned, outlined letters, slowly zooming).
 
 The clips (``tests/helpers/titles3d.py``) are from the held-out set, which the appearance check
-(``landmarks.min_appearance``, ``appearance_frames``, ``appearance_window``,
-:mod:`pipeline.face.plausible`) was not fitted or tuned on; they are written as mp4 files and
+(``landmarks.min_appearance``, :mod:`pipeline.face.plausible`) was not fitted or tuned on; they are written as mp4 files and
 decoded back. Without the check the face stages take letters in them for faces, so the tests
 can fail. Real faces: ``test_face_gate.py``.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from pipeline.config import Params
@@ -96,35 +94,3 @@ def test_a_broken_appearance_file_is_named(tmp_path):
     bad.write_bytes(b"not an npz")
     with pytest.raises(ValueError, match="face_appearance.npz: not a face appearance file"):
         AppearanceModel.load(bad)
-
-
-def _track_check(looks, statuses, n=3, threshold=0.5):
-    from pipeline.face.landmarks import Held, TrackCheck
-    from pipeline.face.temporal import LandmarkRow
-
-    check, out, ended = TrackCheck(threshold, n, n), [], []
-    for i, (look, status) in enumerate(zip(looks, statuses, strict=True)):
-        pts = None if look is None else np.zeros((68, 2))
-        out += check.push(Held(LandmarkRow(i, pts, 1.0, status), True), look)
-        ended.append(check.ended)
-    out += check.finish()
-    return [h.row.frame for h in out], [h.row.points is not None for h in out], ended
-
-
-def test_a_track_is_held_until_its_first_frames_look_like_a_face():
-    # a start at 0.9, then letters at 0.3: the mean over the first 3 frames (0.5) passes
-    # only at the threshold; at 0.2 the whole trial fails, the start frame included
-    d, t = "detected", "tracked"
-    frames, kept, ended = _track_check([0.9, 0.3, 0.3, 0.9, 0.1], [d, t, t, t, t])
-    assert frames == [0, 1, 2, 3, 4]
-    assert kept == [True, True, True, True, False]  # frame 4: mean(0.3, 0.9, 0.1) < 0.5
-    assert ended == [False, False, False, False, True]
-    frames, kept, ended = _track_check([0.9, 0.2, 0.2, None], [d, t, t, "missing"])
-    assert frames == [0, 1, 2, 3] and kept == [False, False, False, False]
-    assert ended[2]
-    # a track that ends before its trial is over is judged on the frames it had
-    frames, kept, _ = _track_check([0.8, 0.4, None, 0.1], [d, t, "missing", d])
-    assert kept == [True, True, False, False]
-    # a new start ends the old track's trial without ending the new track
-    frames, kept, ended = _track_check([0.2, 0.9, 0.9], [d, d, t])
-    assert kept == [False, True, True] and ended == [False, False, False]
