@@ -1,17 +1,19 @@
 """Fit the face appearance check (``landmarks.min_appearance``, :mod:`pipeline.face.plausible`).
 
     python benchmarks/fit_face_appearance.py [--cache tmp/dev_meshes.npz]
+                                             [--patches tmp/neg_patches.npz]
                                              [--out pipeline/face/data/face_appearance.npz]
 
-A logistic regression (scikit-learn, L2, C=1, classes weighted equally) on the HOG of the
+A logistic regression (scikit-learn, L2, C=0.3, classes weighted equally) on the HOG of the
 aligned inner face (:func:`pipeline.face.plausible.appearance_features`).
 Faces: the development photos (HELEN training split with 300-W points, ``../shared/data``),
 each one's mesh as the ``landmarks`` stage sees it (``fit_map.collect``), the photo as it is,
 mirrored, 4x downsampled, blurred (sigma 2 px) and at 30 % brightness. Not faces: every frame
 where the mesh sees a face (detected or tracked) with the appearance and texture checks off,
-in the development set of 3-D title renders (``tests/helpers/titles3d.py``: ``development()``)
-and in the flat title clips (``tests/helpers/titles.py``). The held-out 3-D renders are not
-read. Prints the 5-fold cross-validated (folded by photo and by clip) pass rates.
+in the development sets of 3-D title renders (``tests/helpers/titles3d.py``:
+``development()``, ``development_2()``, ``development_3()``) and in the flat title clips
+(``tests/helpers/titles.py``); ``--patches`` keeps them (they take minutes to make). The
+held-out 3-D renders are not read. Prints the 5-fold cross-validated (folded by photo and by clip) pass rates.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from pipeline.face.plausible import (  # noqa: E402
 from pipeline.face.tracker import face_frames  # noqa: E402
 from tests.helpers import titles, titles3d  # noqa: E402
 
-C_REG = 1.0
+C_REG = 0.3
 SPAN = 0.3  # template: the mean shape (unit RMS radius) x SPAN x patch side, centred
 
 
@@ -86,7 +88,7 @@ def _clips():
     for t in titles.titles():
         yield t.name, titles.render(t)
     with tempfile.TemporaryDirectory() as tmp:
-        for t in titles3d.development():
+        for t in titles3d.development() + titles3d.development_2() + titles3d.development_3():
             yield t.name, titles3d.read(titles3d.write(t, Path(tmp) / "clip.mp4"))
 
 
@@ -126,10 +128,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=APPEARANCE_FILE)
+    ap.add_argument("--patches", type=Path, default=None, help="cache of the not-face patches")
     args = ap.parse_args()
     t0 = time.perf_counter()
     pos, pos_ids, template = faces(args.cache)
-    neg, neg_ids = not_faces(template)
+    if args.patches and args.patches.is_file():
+        with np.load(args.patches, allow_pickle=False) as z:
+            neg, neg_ids = list(z["neg"]), list(z["neg_ids"])
+    else:
+        neg, neg_ids = not_faces(template)
+        if args.patches:
+            np.savez_compressed(args.patches, neg=np.array(neg), neg_ids=np.array(neg_ids))
     x = np.vstack([hog(pos), hog(neg)])
     y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
     groups = np.array(pos_ids + neg_ids)
@@ -144,7 +153,7 @@ def main() -> None:
     info = (
         f"logistic regression C={C_REG} on HOG of the aligned inner face; {len(pos)} face "
         f"patches (HELEN training split, 300-W points; as is, mirrored, downsampled, blurred, "
-        f"dark), {len(neg)} lettering patches (tests/helpers/titles.py, titles3d development)"
+        f"dark), {len(neg)} lettering patches (tests/helpers/titles.py, titles3d development sets)"
     )
     AppearanceModel(template, clf.coef_[0].astype(np.float32), float(clf.intercept_[0]),
                     info).save(args.out)  # fmt: skip

@@ -20,8 +20,10 @@ with Pillow) or an OpenCV Hershey font drawn thick; then:
 - a slow zoom (x1 to x1.2-1.5) with a slow pan, over a sky or gradient of
   ``tests/helpers/titles.py`` (including scikit-image's ``rocket`` photo) or one of the skies here.
 
-Two disjoint sets: :func:`development` (tuned on) and :func:`held_out` (other seeds, fonts,
-skies and words; used only to judge).
+Development sets (fitted and tuned on): :func:`development`, :func:`development_2` (other
+fonts, skies, words and skin tones; it was a held-out set until the gate was diagnosed on it)
+and :func:`development_3` (more fonts, all of the above mixed). :func:`held_out` (other seeds,
+fonts, skies, words and skin tones than all of them) is used only to judge.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ HERSHEY = {
     "hershey_duplex": cv2.FONT_HERSHEY_DUPLEX,
     "hershey_complex": cv2.FONT_HERSHEY_COMPLEX,
     "hershey_script": cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
+    "hershey_small": cv2.FONT_HERSHEY_COMPLEX_SMALL,
+    "hershey_plain": cv2.FONT_HERSHEY_PLAIN,
+    "hershey_simplex": cv2.FONT_HERSHEY_SIMPLEX,
+    "hershey_script_simplex": cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
 }
 TTF = {  # file names in matplotlib's mpl-data/fonts/ttf
     "dejavu_sans_bold": "DejaVuSans-Bold.ttf",
@@ -51,6 +57,18 @@ TTF = {  # file names in matplotlib's mpl-data/fonts/ttf
     "stix_bold": "STIXGeneralBol.ttf",
     "dejavu_mono_bold": "DejaVuSansMono-Bold.ttf",
     "cm_sans": "cmss10.ttf",
+    # the third development set's own fonts
+    "dejavu_serif_italic": "DejaVuSerif-Italic.ttf",
+    "dejavu_sans_oblique": "DejaVuSans-Oblique.ttf",
+    "stix_italic": "STIXGeneralItalic.ttf",
+    "cm_italic": "cmti10.ttf",
+    "dejavu_sans": "DejaVuSans.ttf",
+    # the held-out set's
+    "stix_bold_italic": "STIXGeneralBolIta.ttf",
+    "dejavu_mono_bold_oblique": "DejaVuSansMono-BoldOblique.ttf",
+    "cm_roman": "cmr10.ttf",
+    "cm_typewriter": "cmtt10.ttf",
+    "stix": "STIXGeneral.ttf",
 }
 SKINS = {  # RGB base colours of the letters
     "peach": (250, 200, 160),
@@ -61,12 +79,22 @@ SKINS = {  # RGB base colours of the letters
     "olive": (205, 160, 110),
     "honey": (230, 180, 100),
     "dark": (125, 80, 55),
+    # the held-out set's
+    "ivory": (255, 225, 200),
+    "amber": (215, 150, 90),
+    "caramel": (190, 130, 85),
+    "sienna": (150, 95, 65),
 }
 OWN_SKIES = {  # top and bottom colour, RGB
     "noon": ((90, 150, 230), (200, 225, 250)),
     "sunset": ((60, 60, 140), (255, 180, 110)),
     "teal": ((30, 110, 140), (190, 230, 225)),
     "overcast": ((150, 160, 175), (225, 228, 232)),
+    # the held-out set's
+    "dawn": ((120, 110, 170), (250, 210, 190)),
+    "lilac": ((150, 120, 200), (235, 220, 245)),
+    "storm": ((70, 80, 95), (160, 170, 180)),
+    "desert": ((140, 190, 235), (240, 210, 160)),
 }
 
 
@@ -275,11 +303,19 @@ DEV_FONTS = ["dejavu_sans_bold", "dejavu_serif_bold", "cm_bold", "hershey_triple
              "hershey_duplex"]  # fmt: skip
 DEV_SKIES = ["blue_sky", "dusk", "rocket", "radial", "noon"]
 DEV_SKINS = ["peach", "tan", "brown", "rose"]
-HELD_WORDS = ["Bob", "Ooga", "dad", "Pop", "Oops", "gogo", "Soda", "mama", "Bubba", "Oh no"]
-HELD_FONTS = ["dejavu_sans_bold_oblique", "dejavu_serif_bold_italic", "stix_bold",
+DEV2_WORDS = ["Bob", "Ooga", "dad", "Pop", "Oops", "gogo", "Soda", "mama", "Bubba", "Oh no"]
+DEV2_FONTS = ["dejavu_sans_bold_oblique", "dejavu_serif_bold_italic", "stix_bold",
               "dejavu_mono_bold", "cm_sans", "hershey_complex", "hershey_script"]  # fmt: skip
-HELD_SKIES = ["pale", "clouds", "sunset", "teal", "overcast", "rocket_left"]
-HELD_SKINS = ["light", "olive", "honey", "dark"]
+DEV2_SKIES = ["pale", "clouds", "sunset", "teal", "overcast", "rocket_left"]
+DEV2_SKINS = ["light", "olive", "honey", "dark"]
+DEV3_WORDS = ["Ogee", "Bongo", "OK", "duo", "Abba", "Gobo", "Opa", "ego", "boa", "Dodo go"]
+DEV3_FONTS = ["dejavu_serif_italic", "dejavu_sans_oblique", "stix_italic", "cm_italic",
+              "dejavu_sans", "hershey_small", "hershey_plain"]  # fmt: skip
+HELD_WORDS = ["Oboe", "Boom", "Cocoa", "Doge", "papa", "Pogo", "bebop", "Hobo", "Goo", "Obey"]
+HELD_FONTS = ["stix_bold_italic", "dejavu_mono_bold_oblique", "cm_roman", "cm_typewriter",
+              "stix", "hershey_simplex", "hershey_script_simplex"]  # fmt: skip
+HELD_SKIES = ["dawn", "lilac", "storm", "desert"]
+HELD_SKINS = ["ivory", "amber", "caramel", "sienna"]
 
 
 def _set(seeds, words, fonts, skies, skins, n: int) -> list[Title3D]:
@@ -300,7 +336,23 @@ def development(k: int | None = None, n: int = 80) -> list[Title3D]:
     return out[:k] if k else out
 
 
+def development_2(k: int | None = None, n: int = 80) -> list[Title3D]:
+    """The second development set (30 clips): other seeds, words, fonts, skies and skin tones."""
+    out = _set(range(900, 930), DEV2_WORDS, DEV2_FONTS, DEV2_SKIES, DEV2_SKINS, n)
+    return out[:k] if k else out
+
+
+def development_3(k: int | None = None, n: int = 80) -> list[Title3D]:
+    """The third development set (60 clips): its own fonts and words, and all of the first
+    two sets' fonts, words, skies and skin tones, mixed."""
+    fonts = DEV_FONTS + DEV2_FONTS + DEV3_FONTS
+    skies, skins = DEV_SKIES + DEV2_SKIES, list(SKINS)[:8]
+    out = _set(range(300, 360), DEV_WORDS + DEV2_WORDS + DEV3_WORDS, fonts, skies, skins, n)
+    return out[:k] if k else out
+
+
 def held_out(k: int | None = None, n: int = 80) -> list[Title3D]:
-    """The held-out set (30 clips): other seeds, words, fonts, skies and skin tones."""
-    out = _set(range(900, 930), HELD_WORDS, HELD_FONTS, HELD_SKIES, HELD_SKINS, n)
+    """The held-out set (30 clips): seeds, words, fonts, skies and skin tones of none of the
+    development sets; rendered only to judge."""
+    out = _set(range(2000, 2030), HELD_WORDS, HELD_FONTS, HELD_SKIES, HELD_SKINS, n)
     return out[:k] if k else out
