@@ -56,7 +56,7 @@ LONG_FIRST = (
     "tests/models/test_paper_networks.py",
     "tests/face/test_parallel_ray.py",
     "tests/face/test_dvc.py",
-    "tests/face/test_parallel_knobs.py",
+    "tests/face/test_face_step_plugin.py",
     "tests/training/test_features_dvc.py",
     "tests/models/test_architectures.py",
     "tests/inference/test_export.py",
